@@ -1,0 +1,353 @@
+package room
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"parley/safetext"
+)
+
+// Command is one /command people can type. Help text is generated from the
+// registry, so a command exists exactly when it is listed.
+type Command struct {
+	// Name is what follows the slash, lower case.
+	Name string
+	// Args describes the arguments, for usage lines ("NAME TEXT").
+	Args string
+	// Help is one short sentence.
+	Help string
+	// AdminOnly hides the command from, and refuses it to, non-admins.
+	AdminOnly bool
+	// Run carries the command out. An *Error it returns is shown to the
+	// person; any other error is logged and shown generically.
+	Run func(c *Call) error
+}
+
+// Usage returns the command's usage line.
+func (c *Command) Usage() string {
+	if c.Args == "" {
+		return "/" + c.Name
+	}
+	return "/" + c.Name + " " + c.Args
+}
+
+// Call is one invocation of a command.
+type Call struct {
+	Ctx     context.Context
+	Hub     *Hub
+	Session *Session
+	// Args is everything after the command name, trimmed.
+	Args string
+	cmd  *Command
+}
+
+// UsageError returns an Error with the command's usage line.
+func (c *Call) UsageError() error { return Errorf("usage: %s (%s)", c.cmd.Usage(), c.cmd.Help) }
+
+// Registry holds the commands. It is safe for concurrent use.
+type Registry struct {
+	mu     sync.RWMutex
+	byName map[string]*Command
+}
+
+// Register adds a command; a second command of the same name is an error.
+func (r *Registry) Register(c Command) error {
+	if c.Name == "" || c.Run == nil || strings.ToLower(c.Name) != c.Name {
+		return fmt.Errorf("room: command %q needs a lower-case name and a Run func", c.Name)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, dup := r.byName[c.Name]; dup {
+		return fmt.Errorf("room: command /%s registered twice", c.Name)
+	}
+	r.byName[c.Name] = &c
+	return nil
+}
+
+// Lookup finds a command by name.
+func (r *Registry) Lookup(name string) (*Command, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	c, ok := r.byName[name]
+	return c, ok
+}
+
+// List returns the commands someone may use, sorted by name.
+func (r *Registry) List(admin bool) []Command {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]Command, 0, len(r.byName))
+	for _, c := range r.byName {
+		if c.AdminOnly && !admin {
+			continue
+		}
+		out = append(out, *c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// ParseCommand splits "/name args" into its parts. ok is false when text is
+// not a command: it does not start with '/', or starts with "//" (which
+// sends a message beginning with one slash).
+func ParseCommand(text string) (name, args string, ok bool) {
+	if !strings.HasPrefix(text, "/") || strings.HasPrefix(text, "//") {
+		return "", "", false
+	}
+	rest := text[1:]
+	i := strings.IndexFunc(rest, func(r rune) bool { return r == ' ' || r == '\t' || r == '\n' || r == '\r' })
+	if i < 0 {
+		return strings.ToLower(rest), "", true
+	}
+	return strings.ToLower(rest[:i]), strings.TrimSpace(rest[i+1:]), true
+}
+
+func (h *Hub) runCommand(ctx context.Context, s *Session, name, args string) error {
+	cmd, ok := h.commands.Lookup(name)
+	if !ok || (cmd.AdminOnly && !s.Admin()) {
+		shown := safetext.Line(name, 24)
+		if shown == "" {
+			return Errorf("type a command after the slash; /help lists them")
+		}
+		return Errorf("unknown command /%s; /help lists the commands", shown)
+	}
+	return cmd.Run(&Call{Ctx: ctx, Hub: h, Session: s, Args: args, cmd: cmd})
+}
+
+func builtinCommands() *Registry {
+	r := &Registry{byName: make(map[string]*Command)}
+	for _, c := range []Command{
+		{Name: "help", Help: "list the commands", Run: cmdHelp},
+		{Name: "nick", Args: "NAME", Help: "change your name", Run: cmdNick},
+		{Name: "me", Args: "ACTION", Help: "say what you are doing", Run: func(c *Call) error {
+			if c.Args == "" {
+				return c.UsageError()
+			}
+			return c.Session.post(c.Ctx, KindEmote, c.Args)
+		}},
+		{Name: "msg", Args: "NAME TEXT", Help: "send a private message", Run: cmdMsg},
+		{Name: "reply", Args: "TEXT", Help: "answer the last private message", Run: cmdReply},
+		{Name: "who", Help: "list who is here, with idle times", Run: cmdWho},
+		{Name: "away", Args: "[REASON]", Help: "mark yourself away", Run: cmdAway},
+		{Name: "back", Help: "clear your away mark", Run: func(c *Call) error {
+			h := c.Hub
+			h.mu.Lock()
+			was := c.Session.m.away
+			c.Session.m.away = ""
+			h.mu.Unlock()
+			if was == "" {
+				c.Session.Notice("You were not marked away.")
+			} else {
+				c.Session.Notice("Welcome back: you are no longer marked away.")
+			}
+			return nil
+		}},
+		{Name: "topic", Args: "[TEXT]", Help: "show or set the room topic", Run: cmdTopic},
+		{Name: "quit", Help: "leave the chat", Run: func(c *Call) error {
+			c.Session.Close(ReasonQuit)
+			return nil
+		}},
+	} {
+		if err := r.Register(c); err != nil {
+			panic(err) // a programming error in the list above
+		}
+	}
+	return r
+}
+
+func cmdHelp(c *Call) error {
+	var b strings.Builder
+	b.WriteString("Commands:")
+	cmds := c.Hub.commands.List(c.Session.Admin())
+	w := 0
+	for _, cmd := range cmds {
+		w = max(w, len(cmd.Usage()))
+	}
+	for _, cmd := range cmds {
+		fmt.Fprintf(&b, "\n  %-*s  %s", w, cmd.Usage(), cmd.Help)
+		if cmd.AdminOnly {
+			b.WriteString(" (admin)")
+		}
+	}
+	b.WriteString("\nStart a message with // to send a line that begins with /.")
+	c.Session.Notice(b.String())
+	return nil
+}
+
+func cmdNick(c *Call) error {
+	if c.Args == "" || strings.ContainsAny(c.Args, " \t") {
+		return c.UsageError()
+	}
+	h, s := c.Hub, c.Session
+	want := c.Args
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	old := s.m.name
+	if want == old {
+		return Errorf("you are already %s", old)
+	}
+	if err := h.nameErrLocked(want, s.m.id); err != nil {
+		return Errorf("cannot change your name to %s: %v", safetext.Line(want, 32), err)
+	}
+	delete(h.names, safetext.Fold(old))
+	h.names[safetext.Fold(want)] = s.m.id
+	h.lastName[s.m.id] = want
+	s.m.name = want
+	for _, r := range h.rooms {
+		if r.present[s.m.id] > 0 {
+			r.enqueueLocked(&op{msg: Message{Room: r.name, Kind: KindNick, From: old, FromID: s.m.id, Text: want}})
+		}
+	}
+	return nil
+}
+
+func cmdMsg(c *Call) error {
+	name, text, _ := strings.Cut(c.Args, " ")
+	text = strings.TrimSpace(text)
+	if name == "" || text == "" {
+		return c.UsageError()
+	}
+	h := c.Hub
+	h.mu.Lock()
+	id, ok := h.names[safetext.Fold(name)]
+	h.mu.Unlock()
+	if !ok {
+		return Errorf("nobody called %s is here; /who lists who is", safetext.Line(name, 32))
+	}
+	return c.Session.private(id, text)
+}
+
+func cmdReply(c *Call) error {
+	if c.Args == "" {
+		return c.UsageError()
+	}
+	h := c.Hub
+	h.mu.Lock()
+	id := c.Session.m.replyTo
+	h.mu.Unlock()
+	if id == "" {
+		return Errorf("nobody has sent you a private message yet; use /msg NAME TEXT")
+	}
+	return c.Session.private(id, c.Args)
+}
+
+// private sends text to the identity toID, seen only by both people's
+// sessions.
+func (s *Session) private(toID, text string) error {
+	clean, cut := safetext.Message(text)
+	if clean == "" {
+		return Errorf("nothing to send: the message is empty")
+	}
+	h := s.hub
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	to := h.members[toID]
+	if to == nil {
+		return Errorf("they are no longer here; the message was not sent")
+	}
+	if to == s.m {
+		return Errorf("that is you: private messages go to someone else")
+	}
+	now := h.cfg.Now()
+	s.m.lastActive = now
+	m := Message{Time: now, Kind: KindPrivate, From: s.m.name, FromID: s.m.id, To: to.name, ToID: to.id, Text: clean}
+	for t := range to.sessions {
+		h.deliverLocked(t, m)
+	}
+	for t := range s.m.sessions {
+		h.deliverLocked(t, m)
+	}
+	to.replyTo = s.m.id
+	s.m.replyTo = to.id
+	if to.away != "" {
+		h.deliverLocked(s, Message{Time: now, Kind: KindNotice, Text: fmt.Sprintf("%s is away: %s", to.name, to.away)})
+	}
+	if cut {
+		h.deliverLocked(s, Message{Time: now, Kind: KindNotice, Text: fmt.Sprintf("Your message was cut to %d characters and %d lines.", safetext.MaxMessageRunes, safetext.MaxMessageLines)})
+	}
+	return nil
+}
+
+func cmdWho(c *Call) error {
+	room := c.Session.Room()
+	people := c.Hub.Members(room)
+	now := c.Hub.cfg.Now()
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d in #%s:", len(people), room)
+	for _, p := range people {
+		fmt.Fprintf(&b, "\n  %s", p.Name)
+		if p.Admin {
+			b.WriteString(" (admin)")
+		}
+		if p.Away != "" {
+			fmt.Fprintf(&b, " away: %s", p.Away)
+		}
+		fmt.Fprintf(&b, " · idle %s", Idle(now.Sub(p.LastActive)))
+	}
+	c.Session.Notice(b.String())
+	return nil
+}
+
+// Idle formats an idle duration briefly: "now", "42s", "5m", "3h", "2d".
+func Idle(d time.Duration) string {
+	switch {
+	case d < 5*time.Second:
+		return "now"
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}
+
+func cmdAway(c *Call) error {
+	reason := safetext.Line(c.Args, 80)
+	if reason == "" {
+		reason = "away"
+	}
+	h := c.Hub
+	h.mu.Lock()
+	c.Session.m.away = reason
+	h.mu.Unlock()
+	c.Session.Notice(fmt.Sprintf("You are marked away (%s). /back clears it.", reason))
+	return nil
+}
+
+func cmdTopic(c *Call) error {
+	s := c.Session
+	if c.Args == "" {
+		if t := s.Topic(); t != "" {
+			s.Notice(fmt.Sprintf("The topic of #%s is: %s", s.Room(), t))
+		} else {
+			s.Notice(fmt.Sprintf("#%s has no topic; /topic TEXT sets one.", s.Room()))
+		}
+		return nil
+	}
+	topic := safetext.Line(c.Args, 200)
+	if topic == "" {
+		return c.UsageError()
+	}
+	h := c.Hub
+	h.mu.Lock()
+	if s.closed {
+		h.mu.Unlock()
+		return ErrClosed
+	}
+	o := &op{msg: Message{Room: s.room.name, Kind: KindTopic, From: s.m.name, FromID: s.m.id, Text: topic}, done: make(chan error, 1)}
+	s.room.enqueueLocked(o)
+	h.mu.Unlock()
+	return <-o.done
+}

@@ -1,0 +1,22 @@
+// Package room is the chat domain of parley: a Hub of rooms, the people in
+// them, their sessions, the messages they exchange, the commands they type and
+// the recent history a newcomer is shown.
+//
+// It knows nothing of SSH, terminals or Bubble Tea: a transport authenticates a
+// person, calls Hub.Connect with their Identity, and gets a *Session whose
+// Events channel it renders and whose Send method it feeds with what the
+// person types. Persistence plugs in through the History interface.
+//
+// # Concurrency
+//
+// All membership state (identities, names, rooms, sessions) is owned by
+// Hub.mu, a single mutex that is never held while waiting on anything: fan-out
+// is a non-blocking send into each session's bounded queue, and a session whose
+// queue is full is disconnected with a reason instead of slowing anyone down.
+//
+// Ordering is owned by one sequencer goroutine per room (room.run). Everything
+// that is shown in a room (messages, emotes, joins, leaves, renames, topics)
+// goes through it: it assigns the room's sequence numbers, commits a batch to
+// History, and only then fans the batch out under Hub.mu. So every member sees
+// a room's events in the same order, and nothing is shown that was not stored.
+package room

@@ -1,0 +1,53 @@
+package room
+
+import "context"
+
+// History stores the messages of rooms durably. The Hub calls Append from a
+// room's sequencer goroutine before anyone is shown the messages, so a message
+// that History refuses is never seen. Implementations must be safe for
+// concurrent use by several rooms.
+type History interface {
+	// Append stores msgs, which are already sequenced, all or none.
+	Append(ctx context.Context, msgs []Message) error
+	// Before returns up to n messages of room with a sequence number below
+	// before (0 means the newest), oldest first.
+	Before(ctx context.Context, room string, before uint64, n int) ([]Message, error)
+	// LastSeq returns the highest sequence number stored for room, 0 if none.
+	LastSeq(ctx context.Context, room string) (uint64, error)
+}
+
+// ring keeps the newest messages of one room in memory, oldest first.
+// It is owned by the Hub and guarded by Hub.mu.
+type ring struct {
+	buf   []Message
+	start int // index of the oldest message
+	n     int // number of messages held
+}
+
+func newRing(size int) *ring { return &ring{buf: make([]Message, size)} }
+
+// push adds m, dropping the oldest message when full.
+func (r *ring) push(m Message) {
+	if len(r.buf) == 0 {
+		return
+	}
+	i := (r.start + r.n) % len(r.buf)
+	r.buf[i] = m
+	if r.n < len(r.buf) {
+		r.n++
+	} else {
+		r.start = (r.start + 1) % len(r.buf)
+	}
+}
+
+// last returns a copy of the newest k messages, oldest first.
+func (r *ring) last(k int) []Message {
+	if k > r.n {
+		k = r.n
+	}
+	out := make([]Message, k)
+	for j := 0; j < k; j++ {
+		out[j] = r.buf[(r.start+r.n-k+j)%len(r.buf)]
+	}
+	return out
+}

@@ -1,0 +1,403 @@
+package room
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"parley/safetext"
+)
+
+// Defaults for Config fields left zero.
+const (
+	DefaultRoom      = "lobby"
+	DefaultRingSize  = 500
+	DefaultBacklog   = 100
+	DefaultQueueSize = 512
+	maxBatch         = 256
+)
+
+// ErrClosed is returned once the hub or the session has been closed.
+var ErrClosed = errors.New("room: closed")
+
+// Config holds what a Hub needs. Zero fields take the defaults above.
+type Config struct {
+	// DefaultRoom is the room everyone starts in, without the '#'.
+	DefaultRoom string
+	// RingSize is how many recent messages each room keeps in memory.
+	RingSize int
+	// Backlog is how many recent messages a newcomer is shown on join.
+	Backlog int
+	// QueueSize bounds each session's outgoing queue, in messages. A session
+	// whose queue overflows is disconnected.
+	QueueSize int
+	// History stores messages durably; nil keeps them in memory only.
+	History History
+	// Reserved reports whether a name belongs to a particular identity (for
+	// example a name given to a key by the operator), so that nobody else may
+	// take it. Nil means no name is reserved.
+	Reserved func(name string) (ownerID string, ok bool)
+	// MOTD returns the message of the day shown on join ("" for none).
+	MOTD func() string
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+	// Logger receives operational events; nil discards them.
+	Logger *slog.Logger
+}
+
+// Identity is who a transport has authenticated.
+type Identity struct {
+	// ID is stable per person: parley uses the key's SHA256 fingerprint.
+	ID string
+	// Name is the preferred display name; it is validated and may be
+	// replaced (with a notice) when invalid or taken.
+	Name string
+	// Admin grants the commands marked AdminOnly.
+	Admin bool
+}
+
+// Hub holds every room and everyone connected. Create it with New and stop it
+// with Close.
+type Hub struct {
+	cfg      Config
+	log      *slog.Logger
+	commands *Registry
+	quit     chan struct{}
+	wg       sync.WaitGroup
+
+	// mu guards everything below, and the mutable fields of every member,
+	// room and Session. It is never held while waiting on anything.
+	mu          sync.Mutex
+	closed      bool
+	members     map[string]*member // online identities by ID
+	names       map[string]string  // folded name -> ID of the online member using it
+	lastName    map[string]string  // ID -> the name last used, so a reconnect keeps it
+	rooms       map[string]*room
+	nextSession uint64
+}
+
+// member is one online identity. Guarded by Hub.mu.
+type member struct {
+	id         string
+	name       string
+	admin      bool
+	away       string
+	since      time.Time // connected since
+	lastActive time.Time
+	replyTo    string // ID of the last person in a private conversation with them
+	sessions   map[*Session]struct{}
+}
+
+// New creates a hub with its default room and starts the room's sequencer.
+func New(cfg Config) (*Hub, error) {
+	if cfg.DefaultRoom == "" {
+		cfg.DefaultRoom = DefaultRoom
+	}
+	if cfg.RingSize <= 0 {
+		cfg.RingSize = DefaultRingSize
+	}
+	if cfg.Backlog <= 0 {
+		cfg.Backlog = DefaultBacklog
+	}
+	if cfg.Backlog > cfg.RingSize {
+		cfg.Backlog = cfg.RingSize
+	}
+	if cfg.QueueSize <= 0 {
+		cfg.QueueSize = DefaultQueueSize
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := safetext.ValidateName(cfg.DefaultRoom); err != nil {
+		return nil, fmt.Errorf("default room %q: %w", cfg.DefaultRoom, err)
+	}
+	h := &Hub{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		commands: builtinCommands(),
+		quit:     make(chan struct{}),
+		members:  make(map[string]*member),
+		names:    make(map[string]string),
+		lastName: make(map[string]string),
+		rooms:    make(map[string]*room),
+	}
+	r, err := h.loadRoom(context.Background(), safetext.Fold(cfg.DefaultRoom))
+	if err != nil {
+		return nil, err
+	}
+	h.rooms[r.name] = r
+	h.startRoom(r)
+	return h, nil
+}
+
+// Commands returns the command registry, to which a transport may add
+// commands (admin actions, for example) before people connect.
+func (h *Hub) Commands() *Registry { return h.commands }
+
+// DefaultRoom returns the name of the room everyone starts in.
+func (h *Hub) DefaultRoom() string { return h.cfg.DefaultRoom }
+
+// Connect admits one session of an identity to the default room. It returns
+// once the session is a member and its backlog is ready. The returned
+// session must be closed by the caller when the connection ends.
+func (h *Hub) Connect(ctx context.Context, id Identity) (*Session, error) {
+	if id.ID == "" {
+		return nil, errors.New("room: identity without an ID")
+	}
+	var notes []string
+	if h.cfg.MOTD != nil { // may read a file: not under the lock
+		if motd := h.cfg.MOTD(); motd != "" {
+			notes = append(notes, motd)
+		}
+	}
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil, ErrClosed
+	}
+	m := h.members[id.ID]
+	if m == nil {
+		name, note := h.pickNameLocked(id)
+		if note != "" {
+			notes = append(notes, note)
+		}
+		now := h.cfg.Now()
+		m = &member{id: id.ID, name: name, admin: id.Admin, since: now, lastActive: now,
+			sessions: make(map[*Session]struct{})}
+		h.members[id.ID] = m
+		h.names[safetext.Fold(name)] = id.ID
+		h.lastName[id.ID] = name
+	}
+	h.nextSession++
+	s := &Session{
+		hub:   h,
+		id:    h.nextSession,
+		m:     m,
+		out:   make(chan Message, h.cfg.QueueSize),
+		done:  make(chan struct{}),
+		ready: make(chan struct{}),
+	}
+	m.sessions[s] = struct{}{}
+	r := h.rooms[safetext.Fold(h.cfg.DefaultRoom)]
+	s.room = r
+	first := r.present[m.id] == 0
+	r.present[m.id]++
+	o := &op{register: s, notes: notes}
+	if first {
+		o.msg = Message{Room: r.name, Kind: KindJoin, From: m.name, FromID: m.id}
+	}
+	r.enqueueLocked(o)
+	h.mu.Unlock()
+
+	select {
+	case <-s.ready:
+		return s, nil
+	case <-ctx.Done():
+		s.Close("connection ended while joining")
+		return nil, ctx.Err()
+	}
+}
+
+// pickNameLocked chooses a display name for an identity that is coming
+// online, and explains any change from the name it asked for.
+func (h *Hub) pickNameLocked(id Identity) (name, note string) {
+	want := safetext.Line(id.Name, 64)
+	if last, ok := h.lastName[id.ID]; ok && h.nameErrLocked(last, id.ID) == nil {
+		return last, ""
+	}
+	err := h.nameErrLocked(want, id.ID)
+	if err == nil {
+		return want, ""
+	}
+	base := fallbackName(id.ID)
+	if safetext.ValidateName(want) == nil {
+		base = want
+	}
+	for i := 2; ; i++ {
+		cand := fmt.Sprintf("%s-%d", truncateName(base, safetext.MaxNameRunes-4), i)
+		if base != want && i == 2 {
+			cand = base
+		}
+		if h.nameErrLocked(cand, id.ID) == nil {
+			if want == "" {
+				return cand, fmt.Sprintf("You are %s. Use /nick NAME to choose a name.", cand)
+			}
+			return cand, fmt.Sprintf("The name %q could not be used (%v), so you are %s. Use /nick NAME to choose another.", want, err, cand)
+		}
+	}
+}
+
+// nameErrLocked reports why name cannot be used by identity id, or nil.
+func (h *Hub) nameErrLocked(name, id string) error {
+	if err := safetext.ValidateName(name); err != nil {
+		return Errorf("%v", err)
+	}
+	f := safetext.Fold(name)
+	if owner, ok := h.names[f]; ok && owner != id {
+		return Errorf("%s is already taken by someone here", name)
+	}
+	if h.cfg.Reserved != nil {
+		if owner, ok := h.cfg.Reserved(name); ok && owner != id {
+			return Errorf("%s belongs to another key", name)
+		}
+	}
+	return nil
+}
+
+func fallbackName(id string) string {
+	f := fnv.New32a()
+	_, _ = f.Write([]byte(id))
+	return fmt.Sprintf("guest-%06x", f.Sum32()&0xffffff)
+}
+
+func truncateName(s string, n int) string {
+	r := []rune(s)
+	if len(r) > n {
+		return string(r[:n])
+	}
+	return s
+}
+
+// Close tells everyone reason, disconnects every session, stores what was
+// already accepted and stops the rooms. It waits for the rooms to finish
+// or for ctx to end.
+func (h *Hub) Close(ctx context.Context, reason string) error {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil
+	}
+	h.closed = true
+	now := h.cfg.Now()
+	for _, m := range h.members {
+		for s := range m.sessions {
+			if reason != "" {
+				h.deliverLocked(s, Message{Time: now, Kind: KindAnnounce, Text: reason})
+			}
+			h.closeSessionLocked(s, reason)
+		}
+	}
+	h.mu.Unlock()
+	close(h.quit)
+	done := make(chan struct{})
+	go func() { h.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("room: stopping rooms: %w", ctx.Err())
+	}
+}
+
+// MemberInfo describes one person in a room, for member lists and /who.
+type MemberInfo struct {
+	ID         string
+	Name       string
+	Admin      bool
+	Away       string
+	Sessions   int
+	Since      time.Time
+	LastActive time.Time
+}
+
+// Members lists the people in room (without '#'), sorted by name.
+func (h *Hub) Members(roomName string) []MemberInfo {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r := h.rooms[safetext.Fold(roomName)]
+	if r == nil {
+		return nil
+	}
+	out := make([]MemberInfo, 0, len(r.present))
+	for id := range r.present {
+		if m := h.members[id]; m != nil {
+			out = append(out, m.infoLocked())
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return safetext.Fold(out[i].Name) < safetext.Fold(out[j].Name) })
+	return out
+}
+
+func (m *member) infoLocked() MemberInfo {
+	return MemberInfo{ID: m.id, Name: m.name, Admin: m.admin, Away: m.away,
+		Sessions: len(m.sessions), Since: m.since, LastActive: m.lastActive}
+}
+
+// Online reports how many identities and sessions are connected.
+func (h *Hub) Online() (people, sessions int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, m := range h.members {
+		sessions += len(m.sessions)
+	}
+	return len(h.members), sessions
+}
+
+// deliverLocked puts m on s's queue without waiting. A session whose queue
+// is full is disconnected: it has stopped reading, and nobody else may wait
+// for it.
+func (h *Hub) deliverLocked(s *Session, m Message) {
+	if s.closed {
+		return
+	}
+	select {
+	case s.out <- m:
+	default:
+		h.log.Warn("session disconnected: outgoing queue full", "id", s.m.id, "session", s.id, "queue", cap(s.out))
+		h.closeSessionLocked(s, "your connection could not keep up with the room")
+	}
+}
+
+// closeSessionLocked ends s: no more deliveries, out is closed once its
+// last messages are queued, and the person leaves the room when it was
+// their last session there.
+func (h *Hub) closeSessionLocked(s *Session, reason string) {
+	if s.closed {
+		return
+	}
+	s.closed = true
+	s.reason = reason
+	close(s.out)
+	close(s.done)
+	m := s.m
+	delete(m.sessions, s)
+	if r := s.room; r != nil {
+		delete(r.sessions, s)
+		r.present[m.id]--
+		if r.present[m.id] <= 0 {
+			delete(r.present, m.id)
+			if !h.closed {
+				r.enqueueLocked(&op{msg: Message{Room: r.name, Kind: KindLeave, From: m.name, FromID: m.id, Text: leaveText(reason)}})
+			}
+		}
+	}
+	if len(m.sessions) == 0 {
+		delete(h.members, m.id)
+		if h.names[safetext.Fold(m.name)] == m.id {
+			delete(h.names, safetext.Fold(m.name))
+		}
+	}
+}
+
+// leaveText keeps the reasons worth telling others; a plain quit says nothing.
+func leaveText(reason string) string {
+	switch reason {
+	case "", ReasonQuit, ReasonDisconnected:
+		return ""
+	}
+	return reason
+}
+
+// Reasons a session ends that the room itself gives.
+const (
+	ReasonQuit         = "quit"
+	ReasonDisconnected = "disconnected"
+)

@@ -1,0 +1,178 @@
+package room
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// storeTimeout bounds one History call, so a stuck disk fails a message
+// instead of hanging the room.
+const storeTimeout = 5 * time.Second
+
+// room is one chat room. The sequencer goroutine (run) owns seq; every
+// other field is guarded by Hub.mu.
+type room struct {
+	hub  *Hub
+	name string // folded, without '#'
+
+	topic    string
+	present  map[string]int // identity ID -> number of its sessions here
+	sessions map[*Session]struct{}
+	ring     *ring
+	queue    []*op // waiting for the sequencer
+	wake     chan struct{}
+
+	seq uint64 // owned by run
+}
+
+// op is one unit of work for a room's sequencer: an optional message to
+// sequence, store and fan out, and an optional session to register first.
+type op struct {
+	msg      Message // Kind 0: no message
+	register *Session
+	notes    []string // notices for the registering session, after its backlog
+	done     chan error
+}
+
+// loadRoom builds a room, resuming its sequence and recent messages from
+// History. It does I/O: never call it with Hub.mu held.
+func (h *Hub) loadRoom(ctx context.Context, name string) (*room, error) {
+	r := &room{
+		hub:      h,
+		name:     name,
+		present:  make(map[string]int),
+		sessions: make(map[*Session]struct{}),
+		ring:     newRing(h.cfg.RingSize),
+		wake:     make(chan struct{}, 1),
+	}
+	if hist := h.cfg.History; hist != nil {
+		ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+		defer cancel()
+		last, err := hist.LastSeq(ctx, name)
+		if err != nil {
+			return nil, fmt.Errorf("room %s: last sequence: %w", name, err)
+		}
+		recent, err := hist.Before(ctx, name, 0, h.cfg.RingSize)
+		if err != nil {
+			return nil, fmt.Errorf("room %s: recent history: %w", name, err)
+		}
+		r.seq = last
+		for _, m := range recent {
+			r.ring.push(m)
+			if m.Kind == KindTopic {
+				r.topic = m.Text
+			}
+		}
+	}
+	return r, nil
+}
+
+func (h *Hub) startRoom(r *room) {
+	h.wg.Add(1)
+	go r.run()
+}
+
+// enqueueLocked hands o to the sequencer without waiting.
+func (r *room) enqueueLocked(o *op) {
+	r.queue = append(r.queue, o)
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run is the room's sequencer goroutine. It takes queued work in batches:
+// numbers the messages, stores them in one History call (group commit), and
+// only then registers sessions and fans the messages out, in order.
+func (r *room) run() {
+	h := r.hub
+	defer h.wg.Done()
+	for {
+		select {
+		case <-r.wake:
+		case <-h.quit:
+			// Closed hubs accept no new work; finish what was accepted.
+			for r.step() {
+			}
+			return
+		}
+		for r.step() {
+		}
+	}
+}
+
+// step processes one batch and reports whether there was one.
+func (r *room) step() bool {
+	h := r.hub
+	h.mu.Lock()
+	batch := r.queue
+	if len(batch) > maxBatch {
+		batch = batch[:maxBatch]
+	}
+	r.queue = r.queue[len(batch):]
+	if len(r.queue) == 0 {
+		r.queue = nil
+	}
+	h.mu.Unlock()
+	if len(batch) == 0 {
+		return false
+	}
+
+	now := h.cfg.Now()
+	seq := r.seq
+	var msgs []Message
+	for _, o := range batch {
+		if o.msg.Kind == 0 {
+			continue
+		}
+		seq++
+		o.msg.Seq = seq
+		o.msg.Time = now
+		msgs = append(msgs, o.msg)
+	}
+	var err error
+	if hist := h.cfg.History; hist != nil && len(msgs) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+		err = hist.Append(ctx, msgs)
+		cancel()
+		if err != nil {
+			h.log.Error("storing messages failed; not delivered", "room", r.name, "count", len(msgs), "err", err)
+			err = Errorf("not sent: the server could not store your message, please try again")
+		}
+	}
+	if err == nil {
+		r.seq = seq
+	}
+
+	h.mu.Lock()
+	for _, o := range batch {
+		if s := o.register; s != nil && !s.closed {
+			r.sessions[s] = struct{}{}
+			s.backlog = r.ring.last(h.cfg.Backlog)
+			for _, n := range o.notes {
+				h.deliverLocked(s, Message{Time: now, Kind: KindNotice, Text: n})
+			}
+		}
+		if err == nil && o.msg.Kind != 0 {
+			if o.msg.Kind == KindTopic {
+				r.topic = o.msg.Text
+			}
+			r.ring.push(o.msg)
+			for s := range r.sessions {
+				h.deliverLocked(s, o.msg)
+			}
+		}
+		if s := o.register; s != nil {
+			close(s.ready)
+		}
+	}
+	h.mu.Unlock()
+
+	for _, o := range batch {
+		if o.done != nil {
+			o.done <- err
+		}
+	}
+	return true
+}
