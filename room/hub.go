@@ -401,3 +401,32 @@ const (
 	ReasonQuit         = "quit"
 	ReasonDisconnected = "disconnected"
 )
+
+// Disconnect ends every session of the identity id with reason (shown to
+// them and, as their leave reason, to the room). It returns how many
+// sessions it ended.
+func (h *Hub) Disconnect(id, reason string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	m := h.members[id]
+	if m == nil {
+		return 0
+	}
+	n := 0
+	for s := range m.sessions {
+		h.closeSessionLocked(s, reason)
+		n++
+	}
+	return n
+}
+
+// OnlineIDs returns the identities connected now.
+func (h *Hub) OnlineIDs() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ids := make([]string, 0, len(h.members))
+	for id := range h.members {
+		ids = append(ids, id)
+	}
+	return ids
+}

@@ -159,3 +159,6 @@ func UserMessage(log *slog.Logger, err error) string {
 	}
 	return "something went wrong on the server; please try again"
 }
+
+// Members lists the people in the session's room.
+func (s *Session) Members() []MemberInfo { return s.hub.Members(s.Room()) }

@@ -1,0 +1,152 @@
+// Command parley is a chat server people join with nothing but ssh.
+//
+// Run it with `go run .` (data in ./data, listening on :2222); see README.md
+// for the flags and PARLEY_* environment variables.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"parley/server"
+)
+
+// shutdownTimeout bounds a graceful stop.
+const shutdownTimeout = 10 * time.Second
+
+func main() {
+	if err := run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "parley:", err)
+		os.Exit(1)
+	}
+}
+
+// options is the command line after flags and environment are resolved.
+type options struct {
+	listen    string
+	logFormat string
+	logLevel  slog.Level
+	server    server.Config
+}
+
+// parseOptions reads flags over PARLEY_* environment variables over defaults.
+func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
+	o := options{server: server.Defaults()}
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	fs := flag.NewFlagSet("parley", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.listen, "listen", env("PARLEY_LISTEN", ":2222"), "SSH listen address (env PARLEY_LISTEN)")
+	fs.StringVar(&o.server.DataDir, "data", env("PARLEY_DATA_DIR", "./data"), "data directory: host key, authorized_keys, motd (env PARLEY_DATA_DIR)")
+	noSeed, err := envBool(getenv, "PARLEY_NO_SEED_KEYS")
+	if err != nil {
+		return o, err
+	}
+	fs.BoolVar(&noSeed, "no-seed-keys", noSeed, "on first start, do not import ~/.ssh keys as admins (env PARLEY_NO_SEED_KEYS=1)")
+	fs.StringVar(&o.logFormat, "log-format", env("PARLEY_LOG_FORMAT", "text"), "log format: text or json (env PARLEY_LOG_FORMAT)")
+	level := env("PARLEY_LOG_LEVEL", "info")
+	fs.StringVar(&level, "log-level", level, "log level: debug, info, warn, error (env PARLEY_LOG_LEVEL)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: parley [flags]\n\nA chat room people join with ssh. Flags override PARLEY_* environment variables.\nThe host key may also come from PARLEY_HOST_KEY (a PEM private key).\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q (see parley -help)", fs.Arg(0))
+	}
+	o.server.SeedKeys = !noSeed
+	if pem := getenv("PARLEY_HOST_KEY"); pem != "" {
+		o.server.HostKeyPEM = []byte(pem)
+	}
+	if err := o.logLevel.UnmarshalText([]byte(level)); err != nil {
+		return o, fmt.Errorf("log level %q: use debug, info, warn or error", level)
+	}
+	if o.logFormat != "text" && o.logFormat != "json" {
+		return o, fmt.Errorf("log format %q: use text or json", o.logFormat)
+	}
+	return o, nil
+}
+
+func envBool(getenv func(string) string, name string) (bool, error) {
+	v := getenv(name)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%s=%q: use true or false", name, v)
+	}
+	return b, nil
+}
+
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	o, err := parseOptions(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	hopts := &slog.HandlerOptions{Level: o.logLevel}
+	var handler slog.Handler = slog.NewTextHandler(stderr, hopts)
+	if o.logFormat == "json" {
+		handler = slog.NewJSONHandler(stderr, hopts)
+	}
+	log := slog.New(handler)
+	o.server.Logger = log
+	log.Debug("effective config", "listen", o.listen, "data", o.server.DataDir, "seed_keys", o.server.SeedKeys, "host_key_from_env", len(o.server.HostKeyPEM) > 0)
+
+	srv, err := server.New(o.server)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		_ = srv.Close(context.Background())
+		return fmt.Errorf("listen on %s: %w", o.listen, err)
+	}
+	fmt.Fprint(stdout, srv.Startup(ln.Addr()))
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	for {
+		select {
+		case err := <-served:
+			return err
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				if _, err := srv.Keys().Reload(); err != nil {
+					log.Error("reloading authorized_keys", "err", err)
+				}
+				continue
+			}
+			log.Info("shutting down", "signal", sig.String())
+			ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+			err := srv.Close(ctx)
+			cancel()
+			if err != nil {
+				log.Warn("shutdown was not clean", "err", err)
+			}
+			return <-served
+		}
+	}
+}

@@ -1,0 +1,288 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"charm.land/ssh"
+	"charm.land/wish/v2"
+	gossh "golang.org/x/crypto/ssh"
+
+	"parley/keys"
+	"parley/room"
+	"parley/safetext"
+)
+
+// Config is what a Server needs; main fills it from flags and environment.
+// Zero fields take the defaults in Defaults.
+type Config struct {
+	// DataDir holds the host key, authorized_keys, motd and databases.
+	DataDir string
+	// HostKeyPEM, when set, is the host key (so that every node of one
+	// deployment presents the same key); otherwise DataDir/ssh/host_ed25519.
+	HostKeyPEM []byte
+	// SeedKeys imports the keys of Home/.ssh as admins when there is no
+	// authorized_keys file yet.
+	SeedKeys bool
+	// Home is the home directory to seed from; "" means the current user's.
+	Home string
+	// KeysPoll is how often authorized_keys is checked for changes.
+	KeysPoll time.Duration
+	// KeepaliveInterval and KeepaliveMax: a connection that misses
+	// KeepaliveMax keepalives in a row is closed.
+	KeepaliveInterval time.Duration
+	KeepaliveMax      int
+	// MaxWidth and MaxHeight clamp the window size a client may claim.
+	MaxWidth, MaxHeight int
+	// Room configures the hub.
+	Room room.Config
+	// Logger receives operational logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Defaults returns the configuration used when nothing is set.
+func Defaults() Config {
+	return Config{
+		DataDir:           "data",
+		SeedKeys:          true,
+		KeysPoll:          time.Second,
+		KeepaliveInterval: 30 * time.Second,
+		KeepaliveMax:      3,
+		MaxWidth:          400,
+		MaxHeight:         200,
+	}
+}
+
+// Server is a running parley: SSH listener, keys, rooms.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	hub      *room.Hub
+	keys     *keys.Store
+	ssh      *ssh.Server
+	hostKey  gossh.Signer
+	newKey   bool
+	seeded   []keys.Entry
+	keyErrs  []keys.LineError
+	stop     context.CancelFunc
+	watchers sync.WaitGroup
+}
+
+// Paths under the data dir.
+const (
+	hostKeyFile = "ssh/host_ed25519"
+	keysFile    = "authorized_keys"
+	motdFile    = "motd"
+	maxMOTD     = 4096
+)
+
+// New prepares a server: data dir, host key, authorized keys and rooms. It
+// does not listen yet; call Serve.
+func New(cfg Config) (*Server, error) {
+	d := Defaults()
+	if cfg.DataDir == "" {
+		cfg.DataDir = d.DataDir
+	}
+	if cfg.KeysPoll <= 0 {
+		cfg.KeysPoll = d.KeysPoll
+	}
+	if cfg.KeepaliveInterval <= 0 {
+		cfg.KeepaliveInterval = d.KeepaliveInterval
+	}
+	if cfg.KeepaliveMax <= 0 {
+		cfg.KeepaliveMax = d.KeepaliveMax
+	}
+	if cfg.MaxWidth <= 0 {
+		cfg.MaxWidth = d.MaxWidth
+	}
+	if cfg.MaxHeight <= 0 {
+		cfg.MaxHeight = d.MaxHeight
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger}
+
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir %s: %w", cfg.DataDir, err)
+	}
+	if err := checkWritable(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	var err error
+	s.hostKey, s.newKey, err = loadHostKey(s.path(hostKeyFile), cfg.HostKeyPEM)
+	if err != nil {
+		return nil, err
+	}
+
+	keysPath := s.path(keysFile)
+	if cfg.SeedKeys {
+		home := cfg.Home
+		if home == "" {
+			home, _ = os.UserHomeDir()
+		}
+		if home != "" {
+			if s.seeded, err = keys.Seed(keysPath, home); err != nil {
+				return nil, fmt.Errorf("seed authorized keys: %w", err)
+			}
+		}
+	}
+	if s.keys, err = keys.Open(keysPath, s.log); err != nil {
+		return nil, fmt.Errorf("authorized keys: %w", err)
+	}
+	s.keyErrs, err = s.keys.Reload()
+	if err != nil {
+		return nil, fmt.Errorf("authorized keys: %w", err)
+	}
+
+	rc := cfg.Room
+	rc.Logger = s.log
+	rc.Reserved = func(name string) (string, bool) { return s.keys.Current().NameOwner(name) }
+	rc.MOTD = s.motd
+	if s.hub, err = room.New(rc); err != nil {
+		return nil, err
+	}
+
+	s.ssh, err = wish.NewServer(
+		wish.WithVersion("parley"),
+		func(srv *ssh.Server) error { srv.AddHostKey(s.hostKey); return nil },
+		wish.WithPublicKeyAuth(s.authPublicKey),
+		wish.WithKeyboardInteractiveAuth(s.authRefusal),
+		wish.WithMiddleware(s.handle),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("ssh server: %w", err)
+	}
+	s.ssh.HandshakeTimeout = 30 * time.Second
+
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stop = cancel
+	s.watchers.Add(1)
+	go func() {
+		defer s.watchers.Done()
+		s.keys.Watch(ctx, cfg.KeysPoll, s.keysChanged)
+	}()
+	return s, nil
+}
+
+func checkWritable(dir string) error {
+	f, err := os.CreateTemp(dir, ".write-test-*")
+	if err != nil {
+		return fmt.Errorf("data dir %s is not writable: %w", dir, err)
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
+}
+
+func (s *Server) path(rel string) string { return filepath.Join(s.cfg.DataDir, rel) }
+
+// Hub returns the server's rooms.
+func (s *Server) Hub() *room.Hub { return s.hub }
+
+// Keys returns the authorized keys store.
+func (s *Server) Keys() *keys.Store { return s.keys }
+
+// HostKeyFingerprint returns the SHA256 fingerprint users should see on
+// first connect.
+func (s *Server) HostKeyFingerprint() string { return gossh.FingerprintSHA256(s.hostKey.PublicKey()) }
+
+// Serve accepts connections on ln until Close. It returns nil after Close.
+func (s *Server) Serve(ln net.Listener) error {
+	err := s.ssh.Serve(ln)
+	if errors.Is(err, ssh.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Close tells everyone the server is going down, ends their sessions, and
+// closes the listener and connections, waiting at most until ctx ends.
+func (s *Server) Close(ctx context.Context) error {
+	s.stop()
+	s.watchers.Wait()
+	herr := s.hub.Close(ctx, "The server is shutting down. Please reconnect in a moment.")
+	serr := s.ssh.Shutdown(ctx)
+	if serr != nil {
+		serr = errors.Join(serr, s.ssh.Close())
+	}
+	return errors.Join(herr, serr)
+}
+
+// keysChanged runs on the watcher goroutine after authorized_keys changed:
+// anyone whose key is no longer allowed is disconnected.
+func (s *Server) keysChanged(snap *keys.Snapshot, errs []keys.LineError) {
+	for _, e := range errs {
+		s.log.Warn("authorized_keys", "line", e.Line, "problem", e.Msg)
+	}
+	s.log.Info("authorized_keys reloaded", "keys", snap.Len(), "problems", len(errs))
+	allowed := make(map[string]bool, snap.Len())
+	for _, e := range snap.Entries() {
+		allowed[e.Fingerprint] = !e.Expired(time.Now())
+	}
+	for _, id := range s.hub.OnlineIDs() {
+		if !allowed[id] {
+			if n := s.hub.Disconnect(id, "access revoked by the operator"); n > 0 {
+				s.log.Info("disconnected revoked key", "fingerprint", id, "sessions", n)
+			}
+		}
+	}
+}
+
+// motd reads the message of the day; it is re-read on every join so the
+// operator can edit it live.
+func (s *Server) motd() string {
+	f, err := os.Open(s.path(motdFile))
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxMOTD))
+	if err != nil {
+		return ""
+	}
+	text, _ := safetext.Message(string(b))
+	return text
+}
+
+// Startup describes the running server for the operator: host key, keys,
+// and how to join.
+func (s *Server) Startup(addr net.Addr) string {
+	var b strings.Builder
+	host, port := "localhost", "2222"
+	if ta, ok := addr.(*net.TCPAddr); ok {
+		port = fmt.Sprint(ta.Port)
+		if !ta.IP.IsUnspecified() && !ta.IP.IsLoopback() {
+			host = ta.IP.String()
+		}
+	}
+	fmt.Fprintf(&b, "parley is listening on %s\n", addr)
+	if s.newKey {
+		fmt.Fprintf(&b, "Generated a new host key in %s\n", s.path(hostKeyFile))
+	}
+	fmt.Fprintf(&b, "Host key fingerprint: %s (users see this on first connect)\n", s.HostKeyFingerprint())
+	for _, e := range s.seeded {
+		fmt.Fprintf(&b, "Imported %s as admin %q from your ~/.ssh\n", e.Fingerprint, e.Name)
+	}
+	for _, e := range s.keyErrs {
+		fmt.Fprintf(&b, "authorized_keys: %s\n", e.Error())
+	}
+	n := s.keys.Current().Len()
+	fmt.Fprintf(&b, "%d key(s) authorized in %s\n", n, s.keys.Path())
+	if n == 0 {
+		fmt.Fprintf(&b, "No one can join yet. Add a public key, one per line, to %s:\n", s.keys.Path())
+		fmt.Fprintf(&b, "  cat ~/.ssh/id_ed25519.pub >> %s\n", s.keys.Path())
+		b.WriteString("(no key yet? create one with: ssh-keygen -t ed25519) The file is re-read when it changes.\n")
+	}
+	fmt.Fprintf(&b, "Join with:  ssh -p %s %s\n", port, host)
+	return b.String()
+}

@@ -1,0 +1,262 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"charm.land/ssh"
+	"github.com/charmbracelet/colorprofile"
+	gossh "golang.org/x/crypto/ssh"
+
+	"parley/keys"
+	"parley/room"
+	"parley/safetext"
+	"parley/tui"
+)
+
+// exitGrace is how long a session's program may take to finish after its
+// room session ended before the channel is closed under it (a client that
+// stopped reading would otherwise hold it forever).
+const exitGrace = 5 * time.Second
+
+// refusedKey is the context key under which the public-key callback leaves
+// the last refused key, so the keyboard-interactive step can tell the
+// person what to send the operator. It is never used as an identity.
+type refusedKey struct{}
+
+type refusalShown struct{}
+
+type refusal struct {
+	key gossh.PublicKey
+	err error
+}
+
+// authPublicKey answers yes or no for a key. Identity is read later from
+// the session's verified key, never from here.
+func (s *Server) authPublicKey(ctx ssh.Context, key ssh.PublicKey) bool {
+	_, err := s.keys.Current().Authorized(key, remoteIP(ctx.RemoteAddr()), time.Now())
+	if err != nil {
+		ctx.SetValue(refusedKey{}, refusal{key: key, err: err})
+		s.log.Info("auth refused", "fingerprint", gossh.FingerprintSHA256(key), "addr", ctx.RemoteAddr().String(), "why", err.Error())
+		return false
+	}
+	return true
+}
+
+// authRefusal runs after every offered key was refused: it shows the person
+// why and what to do, then refuses.
+func (s *Server) authRefusal(ctx ssh.Context, challenge gossh.KeyboardInteractiveChallenge) bool {
+	if ctx.Value(refusalShown{}) != nil {
+		return false // clients retry keyboard-interactive; say it once
+	}
+	ctx.SetValue(refusalShown{}, true)
+	r, _ := ctx.Value(refusedKey{}).(refusal)
+	_, _ = challenge("", refusalText(r, safetext.Line(ctx.User(), 32)), nil, nil)
+	return false
+}
+
+func refusalText(r refusal, user string) string {
+	if r.key == nil {
+		return "parley lets people in by SSH key, and your client offered none.\n" +
+			"Create one with:  ssh-keygen -t ed25519\n" +
+			"then send the operator the line in ~/.ssh/id_ed25519.pub and connect again.\n"
+	}
+	fp := gossh.FingerprintSHA256(r.key)
+	switch {
+	case errors.Is(r.err, keys.ErrExpired):
+		return fmt.Sprintf("parley: your key %s has expired (%v).\nAsk the operator to renew it.\n", fp, r.err)
+	case errors.Is(r.err, keys.ErrNotAllowedFrom):
+		return fmt.Sprintf("parley: your key %s is not allowed from this address.\nAsk the operator if this is unexpected.\n", fp)
+	}
+	if user == "" {
+		user = "me"
+	}
+	return fmt.Sprintf("parley: this key is not on the guest list.\n"+
+		"Your key fingerprint: %s\n"+
+		"To get in, send this line to the operator of this chat:\n\n  %s\n\n"+
+		"(They add it to authorized_keys; no restart is needed.)\n", fp, keys.FormatLine(r.key, user))
+}
+
+func remoteIP(a net.Addr) net.IP {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.IP
+	}
+	return nil
+}
+
+// handle serves one SSH session: the chat TUI when there is a terminal.
+func (s *Server) handle(next ssh.Handler) ssh.Handler {
+	return func(sess ssh.Session) {
+		s.serve(sess)
+		next(sess)
+	}
+}
+
+func (s *Server) serve(sess ssh.Session) {
+	ctx := sess.Context()
+	start := time.Now()
+	pk := sess.PublicKey()
+	if pk == nil {
+		_ = sess.Exit(1)
+		return
+	}
+	entry, err := s.keys.Current().Authorized(pk, remoteIP(sess.RemoteAddr()), time.Now())
+	if err != nil { // removed between authentication and now
+		fmt.Fprintln(sess.Stderr(), "parley: access refused:", err)
+		_ = sess.Exit(1)
+		return
+	}
+	s.startKeepalive(ctx)
+	log := s.log.With("fingerprint", entry.Fingerprint, "addr", sess.RemoteAddr().String())
+
+	pty, winch, ok := sess.Pty()
+	if !ok {
+		fmt.Fprintln(sess.Stderr(), "parley is a chat room: connect with a terminal, for example  ssh -t -p PORT HOST")
+		_ = sess.Exit(2)
+		return
+	}
+	name := entry.Name
+	if name == "" {
+		name = sess.User()
+	}
+	rs, err := s.hub.Connect(ctx, room.Identity{ID: entry.Fingerprint, Name: name, Admin: entry.Admin})
+	if err != nil {
+		fmt.Fprintln(sess.Stderr(), "parley:", room.UserMessage(log, err))
+		_ = sess.Exit(1)
+		return
+	}
+	log.Info("session started", "term", safetext.Line(pty.Term, 32), "client", safetext.Line(clientVersion(ctx), 64))
+
+	w, h := s.clamp(pty.Window)
+	env := append(sess.Environ(), "TERM="+pty.Term)
+	model := tui.New(rs, tui.Options{Env: env, Width: w, Height: h})
+	defer model.Close()
+	prog := tea.NewProgram(model,
+		tea.WithInput(sess),
+		tea.WithOutput(sess),
+		tea.WithEnvironment(env),
+		tea.WithColorProfile(colorprofile.Env(env)),
+		tea.WithWindowSize(w, h),
+		tea.WithContext(ctx),
+		tea.WithoutSignalHandler(),
+		tea.WithFilter(func(_ tea.Model, msg tea.Msg) tea.Msg {
+			if _, ok := msg.(tea.SuspendMsg); ok {
+				return nil // ctrl+z cannot suspend a remote session
+			}
+			return msg
+		}),
+	)
+
+	done := make(chan struct{})
+	defer close(done)
+	go func() { // forwards window changes, clamped; owns nothing else
+		for {
+			select {
+			case <-done:
+				return
+			case win, ok := <-winch:
+				if !ok {
+					return
+				}
+				w, h := s.clamp(win)
+				prog.Send(tea.WindowSizeMsg{Width: w, Height: h})
+			}
+		}
+	}()
+	go func() { // a session ended by the room must not wait on a stuck client
+		select {
+		case <-done:
+		case <-rs.Done():
+			t := time.NewTimer(exitGrace)
+			defer t.Stop()
+			select {
+			case <-done:
+			case <-t.C:
+				log.Warn("closing a session that did not finish", "reason", rs.Reason())
+				_ = sess.Close()
+			}
+		}
+	}()
+
+	if _, err := prog.Run(); err != nil && ctx.Err() == nil {
+		log.Warn("session program ended with an error", "err", err)
+	}
+	rs.Close(room.ReasonDisconnected)
+	reason := rs.Reason()
+	switch reason {
+	case room.ReasonQuit:
+		fmt.Fprintln(sess, "Bye from parley.")
+	case room.ReasonDisconnected:
+	default:
+		fmt.Fprintln(sess, "parley:", reason)
+	}
+	log.Info("session ended", "duration", time.Since(start).Round(time.Millisecond).String(), "reason", reason)
+	_ = sess.Exit(0)
+}
+
+// clamp bounds a client-claimed window so no client can make the server
+// allocate a huge screen.
+func (s *Server) clamp(w ssh.Window) (int, int) {
+	width, height := w.Width, w.Height
+	if width <= 0 || height <= 0 {
+		return 80, 24
+	}
+	return min(width, s.cfg.MaxWidth), min(height, s.cfg.MaxHeight)
+}
+
+func clientVersion(ctx ssh.Context) string { return ctx.ClientVersion() }
+
+type keepaliveKey struct{}
+
+// startKeepalive runs keepalives for the connection once: every interval a
+// keepalive@openssh.com request; after KeepaliveMax unanswered intervals
+// the connection is closed, so dead peers leave no ghosts.
+func (s *Server) startKeepalive(ctx ssh.Context) {
+	if ctx.Value(keepaliveKey{}) != nil {
+		return
+	}
+	ctx.SetValue(keepaliveKey{}, true)
+	conn, ok := ctx.Value(ssh.ContextKeyConn).(gossh.Conn)
+	if !ok {
+		return
+	}
+	go func() {
+		t := time.NewTicker(s.cfg.KeepaliveInterval)
+		defer t.Stop()
+		var reply chan error
+		missed := 0
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if reply != nil {
+				select {
+				case err := <-reply:
+					reply = nil
+					if err != nil {
+						return // connection already gone
+					}
+					missed = 0
+				default:
+					missed++
+					if missed >= s.cfg.KeepaliveMax {
+						s.log.Info("closing unresponsive connection", "addr", conn.RemoteAddr().String(), "missed", missed)
+						_ = conn.Close()
+						return
+					}
+					continue
+				}
+			}
+			reply = make(chan error, 1)
+			go func(r chan error) {
+				_, _, err := conn.SendRequest("keepalive@openssh.com", true, nil)
+				r <- err
+			}(reply)
+		}
+	}()
+}
