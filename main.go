@@ -103,6 +103,10 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	// Before anything is printed: a signal from then on means a clean stop.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
 	hopts := &slog.HandlerOptions{Level: o.logLevel}
 	var handler slog.Handler = slog.NewTextHandler(stderr, hopts)
 	if o.logFormat == "json" {
@@ -123,9 +127,6 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	}
 	fmt.Fprint(stdout, srv.Startup(ln.Addr()))
 
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sigs)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	for {

@@ -75,6 +75,10 @@ type Server struct {
 	keyErrs  []keys.LineError
 	stop     context.CancelFunc
 	watchers sync.WaitGroup
+
+	mu       sync.Mutex
+	closing  bool           // guarded by mu: no new sessions once set
+	handlers sync.WaitGroup // session handlers running; Add only under mu while !closing
 }
 
 // Paths under the data dir.
@@ -205,17 +209,42 @@ func (s *Server) Serve(ln net.Listener) error {
 	return err
 }
 
-// Close tells everyone the server is going down, ends their sessions, and
-// closes the listener and connections, waiting at most until ctx ends.
+// Close tells everyone the server is going down, ends their sessions,
+// waits (until ctx ends at most) for each to say goodbye, then closes the
+// listener and every connection.
 func (s *Server) Close(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closing = true
+	s.mu.Unlock()
 	s.stop()
 	s.watchers.Wait()
-	herr := s.hub.Close(ctx, "The server is shutting down. Please reconnect in a moment.")
-	serr := s.ssh.Shutdown(ctx)
-	if serr != nil {
-		serr = errors.Join(serr, s.ssh.Close())
+	err := s.hub.Close(ctx, "The server is shutting down. Please reconnect in a moment.")
+	done := make(chan struct{})
+	go func() { s.handlers.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = errors.Join(err, fmt.Errorf("sessions still running at shutdown: %w", ctx.Err()))
 	}
-	return errors.Join(herr, serr)
+	if cerr := s.ssh.Close(); cerr != nil && !errors.Is(cerr, ssh.ErrServerClosed) {
+		err = errors.Join(err, fmt.Errorf("closing ssh: %w", cerr))
+	}
+	return err
+}
+
+// enter registers a session handler unless the server is closing.
+func (s *Server) enter() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.handlers.Add(1)
+	return true
 }
 
 // keysChanged runs on the watcher goroutine after authorized_keys changed:

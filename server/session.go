@@ -96,6 +96,12 @@ func (s *Server) handle(next ssh.Handler) ssh.Handler {
 }
 
 func (s *Server) serve(sess ssh.Session) {
+	if !s.enter() {
+		fmt.Fprintln(sess.Stderr(), "parley: the server is shutting down; please reconnect in a moment")
+		_ = sess.Exit(1)
+		return
+	}
+	defer s.handlers.Done()
 	ctx := sess.Context()
 	start := time.Now()
 	pk := sess.PublicKey()

@@ -73,7 +73,6 @@ type Model struct {
 	pending []string // typed lines waiting to be sent, in order
 	sending bool
 	ended   bool
-	reason  string
 }
 
 // New builds the model for sess.
@@ -169,9 +168,6 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		return m, m.sendNext()
 	case tea.PasteMsg:
-		if m.ended {
-			return m, nil
-		}
 		clean, cut := safetext.Message(msg.Content)
 		if cut {
 			m.addLocal(room.KindNotice, fmt.Sprintf("The pasted text was cut to %d characters and %d lines.", safetext.MaxMessageRunes, safetext.MaxMessageLines))
@@ -188,9 +184,6 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 }
 
 func (m *Model) onKey(k tea.KeyPressMsg) tea.Cmd {
-	if m.ended {
-		return tea.Quit
-	}
 	switch k.String() {
 	case "ctrl+c", "ctrl+d":
 		if k.String() == "ctrl+d" && m.input.Value() != "" {
@@ -261,13 +254,10 @@ func (m *Model) onEvents(ev eventsMsg) tea.Cmd {
 	}
 	if ev.ended {
 		m.ended = true
-		m.reason = m.sess.Reason()
 		m.cancel()
-		if m.reason == room.ReasonQuit {
-			return tea.Quit
-		}
-		m.addLocal(room.KindNotice, "Disconnected: "+m.reason+". Press any key to close.")
-		return nil
+		// The transport prints the reason on the normal screen, where it
+		// stays readable after the alt screen is gone.
+		return tea.Quit
 	}
 	return waitEvents(m.sess.Events())
 }

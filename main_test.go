@@ -1,0 +1,248 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// buildBinary compiles parley once per test run.
+var buildBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "parley-bin-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "parley")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		return "", errors.New(string(out))
+	}
+	return bin, nil
+})
+
+// child is a parley process started for a test.
+type child struct {
+	cmd    *exec.Cmd
+	stdout *bufio.Reader
+	stderr *bytes.Buffer
+	addr   string
+	banner string
+}
+
+func startChild(t *testing.T, dataDir string, args ...string) *child {
+	t.Helper()
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	cmd := exec.Command(bin, append([]string{"--listen", "127.0.0.1:0", "--data", dataDir, "--no-seed-keys"}, args...)...)
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &child{cmd: cmd, stdout: bufio.NewReader(out), stderr: &bytes.Buffer{}}
+	cmd.Stderr = c.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	var banner strings.Builder
+	for {
+		line, err := c.stdout.ReadString('\n')
+		banner.WriteString(line)
+		if err != nil {
+			t.Fatalf("server output ended before the join line: %v\n%s\nstderr: %s", err, banner.String(), c.stderr)
+		}
+		if m := regexp.MustCompile(`listening on (\S+)`).FindStringSubmatch(line); m != nil {
+			c.addr = m[1]
+		}
+		if strings.HasPrefix(line, "Join with:") {
+			break
+		}
+	}
+	c.banner = banner.String()
+	return c
+}
+
+func newKey(t *testing.T) (ssh.Signer, string) {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(s.PublicKey())))
+}
+
+func TestStartupExplainsHowToJoin(t *testing.T) {
+	data := t.TempDir()
+	c := startChild(t, data)
+	for _, want := range []string{"Host key fingerprint: SHA256:", "0 key(s) authorized", "No one can join yet", "ssh -p "} {
+		if !strings.Contains(c.banner, want) {
+			t.Errorf("startup output lacks %q:\n%s", want, c.banner)
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(data, "ssh", "host_ed25519")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("host key not written with mode 0600: %v %v", fi, err)
+	}
+	first := regexp.MustCompile(`SHA256:\S+`).FindString(c.banner)
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	if err := c.cmd.Wait(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, c.stderr)
+	}
+	// The host key is kept across restarts.
+	again := startChild(t, data)
+	if got := regexp.MustCompile(`SHA256:\S+`).FindString(again.banner); got != first {
+		t.Fatalf("host key changed across restart: %s then %s", first, got)
+	}
+}
+
+func TestSIGTERMTellsUsersAndExitsZero(t *testing.T) {
+	data := t.TempDir()
+	signer, line := newKey(t)
+	if err := os.WriteFile(filepath.Join(data, "authorized_keys"), []byte(`name="alice" `+line+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := startChild(t, data)
+	if !strings.Contains(c.banner, "1 key(s) authorized") {
+		t.Fatalf("banner: %s", c.banner)
+	}
+	client, err := ssh.Dial("tcp", c.addr, &ssh.ClientConfig{
+		User: "alice", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
+		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	sess, err := client.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.RequestPty("xterm", 24, 80, ssh.TerminalModes{}); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := sess.StdoutPipe()
+	if err := sess.Shell(); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 1)
+	seen := make(chan struct{})
+	go func() {
+		var all bytes.Buffer
+		buf := make([]byte, 4096)
+		once := sync.Once{}
+		for {
+			n, err := out.Read(buf)
+			all.Write(buf[:n])
+			if strings.Contains(all.String(), "#lobby") {
+				once.Do(func() { close(seen) })
+			}
+			if err != nil {
+				got <- all.String()
+				return
+			}
+		}
+	}()
+	select {
+	case <-seen:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the chat screen never appeared")
+	}
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	exited := make(chan error, 1)
+	go func() { exited <- c.cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, c.stderr)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("server did not exit within 15s of SIGTERM")
+	}
+	select {
+	case all := <-got:
+		if !strings.Contains(all, "shutting down") {
+			t.Fatalf("client was not told the server is shutting down; got tail %q", tail(all, 300))
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("client connection did not end")
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+func TestBadConfigurationFailsWithOneClearLine(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"bad log level", []string{"--log-level", "loud"}, nil, `log level "loud"`},
+		{"bad env bool", nil, map[string]string{"PARLEY_NO_SEED_KEYS": "maybe"}, "PARLEY_NO_SEED_KEYS"},
+		{"stray argument", []string{"serve"}, nil, `unexpected argument "serve"`},
+		{"bad log format", []string{"--log-format", "xml"}, nil, `log format "xml"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			getenv := func(k string) string { return tc.env[k] }
+			err := run(tc.args, getenv, io.Discard, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("run(%v) = %v, want an error containing %q", tc.args, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestUnwritableDataDirFails(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "not-a-dir")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := run([]string{"--data", filepath.Join(file, "data"), "--listen", "127.0.0.1:0"}, func(string) string { return "" }, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "data dir") {
+		t.Fatalf("got %v, want a data dir error", err)
+	}
+}
+
+func TestFlagsOverrideEnvironment(t *testing.T) {
+	env := map[string]string{"PARLEY_LISTEN": ":3333", "PARLEY_DATA_DIR": "/env/data", "PARLEY_NO_SEED_KEYS": "true"}
+	o, err := parseOptions([]string{"--listen", ":4444"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.listen != ":4444" || o.server.DataDir != "/env/data" || o.server.SeedKeys {
+		t.Fatalf("got listen=%q data=%q seed=%v", o.listen, o.server.DataDir, o.server.SeedKeys)
+	}
+	o, err = parseOptions(nil, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.listen != ":2222" || o.server.DataDir != "./data" || !o.server.SeedKeys {
+		t.Fatalf("defaults: listen=%q data=%q seed=%v", o.listen, o.server.DataDir, o.server.SeedKeys)
+	}
+}
