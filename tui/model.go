@@ -354,7 +354,10 @@ func (m *Model) header() string {
 	if m.name != "" {
 		right = " " + m.name + " "
 	}
-	room := m.st.header.Render(left)
+	if ansi.StringWidth(left)+ansi.StringWidth(right) > m.width {
+		right = ""
+	}
+	room := m.st.header.Render(ansi.Truncate(left, m.width, ""))
 	avail := m.width - ansi.StringWidth(left) - ansi.StringWidth(right)
 	info = ansi.Truncate(" "+info, max(avail, 0), "…")
 	pad := max(avail-ansi.StringWidth(info), 0)

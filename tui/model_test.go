@@ -1,0 +1,284 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"parley/room"
+	"parley/safetext"
+)
+
+// fakeSession records what the model sends and serves canned state.
+type fakeSession struct {
+	mu      sync.Mutex
+	events  chan room.Message
+	backlog []room.Message
+	sent    []string
+	members []room.MemberInfo
+	reason  string
+}
+
+func newFake() *fakeSession {
+	return &fakeSession{events: make(chan room.Message, 100), members: []room.MemberInfo{
+		{ID: "id-alice", Name: "alice", Admin: true}, {ID: "id-bob", Name: "bob", Away: "lunch"},
+	}}
+}
+
+func (f *fakeSession) Events() <-chan room.Message { return f.events }
+func (f *fakeSession) Backlog() []room.Message     { return f.backlog }
+func (f *fakeSession) Send(_ context.Context, text string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sent = append(f.sent, text)
+	return nil
+}
+func (f *fakeSession) ID() string                 { return "id-alice" }
+func (f *fakeSession) Name() string               { return "alice" }
+func (f *fakeSession) Room() string               { return "lobby" }
+func (f *fakeSession) Topic() string              { return "" }
+func (f *fakeSession) Reason() string             { return f.reason }
+func (f *fakeSession) Members() []room.MemberInfo { return f.members }
+
+var t0 = time.Date(2026, 11, 21, 9, 30, 0, 0, time.UTC)
+
+func chat(seq uint64, from, text string) room.Message {
+	return room.Message{Seq: seq, Time: t0, Room: "lobby", Kind: room.KindChat, From: from, FromID: "id-" + from, Text: text}
+}
+
+func newModel(f *fakeSession, w, h int) *Model {
+	return New(f, Options{Width: w, Height: h, Now: func() time.Time { return t0 }})
+}
+
+// screen returns the plain text of the model's view, one string per row.
+func screen(m *Model) []string {
+	return strings.Split(ansi.Strip(m.View().Content), "\n")
+}
+
+func key(s string) tea.KeyPressMsg {
+	switch s {
+	case "enter":
+		return tea.KeyPressMsg{Code: tea.KeyEnter}
+	case "pgup":
+		return tea.KeyPressMsg{Code: tea.KeyPgUp}
+	case "pgdown":
+		return tea.KeyPressMsg{Code: tea.KeyPgDown}
+	case "ctrl+c":
+		return tea.KeyPressMsg{Code: 'c', Mod: tea.ModCtrl}
+	}
+	return tea.KeyPressMsg{Code: []rune(s)[0], Text: s}
+}
+
+func typeText(m *Model, s string) {
+	for _, r := range s {
+		m.Update(key(string(r)))
+	}
+}
+
+func TestLayoutNarrowHasNoMemberList(t *testing.T) {
+	f := newFake()
+	f.backlog = []room.Message{chat(1, "bob", "hi there")}
+	m := newModel(f, 40, 15)
+	rows := screen(m)
+	if len(rows) != 15 {
+		t.Fatalf("got %d rows, want 15:\n%s", len(rows), strings.Join(rows, "\n"))
+	}
+	if !strings.Contains(rows[0], "#lobby") || !strings.Contains(rows[0], "2 here") {
+		t.Errorf("header %q lacks room and count", rows[0])
+	}
+	if !strings.HasPrefix(rows[14], "> ") {
+		t.Errorf("last row %q is not the input", rows[14])
+	}
+	all := strings.Join(rows, "\n")
+	if strings.Contains(all, "│") {
+		t.Errorf("narrow screen shows a member list:\n%s", all)
+	}
+	if !strings.Contains(all, "09:30 bob hi there") {
+		t.Errorf("backlog message missing:\n%s", all)
+	}
+	for i, r := range rows {
+		if w := ansi.StringWidth(r); w > 40 {
+			t.Errorf("row %d is %d cells wide: %q", i, w, r)
+		}
+	}
+}
+
+func TestLayoutWideShowsMembers(t *testing.T) {
+	m := newModel(newFake(), 120, 40)
+	rows := screen(m)
+	if len(rows) != 40 {
+		t.Fatalf("got %d rows, want 40", len(rows))
+	}
+	all := strings.Join(rows, "\n")
+	for _, want := range []string{"│@alice", "│ bob (away)"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("member list lacks %q:\n%s", want, all)
+		}
+	}
+	for i, r := range rows {
+		if w := ansi.StringWidth(r); w > 120 {
+			t.Errorf("row %d is %d cells wide", i, w)
+		}
+	}
+}
+
+func TestLongLinesWrapUnderTheTextWithWideCharacters(t *testing.T) {
+	f := newFake()
+	text := strings.Repeat("日本語のテキスト ", 6) + "end"
+	f.backlog = []room.Message{chat(1, "bob", text)}
+	m := newModel(f, 40, 15)
+	rows := screen(m)
+	var body []string
+	for _, r := range rows[1 : len(rows)-1] {
+		if strings.TrimSpace(r) != "" {
+			body = append(body, r)
+		}
+	}
+	if len(body) < 3 {
+		t.Fatalf("expected the message to wrap over several lines:\n%s", strings.Join(rows, "\n"))
+	}
+	if !strings.HasPrefix(body[0], "09:30 bob ") {
+		t.Fatalf("first line %q", body[0])
+	}
+	indent := len("09:30 bob ")
+	for _, line := range body[1:] {
+		if !strings.HasPrefix(line, strings.Repeat(" ", indent)) || line[indent] == ' ' {
+			t.Errorf("continuation %q is not indented to column %d", line, indent)
+		}
+	}
+	for _, line := range body {
+		if w := ansi.StringWidth(line); w > 40 {
+			t.Errorf("line %q is %d cells wide", line, w)
+		}
+	}
+	if got := strings.Join(body, ""); !strings.Contains(got, "end") {
+		t.Errorf("text lost in wrapping: %q", got)
+	}
+}
+
+func TestEnterSendsInOrderOneAtATime(t *testing.T) {
+	f := newFake()
+	m := newModel(f, 80, 24)
+	typeText(m, "first")
+	_, cmd1 := m.Update(key("enter"))
+	typeText(m, "second")
+	_, cmd2 := m.Update(key("enter"))
+	if cmd1 == nil {
+		t.Fatal("enter produced no send")
+	}
+	if cmd2 != nil {
+		t.Fatal("a second send started before the first finished")
+	}
+	if v := m.input.Value(); v != "" {
+		t.Fatalf("input not cleared: %q", v)
+	}
+	res := cmd1()
+	_, next := m.Update(res)
+	if next == nil {
+		t.Fatal("the queued line was not sent after the first")
+	}
+	m.Update(next())
+	if got := strings.Join(f.sent, "|"); got != "first|second" {
+		t.Fatalf("sent %q, want first|second", got)
+	}
+}
+
+func TestSendErrorIsShownLocally(t *testing.T) {
+	m := newModel(newFake(), 80, 24)
+	m.Update(sentMsg{err: room.Errorf("unknown command /frob; /help lists the commands")})
+	if all := strings.Join(screen(m), "\n"); !strings.Contains(all, "! unknown command /frob") {
+		t.Fatalf("error not shown:\n%s", all)
+	}
+}
+
+func TestScrollbackKeepsViewAndCountsNewMessages(t *testing.T) {
+	f := newFake()
+	for i := 1; i <= 60; i++ {
+		f.backlog = append(f.backlog, chat(uint64(i), "bob", fmt.Sprintf("line %02d", i)))
+	}
+	m := newModel(f, 40, 15)
+	if all := strings.Join(screen(m), "\n"); !strings.Contains(all, "line 60") {
+		t.Fatalf("newest not shown:\n%s", all)
+	}
+	m.Update(key("pgup"))
+	before := strings.Join(screen(m), "\n")
+	if strings.Contains(before, "line 60") || !strings.Contains(before, "scrolled up") {
+		t.Fatalf("pgup did not scroll:\n%s", before)
+	}
+	m.Update(eventsMsg{msgs: []room.Message{chat(61, "carol", "fresh news")}})
+	after := strings.Join(screen(m), "\n")
+	if strings.Contains(after, "fresh news") {
+		t.Fatalf("a new message yanked the view down:\n%s", after)
+	}
+	if !strings.Contains(after, "1 new") {
+		t.Fatalf("no new-messages marker:\n%s", after)
+	}
+	m.Update(key("pgdown"))
+	m.Update(key("pgdown"))
+	back := strings.Join(screen(m), "\n")
+	if !strings.Contains(back, "fresh news") || strings.Contains(back, "new ·") {
+		t.Fatalf("pgdown did not return to the newest:\n%s", back)
+	}
+}
+
+func TestPasteOverTheCapIsCutWithNotice(t *testing.T) {
+	m := newModel(newFake(), 80, 24)
+	m.Update(tea.PasteMsg{Content: strings.Repeat("line\n", 50)})
+	if n := strings.Count(m.input.Value(), "\n") + 1; n != safetext.MaxMessageLines {
+		t.Fatalf("pasted %d lines into the input, want %d", n, safetext.MaxMessageLines)
+	}
+	if all := strings.Join(screen(m), "\n"); !strings.Contains(all, "was cut") {
+		t.Fatalf("no notice about the cut:\n%s", all)
+	}
+}
+
+func TestSessionEndQuits(t *testing.T) {
+	f := newFake()
+	m := newModel(f, 80, 24)
+	_, cmd := m.Update(eventsMsg{ended: true})
+	if cmd == nil {
+		t.Fatal("no command after the session ended")
+	}
+	if _, ok := cmd().(tea.QuitMsg); !ok {
+		t.Fatal("the program does not quit when the session ends")
+	}
+}
+
+func TestResizeNeverExceedsTheWindow(t *testing.T) {
+	f := newFake()
+	for i := 1; i <= 30; i++ {
+		f.backlog = append(f.backlog, chat(uint64(i), "bob", strings.Repeat("word ", i)))
+	}
+	m := newModel(f, 120, 40)
+	for _, sz := range [][2]int{{40, 15}, {250, 60}, {80, 24}, {12, 5}, {100, 30}} {
+		m.Update(tea.WindowSizeMsg{Width: sz[0], Height: sz[1]})
+		rows := screen(m)
+		if len(rows) != sz[1] {
+			t.Errorf("%dx%d: %d rows", sz[0], sz[1], len(rows))
+		}
+		for i, r := range rows {
+			if w := ansi.StringWidth(r); w > sz[0] {
+				t.Errorf("%dx%d: row %d is %d cells", sz[0], sz[1], i, w)
+			}
+		}
+	}
+}
+
+func TestNameColorIsStablePerIdentity(t *testing.T) {
+	if NameColor("id-a") != NameColor("id-a") {
+		t.Fatal("colour changes between calls")
+	}
+	seen := map[any]bool{}
+	for i := 0; i < 50; i++ {
+		seen[NameColor(fmt.Sprintf("SHA256:%d", i))] = true
+	}
+	if len(seen) < 8 {
+		t.Fatalf("only %d distinct colours over 50 identities", len(seen))
+	}
+}
