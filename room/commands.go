@@ -115,6 +115,7 @@ func (h *Hub) runCommand(ctx context.Context, s *Session, name, args string) err
 		}
 		return Errorf("unknown command /%s; /help lists the commands", shown)
 	}
+	h.cfg.Observer.CommandRun(cmd.Name)
 	return cmd.Run(&Call{Ctx: ctx, Hub: h, Session: s, Args: args, cmd: cmd})
 }
 

@@ -48,6 +48,8 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives operational events; nil discards them.
 	Logger *slog.Logger
+	// Observer receives counts for metrics; nil discards them.
+	Observer Observer
 }
 
 // Identity is who a transport has authenticated.
@@ -115,6 +117,9 @@ func New(cfg Config) (*Hub, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
 	}
 	if err := safetext.ValidateName(cfg.DefaultRoom); err != nil {
 		return nil, fmt.Errorf("default room %q: %w", cfg.DefaultRoom, err)
@@ -352,6 +357,7 @@ func (h *Hub) deliverLocked(s *Session, m Message) {
 	case s.out <- m:
 	default:
 		h.log.Warn("session disconnected: outgoing queue full", "id", s.m.id, "session", s.id, "queue", cap(s.out))
+		h.cfg.Observer.SessionDropped("slow")
 		h.closeSessionLocked(s, "your connection could not keep up with the room")
 	}
 }

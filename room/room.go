@@ -134,9 +134,12 @@ func (r *room) step() bool {
 	var err error
 	if hist := h.cfg.History; hist != nil && len(msgs) > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+		start := time.Now()
 		err = hist.Append(ctx, msgs)
 		cancel()
+		h.cfg.Observer.StoreLatency(time.Since(start), len(msgs), err)
 		if err != nil {
+			h.cfg.Observer.MessageRefused("store")
 			h.log.Error("storing messages failed; not delivered", "room", r.name, "count", len(msgs), "err", err)
 			err = Errorf("not sent: the server could not store your message, please try again")
 		}
@@ -159,6 +162,7 @@ func (r *room) step() bool {
 				r.topic = o.msg.Text
 			}
 			r.ring.push(o.msg)
+			h.cfg.Observer.MessageStored(o.msg.Kind, 1)
 			for s := range r.sessions {
 				h.deliverLocked(s, o.msg)
 			}

@@ -1,0 +1,33 @@
+package room
+
+import "time"
+
+// Observer is told what happens in the rooms, for metrics. Its methods are
+// called from hot paths, some with Hub.mu held: they must be fast and must
+// never block or call back into the Hub. Labels are bounded sets (kinds,
+// command names from the registry, fixed reasons), never user text.
+type Observer interface {
+	// MessageStored counts messages committed to a room, by kind.
+	MessageStored(kind Kind, n int)
+	// MessageRefused counts messages not delivered, by a fixed reason
+	// ("store", "empty", "rate").
+	MessageRefused(reason string)
+	// SessionDropped counts sessions the hub ended itself, by a fixed
+	// reason ("slow", "kicked", "revoked").
+	SessionDropped(reason string)
+	// StoreLatency observes one History.Append of a batch.
+	StoreLatency(d time.Duration, batch int, err error)
+	// CommandRun counts a command by its registered name.
+	CommandRun(name string)
+}
+
+// nopObserver is used when Config.Observer is nil.
+type nopObserver struct{}
+
+func (nopObserver) MessageStored(Kind, int)                {}
+func (nopObserver) MessageRefused(string)                  {}
+func (nopObserver) SessionDropped(string)                  {}
+func (nopObserver) StoreLatency(time.Duration, int, error) {}
+func (nopObserver) CommandRun(string)                      {}
+
+var _ Observer = nopObserver{}
