@@ -135,8 +135,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 			return err
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
-				if _, err := srv.Keys().Reload(); err != nil {
-					log.Error("reloading authorized_keys", "err", err)
+				if err := srv.ReloadKeys(); err != nil {
+					log.Error("SIGHUP", "err", err)
 				}
 				continue
 			}

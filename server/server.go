@@ -72,7 +72,6 @@ type Server struct {
 	hostKey  gossh.Signer
 	newKey   bool
 	seeded   []keys.Entry
-	keyErrs  []keys.LineError
 	stop     context.CancelFunc
 	watchers sync.WaitGroup
 
@@ -141,10 +140,6 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	if s.keys, err = keys.Open(keysPath, s.log); err != nil {
-		return nil, fmt.Errorf("authorized keys: %w", err)
-	}
-	s.keyErrs, err = s.keys.Reload()
-	if err != nil {
 		return nil, fmt.Errorf("authorized keys: %w", err)
 	}
 
@@ -247,13 +242,18 @@ func (s *Server) enter() bool {
 	return true
 }
 
-// keysChanged runs on the watcher goroutine after authorized_keys changed:
-// anyone whose key is no longer allowed is disconnected.
-func (s *Server) keysChanged(snap *keys.Snapshot, errs []keys.LineError) {
-	for _, e := range errs {
-		s.log.Warn("authorized_keys", "line", e.Line, "problem", e.Msg)
+// ReloadKeys re-reads authorized_keys now (for SIGHUP) and applies it.
+func (s *Server) ReloadKeys() error {
+	if _, err := s.keys.Reload(); err != nil {
+		return fmt.Errorf("reload authorized keys: %w", err)
 	}
-	s.log.Info("authorized_keys reloaded", "keys", snap.Len(), "problems", len(errs))
+	s.keysChanged(s.keys.Current(), nil)
+	return nil
+}
+
+// keysChanged runs after authorized_keys changed (the Store has logged the
+// details): anyone whose key is no longer allowed is disconnected.
+func (s *Server) keysChanged(snap *keys.Snapshot, _ []keys.LineError) {
 	allowed := make(map[string]bool, snap.Len())
 	for _, e := range snap.Entries() {
 		allowed[e.Fingerprint] = !e.Expired(time.Now())
@@ -302,7 +302,7 @@ func (s *Server) Startup(addr net.Addr) string {
 	for _, e := range s.seeded {
 		fmt.Fprintf(&b, "Imported %s as admin %q from your ~/.ssh\n", e.Fingerprint, e.Name)
 	}
-	for _, e := range s.keyErrs {
+	for _, e := range s.keys.Problems() {
 		fmt.Fprintf(&b, "authorized_keys: %s\n", e.Error())
 	}
 	n := s.keys.Current().Len()
