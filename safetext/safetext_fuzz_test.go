@@ -1,0 +1,266 @@
+package safetext
+
+import (
+	"math"
+	"strings"
+	"testing"
+	"unicode"
+	"unicode/utf8"
+)
+
+// hostile are seeds shared by the fuzz targets: terminal escapes, invisible
+// and bidi characters, broken UTF-8 and oversized input, which comes last.
+//
+// Seeds of more than a few hundred bytes slow the fuzzer down: every child
+// of theirs that finds new coverage is minimized, in time that grows with the
+// square of its length. Beyond the two here, long inputs are in the unit
+// tests, and FuzzCappedMessage reaches the caps with short ones.
+var hostile = []string{
+	"",
+	"hello, world",
+	"\x1b]52;c;ZXZpbA==\x07", // OSC 52 clipboard write
+	"\x1b]8;;http://evil.example/\x1b\\click\x1b]8;;\x1b\\", // OSC 8 hyperlink
+	"\x1b[2J\x1b[H",                // clear screen, cursor home
+	"\x1bPq#0;2;0;0;0#0!10~\x1b\\", // DCS (sixel)
+	"\u009b31mred\u009b0m",         // C1 CSI
+	"ding\x07\x07",
+	"abc\b\b\bxyz",
+	"safe\rEVIL",
+	"\x1b[200~rm -rf ~\x1b[201~", // bracketed paste markers
+	"\u202egnp.exe",
+	"a\u200db",
+	"\xff\xfe",
+	"a\r\n\r\n\r\nb\u2028c\u2029d\u0085e",
+	"  \t indented\t \n\n\n\n\nlast  \n \n",
+	"\ufeff\u00ad\u2066\u2069\u061c\u180e\U000E0041\ue000\ufffe\uffff\ufdd0",
+	"a\u00a0\u3000\u2000 \n\u3000",
+	strings.Repeat("a\n", 30),
+	strings.Repeat("x", 1<<20),
+	strings.Repeat("\n", 10000),
+}
+
+func FuzzMessage(f *testing.F) {
+	for _, s := range hostile {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, cut := Message(s)
+		checkClean(t, got, true)
+		if n := utf8.RuneCountInString(got); n > MaxMessageRunes {
+			t.Fatalf("Message gave %d runes", n)
+		}
+		if n := strings.Count(got, "\n") + 1; n > MaxMessageLines {
+			t.Fatalf("Message gave %d lines", n)
+		}
+		if strings.Contains(got, "\n\n\n\n") {
+			t.Fatalf("Message kept more than %d blank lines: %q", maxBlankRun, got)
+		}
+		if strings.HasPrefix(got, "\n") || got != strings.TrimRightFunc(got, unicode.IsSpace) {
+			t.Fatalf("Message gave leading blank lines or trailing space: %q", got)
+		}
+		for l := range strings.SplitSeq(got, "\n") {
+			if l != strings.TrimRightFunc(l, unicode.IsSpace) {
+				t.Fatalf("Message left trailing space on line %q", l)
+			}
+		}
+		again, cut2 := Message(got)
+		if again != got || cut2 {
+			t.Fatalf("Message is not idempotent:\n%q, %v\n%q, %v", got, cut, again, cut2)
+		}
+		if slow, slowCut := message(s); slow != got || slowCut != cut {
+			t.Fatalf("fast path disagrees: %q, %v; full cleaning %q, %v", got, cut, slow, slowCut)
+		}
+		if len(s) > refMax {
+			return
+		}
+		if want, wantCut := refMessage(s, MaxMessageRunes, MaxMessageLines); want != got || wantCut != cut {
+			t.Fatalf("Message(%q) = %q, %v; reference gives %q, %v", s, got, cut, want, wantCut)
+		}
+	})
+}
+
+// FuzzCappedMessage checks the caps against the reference with caps small
+// enough for short inputs to reach them.
+func FuzzCappedMessage(f *testing.F) {
+	for _, s := range hostile[:len(hostile)-2] {
+		f.Add(s, uint8(5), uint8(2))
+	}
+	f.Add("ab\n\n\n\ncd ef", uint8(7), uint8(3))
+	f.Add("a\tb", uint8(3), uint8(1))
+	f.Fuzz(func(t *testing.T, s string, maxRunes, maxLines uint8) {
+		w := writer{multiline: true, max: int(maxRunes%64) + 1, maxLines: int(maxLines%8) + 1}
+		w.clean(s)
+		got := w.b.String()
+		if len(s) > refMax {
+			return
+		}
+		if want, wantCut := refMessage(s, w.max, w.maxLines); want != got || wantCut != w.cut {
+			t.Fatalf("capped at %d runes, %d lines: %q gives %q, %v; reference gives %q, %v",
+				w.max, w.maxLines, s, got, w.cut, want, wantCut)
+		}
+	})
+}
+
+func FuzzLine(f *testing.F) {
+	for _, s := range hostile {
+		for _, max := range []int{math.MinInt, 0, 1, MaxNameRunes, 80, math.MaxInt} {
+			f.Add(s, max)
+		}
+	}
+	f.Fuzz(func(t *testing.T, s string, max int) {
+		got := Line(s, max)
+		checkClean(t, got, false)
+		if n := utf8.RuneCountInString(got); max > 0 && n > max {
+			t.Fatalf("Line(_, %d) gave %d runes", max, n)
+		}
+		if got != strings.TrimSpace(got) {
+			t.Fatalf("Line gave untrimmed %q", got)
+		}
+		if again := Line(got, max); again != got {
+			t.Fatalf("Line is not idempotent: %q then %q", got, again)
+		}
+		if slow := line(s, max); slow != got {
+			t.Fatalf("fast path disagrees: %q; full cleaning %q", got, slow)
+		}
+		if len(s) > refMax {
+			return
+		}
+		if want := refLine(s, max); want != got {
+			t.Fatalf("Line(%q, %d) = %q; reference gives %q", s, max, got, want)
+		}
+	})
+}
+
+func FuzzValidateName(f *testing.F) {
+	for _, s := range []string{"alice", "Bob_42", "-", "._-", "a b", "é", "\x1b", "\u202e", "\xff",
+		strings.Repeat("n", 24), strings.Repeat("n", 25)} {
+		f.Add(s)
+	}
+	for _, s := range hostile[:len(hostile)-2] {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		err := ValidateName(s)
+		if err != nil {
+			// The reason is shown to the user: it must be as clean as a Line.
+			if msg := err.Error(); Line(msg, 0) != msg {
+				t.Fatalf("unsafe error text %q", msg)
+			}
+			return
+		}
+		if Line(s, MaxNameRunes) != s {
+			t.Fatalf("valid name %q is changed by Line", s)
+		}
+		k := Fold(s)
+		for i := 0; i < len(k); i++ {
+			if k[i] >= utf8.RuneSelf {
+				t.Fatalf("Fold(%q) = %q is not ASCII", s, k)
+			}
+		}
+		if Fold(k) != k || ValidateName(k) != nil {
+			t.Fatalf("Fold(%q) = %q is not a valid folded name", s, k)
+		}
+	})
+}
+
+// checkClean fails t if s holds anything cleaning must remove.
+func checkClean(t *testing.T, s string, multiline bool) {
+	t.Helper()
+	if !utf8.ValidString(s) {
+		t.Fatalf("invalid UTF-8 in %q", s)
+	}
+	for _, r := range s {
+		bad := false
+		switch {
+		case r == '\n':
+			bad = !multiline
+		case r < 0x20, r >= 0x7F && r <= 0x9F:
+			bad = true
+		case r == 0x2028, r == 0x2029:
+			bad = true
+		case unicode.Is(unicode.Cf, r), unicode.Is(unicode.Co, r):
+			bad = true
+		case r >= 0xFDD0 && r <= 0xFDEF, r&0xFFFF >= 0xFFFE:
+			bad = true
+		case r == 0x061C, r == 0x200E, r == 0x200F, r >= 0x202A && r <= 0x202E, r >= 0x2066 && r <= 0x2069:
+			bad = true
+		}
+		if bad {
+			t.Fatalf("%U left in %q", r, s)
+		}
+	}
+}
+
+// refMax is the longest input checked against the slow references, which
+// would otherwise stall the fuzzer on the megabyte seeds.
+const refMax = 4 << 10
+
+// refRunes is a slow, obvious version of the rune cleaning: it returns the
+// cleaned runes with every line break as '\n' and every tab as tabs.
+func refRunes(s string, tabs string) []rune {
+	var out []rune
+	bad := false
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		if r == utf8.RuneError && size == 1 {
+			if !bad {
+				out = append(out, utf8.RuneError)
+			}
+			bad = true
+			continue
+		}
+		bad = false
+		switch {
+		case r == '\r' && strings.HasPrefix(s[i:], "\n"):
+		case r == '\r', r == '\n', r == 0x2028, r == 0x2029:
+			out = append(out, '\n')
+		case r == '\t':
+			out = append(out, []rune(tabs)...)
+		case unicode.Is(unicode.Cc, r), unicode.Is(unicode.Cf, r), unicode.Is(unicode.Co, r), isNoncharacter(r):
+		default:
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// refMessage is a slow, obvious version of Message: clean, split into lines,
+// trim, collapse, cap lines, cap runes, trim again.
+func refMessage(s string, maxRunes, maxLines int) (string, bool) {
+	lines := strings.Split(string(refRunes(s, "    ")), "\n")
+	var kept []string
+	blank := 0
+	for _, l := range lines {
+		l = strings.TrimRightFunc(l, unicode.IsSpace)
+		if l == "" {
+			blank++
+			continue
+		}
+		if len(kept) > 0 {
+			for range min(blank, 2) {
+				kept = append(kept, "")
+			}
+		}
+		blank = 0
+		kept = append(kept, l)
+	}
+	cut := false
+	if len(kept) > maxLines {
+		kept, cut = kept[:maxLines], true
+	}
+	out := []rune(strings.Join(kept, "\n"))
+	if len(out) > maxRunes {
+		out, cut = out[:maxRunes], true
+	}
+	return strings.TrimRightFunc(string(out), unicode.IsSpace), cut
+}
+
+// refLine is a slow, obvious version of Line.
+func refLine(s string, max int) string {
+	out := []rune(strings.TrimSpace(strings.ReplaceAll(string(refRunes(s, " ")), "\n", " ")))
+	if max > 0 && len(out) > max {
+		out = out[:max]
+	}
+	return strings.TrimRightFunc(string(out), unicode.IsSpace)
+}
