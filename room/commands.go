@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"parley/safetext"
 )
@@ -99,11 +100,11 @@ func ParseCommand(text string) (name, args string, ok bool) {
 		return "", "", false
 	}
 	rest := text[1:]
-	i := strings.IndexFunc(rest, func(r rune) bool { return r == ' ' || r == '\t' || r == '\n' || r == '\r' })
+	i := strings.IndexFunc(rest, unicode.IsSpace)
 	if i < 0 {
 		return strings.ToLower(rest), "", true
 	}
-	return strings.ToLower(rest[:i]), strings.TrimSpace(rest[i+1:]), true
+	return strings.ToLower(rest[:i]), strings.TrimFunc(rest[i:], unicode.IsSpace), true
 }
 
 func (h *Hub) runCommand(ctx context.Context, s *Session, name, args string) error {
@@ -210,8 +211,7 @@ func cmdNick(c *Call) error {
 }
 
 func cmdMsg(c *Call) error {
-	name, text, _ := strings.Cut(c.Args, " ")
-	text = strings.TrimSpace(text)
+	name, text := splitWord(c.Args)
 	if name == "" || text == "" {
 		return c.UsageError()
 	}
@@ -223,6 +223,16 @@ func cmdMsg(c *Call) error {
 		return Errorf("nobody called %s is here; /who lists who is", safetext.Line(name, 32))
 	}
 	return c.Session.private(id, text)
+}
+
+// splitWord returns the first word of s and the rest, trimmed; any Unicode
+// space separates them.
+func splitWord(s string) (word, rest string) {
+	i := strings.IndexFunc(s, unicode.IsSpace)
+	if i < 0 {
+		return s, ""
+	}
+	return s[:i], strings.TrimFunc(s[i:], unicode.IsSpace)
 }
 
 func cmdReply(c *Call) error {

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"math/rand/v2"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -222,20 +224,33 @@ func (h *Hub) pickNameLocked(id Identity) (name, note string) {
 	if err == nil {
 		return want, ""
 	}
-	base := fallbackName(id.ID)
-	if safetext.ValidateName(want) == nil {
-		base = want
-	}
-	for i := 2; ; i++ {
-		cand := fmt.Sprintf("%s-%d", truncateName(base, safetext.MaxNameRunes-4), i)
-		if base != want && i == 2 {
-			cand = base
+	explain := func(cand string) (string, string) {
+		if want == "" {
+			return cand, fmt.Sprintf("You are %s. Use /nick NAME to choose a name.", cand)
 		}
-		if h.nameErrLocked(cand, id.ID) == nil {
-			if want == "" {
-				return cand, fmt.Sprintf("You are %s. Use /nick NAME to choose a name.", cand)
+		return cand, fmt.Sprintf("The name %q could not be used (%v), so you are %s. Use /nick NAME to choose another.", want, err, cand)
+	}
+	var bases []string
+	if safetext.ValidateName(want) == nil {
+		bases = append(bases, want)
+	}
+	bases = append(bases, fallbackName(id.ID))
+	for _, base := range bases {
+		if base != want && h.nameErrLocked(base, id.ID) == nil {
+			return explain(base)
+		}
+		for i := 2; i <= 99; i++ {
+			suffix := "-" + strconv.Itoa(i)
+			if cand := truncateName(base, safetext.MaxNameRunes-len(suffix)) + suffix; h.nameErrLocked(cand, id.ID) == nil {
+				return explain(cand)
 			}
-			return cand, fmt.Sprintf("The name %q could not be used (%v), so you are %s. Use /nick NAME to choose another.", want, err, cand)
+		}
+	}
+	// Every likely name is taken (someone is holding them on purpose): a
+	// random guest name is free with overwhelming probability; check anyway.
+	for {
+		if cand := fmt.Sprintf("guest-%08x", rand.Uint32()); h.nameErrLocked(cand, id.ID) == nil {
+			return explain(cand)
 		}
 	}
 }
@@ -408,8 +423,8 @@ const (
 	ReasonDisconnected = "disconnected"
 )
 
-// Disconnect ends every session of the identity id with reason (shown to
-// them and, as their leave reason, to the room). It returns how many
+// Disconnect ends every session of the identity id with reason (their
+// Reason, which the transport shows them, and their leave reason in the room). It returns how many
 // sessions it ended.
 func (h *Hub) Disconnect(id, reason string) int {
 	h.mu.Lock()

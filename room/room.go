@@ -88,22 +88,49 @@ func (r *room) enqueueLocked(o *op) {
 func (r *room) run() {
 	h := r.hub
 	defer h.wg.Done()
+	backoff := time.Duration(0)
 	for {
 		select {
 		case <-r.wake:
 		case <-h.quit:
-			// Closed hubs accept no new work; finish what was accepted.
-			for r.step() {
+			// Closed hubs accept no new work; finish what was accepted,
+			// trying the store once more for anything that failed.
+			for tries := 0; tries < 2; {
+				ran, failed := r.step()
+				if !ran {
+					break
+				}
+				if failed {
+					tries++
+				}
 			}
 			return
 		}
-		for r.step() {
+	drain:
+		for {
+			ran, failed := r.step()
+			if !ran {
+				break
+			}
+			if !failed {
+				backoff = 0
+				continue
+			}
+			// The store is failing: wait before trying again, so a broken
+			// disk is not hammered; senders meanwhile hear that it failed.
+			backoff = min(max(2*backoff, 50*time.Millisecond), 5*time.Second)
+			select {
+			case <-time.After(backoff):
+			case <-h.quit:
+				break drain // the quit branch above makes the last attempts
+			}
 		}
 	}
 }
 
-// step processes one batch and reports whether there was one.
-func (r *room) step() bool {
+// step processes one batch and reports whether there was one, and whether
+// the store failed (the caller backs off before the next batch).
+func (r *room) step() (ran, failed bool) {
 	h := r.hub
 	h.mu.Lock()
 	batch := r.queue
@@ -116,7 +143,7 @@ func (r *room) step() bool {
 	}
 	h.mu.Unlock()
 	if len(batch) == 0 {
-		return false
+		return false, false
 	}
 
 	now := h.cfg.Now()
@@ -149,7 +176,13 @@ func (r *room) step() bool {
 	}
 
 	h.mu.Lock()
+	var retry []*op
 	for _, o := range batch {
+		if err != nil && o.done == nil && o.msg.Kind != 0 {
+			// Nobody waits to hear this failed (joins, leaves, renames):
+			// keep it, in order, for the next batch instead of losing it.
+			retry = append(retry, &op{msg: o.msg})
+		}
 		if s := o.register; s != nil && !s.closed {
 			r.sessions[s] = struct{}{}
 			s.backlog = r.ring.last(h.cfg.Backlog)
@@ -171,6 +204,9 @@ func (r *room) step() bool {
 			close(s.ready)
 		}
 	}
+	if len(retry) > 0 {
+		r.queue = append(retry, r.queue...)
+	}
 	h.mu.Unlock()
 
 	for _, o := range batch {
@@ -178,5 +214,5 @@ func (r *room) step() bool {
 			o.done <- err
 		}
 	}
-	return true
+	return true, err != nil
 }

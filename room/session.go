@@ -90,6 +90,11 @@ func (s *Session) Close(reason string) {
 // delivered, or with an error safe to show the person (see UserMessage).
 // Command output arrives on Events as notices.
 func (s *Session) Send(ctx context.Context, text string) error {
+	// " /msg bob secret" is a command too: a stray space must never
+	// broadcast a private message.
+	if trimmed := strings.TrimLeft(text, " \t"); strings.HasPrefix(trimmed, "/") {
+		text = trimmed
+	}
 	if name, args, ok := ParseCommand(text); ok {
 		return s.hub.runCommand(ctx, s, name, args)
 	}
@@ -162,3 +167,6 @@ func UserMessage(log *slog.Logger, err error) string {
 
 // Members lists the people in the session's room.
 func (s *Session) Members() []MemberInfo { return s.hub.Members(s.Room()) }
+
+// Commands lists the commands this session may use.
+func (s *Session) Commands() []Command { return s.hub.commands.List(s.Admin()) }

@@ -26,6 +26,7 @@ type Session interface {
 	Topic() string
 	Reason() string
 	Members() []room.MemberInfo
+	Commands() []room.Command
 }
 
 var _ Session = (*room.Session)(nil)
@@ -73,6 +74,19 @@ type Model struct {
 	pending []string // typed lines waiting to be sent, in order
 	sending bool
 	ended   bool
+
+	timeFormat  string // "" hides times
+	bell        string // BellOff, BellMentions, BellOn
+	themeChosen bool   // set by /theme: the terminal's background no longer decides
+	overlay     string // the help text while it is shown
+
+	history    []string // sent lines, oldest first
+	histPos    int      // -1 when not recalling
+	draft      string   // what was typed before recalling
+	completing []string // Tab candidates, while cycling
+	compIdx    int
+	compBase   string // the input before the completed word
+	completed  string // the input as the last completion left it
 }
 
 // New builds the model for sess.
@@ -82,14 +96,17 @@ func New(sess Session, opt Options) *Model {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &Model{
-		sess: sess, ctx: ctx, cancel: cancel, now: opt.Now, loc: time.UTC, st: newStyles(),
-		width: opt.Width, height: opt.Height,
+		sess: sess, ctx: ctx, cancel: cancel, now: opt.Now, loc: time.UTC, st: newStyles(ThemeDark),
+		width: opt.Width, height: opt.Height, timeFormat: "15:04", bell: BellMentions, histPos: -1,
 	}
 	for _, kv := range opt.Env {
-		if tz, ok := strings.CutPrefix(kv, "TZ="); ok && len(tz) < 64 {
-			if loc, err := time.LoadLocation(strings.TrimPrefix(tz, ":")); err == nil {
+		if tz, ok := strings.CutPrefix(kv, "TZ="); ok {
+			if loc, err := loadZone(tz); err == nil {
 				m.loc = loc
 			}
+		}
+		if v, ok := strings.CutPrefix(kv, "NO_COLOR="); ok && v != "" {
+			m.st, m.themeChosen = newStyles(ThemeMono), true
 		}
 	}
 	in := textarea.New()
@@ -102,12 +119,9 @@ func New(sess Session, opt Options) *Model {
 	in.CharLimit = safetext.MaxMessageRunes * 2
 	in.KeyMap.InsertNewline.SetKeys("alt+enter", "ctrl+j")
 	in.SetVirtualCursor(false)
-	st := in.Styles()
-	st.Focused.CursorLine = lipgloss.NewStyle()
-	st.Focused.Prompt = m.st.prompt
-	in.SetStyles(st)
 	in.Focus()
 	m.input = in
+	m.styleInput()
 	for _, msg := range sess.Backlog() {
 		m.entries = append(m.entries, entry{msg: msg})
 	}
@@ -149,8 +163,32 @@ func waitEvents(ch <-chan room.Message) tea.Cmd {
 	}
 }
 
-// Init starts listening to the session.
-func (m *Model) Init() tea.Cmd { return waitEvents(m.sess.Events()) }
+// Init starts listening to the session and asks the terminal for its
+// background colour, to pick the theme (dark when it never answers).
+func (m *Model) Init() tea.Cmd {
+	return tea.Batch(waitEvents(m.sess.Events()), tea.RequestBackgroundColor)
+}
+
+// setTheme switches styles and re-renders everything.
+func (m *Model) setTheme(theme string) {
+	m.st = newStyles(theme)
+	m.styleInput()
+	m.invalidate()
+}
+
+func (m *Model) styleInput() {
+	st := m.input.Styles()
+	st.Focused.CursorLine = lipgloss.NewStyle()
+	st.Focused.Prompt = m.st.prompt
+	m.input.SetStyles(st)
+}
+
+// invalidate drops every rendered line, after a change of how they look.
+func (m *Model) invalidate() {
+	for i := range m.entries {
+		m.entries[i].lines = nil
+	}
+}
 
 // Update handles one message.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
@@ -158,6 +196,15 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
 		m.layout()
+		return m, nil
+	case tea.BackgroundColorMsg:
+		if !m.themeChosen {
+			if msg.IsDark() {
+				m.setTheme(ThemeDark)
+			} else {
+				m.setTheme(ThemeLight)
+			}
+		}
 		return m, nil
 	case eventsMsg:
 		return m, m.onEvents(msg)
@@ -184,9 +231,17 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 }
 
 func (m *Model) onKey(k tea.KeyPressMsg) tea.Cmd {
-	switch k.String() {
+	if m.overlay != "" { // any key closes the help
+		m.overlay = ""
+		return nil
+	}
+	key := k.String()
+	if key != "tab" {
+		m.completing = nil
+	}
+	switch key {
 	case "ctrl+c", "ctrl+d":
-		if k.String() == "ctrl+d" && m.input.Value() != "" {
+		if key == "ctrl+d" && m.input.Value() != "" {
 			break
 		}
 		return m.submit("/quit")
@@ -197,18 +252,55 @@ func (m *Model) onKey(k tea.KeyPressMsg) tea.Cmd {
 		if strings.TrimSpace(text) == "" {
 			return nil
 		}
-		return m.submit(text)
+		m.remember(text)
+		return m.enter(text)
+	case "tab":
+		m.complete()
+		return nil
+	case "up", "down":
+		dir := -1
+		if key == "down" {
+			dir = 1
+		}
+		if m.recall(dir) {
+			m.layout()
+			return nil
+		}
 	case "pgup":
 		m.scrollBy(m.pageLines())
 		return nil
 	case "pgdown":
 		m.scrollBy(-m.pageLines())
 		return nil
+	case "home", "end":
+		if m.input.Value() == "" {
+			if key == "home" {
+				m.scrollBy(1 << 30)
+			} else {
+				m.scrollBy(-m.scroll)
+			}
+			return nil
+		}
 	}
 	var cmd tea.Cmd
 	m.input, cmd = m.input.Update(k)
 	m.layout()
 	return cmd
+}
+
+// enter handles a line the person entered: the screen's own commands and
+// /help here, everything else to the room.
+func (m *Model) enter(text string) tea.Cmd {
+	if name, args, ok := room.ParseCommand(text); ok {
+		if name == "help" {
+			m.overlay = m.helpText()
+			return nil
+		}
+		if c := findLocal(name); c != nil {
+			return c.run(m, args)
+		}
+	}
+	return m.submit(text)
 }
 
 // submit queues text to be sent after what is already being sent, so a
@@ -235,12 +327,13 @@ func (m *Model) sendNext() tea.Cmd {
 }
 
 func (m *Model) onEvents(ev eventsMsg) tea.Cmd {
-	refresh := false
+	refresh, ring := false, false
 	for _, msg := range ev.msgs {
 		switch msg.Kind {
 		case room.KindJoin, room.KindLeave, room.KindNick, room.KindTopic:
 			refresh = true
 		}
+		ring = ring || m.rings(msg)
 		m.entries = append(m.entries, entry{msg: msg})
 		if m.scroll > 0 {
 			m.unseen++
@@ -259,7 +352,24 @@ func (m *Model) onEvents(ev eventsMsg) tea.Cmd {
 		// stays readable after the alt screen is gone.
 		return tea.Quit
 	}
+	if ring {
+		return tea.Batch(waitEvents(m.sess.Events()), tea.Raw("\a"))
+	}
 	return waitEvents(m.sess.Events())
+}
+
+// rings reports whether msg should ring the bell in the current bell mode.
+func (m *Model) rings(msg room.Message) bool {
+	if msg.FromID == "" || msg.FromID == m.sess.ID() {
+		return false
+	}
+	switch m.bell {
+	case BellOn:
+		return msg.Kind == room.KindChat || msg.Kind == room.KindEmote || msg.Kind == room.KindPrivate
+	case BellMentions:
+		return msg.Kind == room.KindPrivate || m.mentions(msg)
+	}
+	return false
 }
 
 // addLocal shows a line that only exists on this screen.
@@ -326,6 +436,9 @@ func (m *Model) render() string {
 	b.WriteByte('\n')
 
 	chat := m.chatLines(cw, ch)
+	if m.overlay != "" {
+		chat = m.overlayLines(cw, ch)
+	}
 	var side []string
 	if m.wide() {
 		side = m.sideLines(ch)
@@ -424,6 +537,22 @@ func (m *Model) sideLines(h int) []string {
 			line += m.st.dim.Render(" " + d)
 		}
 		out[i+1] = ansi.Truncate(line, sideWidth, "…")
+	}
+	return out
+}
+
+// overlayLines shows the help in place of the conversation, cut to fit.
+func (m *Model) overlayLines(w, h int) []string {
+	box := m.st.help.Width(max(w-2, 10)).Render(m.overlay)
+	lines := strings.Split(box, "\n")
+	out := make([]string, h)
+	for i := range out {
+		if i < len(lines) {
+			out[i] = ansi.Truncate(lines[i], w, "")
+		}
+	}
+	if len(lines) > h && h > 0 {
+		out[h-1] = m.st.marker.Render(ansi.Truncate(" more: widen the window · any key closes ", w, "…"))
 	}
 	return out
 }

@@ -45,6 +45,9 @@ func (f *fakeSession) Room() string               { return "lobby" }
 func (f *fakeSession) Topic() string              { return "" }
 func (f *fakeSession) Reason() string             { return f.reason }
 func (f *fakeSession) Members() []room.MemberInfo { return f.members }
+func (f *fakeSession) Commands() []room.Command {
+	return []room.Command{{Name: "nick", Args: "NAME", Help: "change your name"}, {Name: "msg", Args: "NAME TEXT", Help: "send a private message"}}
+}
 
 var t0 = time.Date(2026, 11, 21, 9, 30, 0, 0, time.UTC)
 

@@ -23,30 +23,76 @@ func NameColor(id string) color.Color {
 	return lipgloss.Color(namePalette[h.Sum32()%uint32(len(namePalette))])
 }
 
+// Theme names.
+const (
+	ThemeDark  = "dark"
+	ThemeLight = "light"
+	ThemeMono  = "mono"
+)
+
 // styles are one session's styles.
 type styles struct {
+	theme               string
 	header, headerDim   lipgloss.Style
 	time, dim, notice   lipgloss.Style
 	errorText, announce lipgloss.Style
-	private, members    lipgloss.Style
-	me, prompt, marker  lipgloss.Style
+	private, mention    lipgloss.Style
+	prompt, marker      lipgloss.Style
+	help                lipgloss.Style
 }
 
-func newStyles() styles {
-	return styles{
+// newStyles builds the styles of a theme. Names keep their identity colour
+// in both colour themes (the palette reads on dark and light); mono uses
+// only bold, faint and reverse, for NO_COLOR and for people who prefer it.
+func newStyles(theme string) styles {
+	c := lipgloss.Color
+	st := styles{
+		theme:     theme,
 		header:    lipgloss.NewStyle().Bold(true).Reverse(true),
 		headerDim: lipgloss.NewStyle().Reverse(true),
-		time:      lipgloss.NewStyle().Foreground(lipgloss.Color("244")),
-		dim:       lipgloss.NewStyle().Foreground(lipgloss.Color("244")),
-		notice:    lipgloss.NewStyle().Foreground(lipgloss.Color("109")),
-		errorText: lipgloss.NewStyle().Foreground(lipgloss.Color("203")).Bold(true),
-		announce:  lipgloss.NewStyle().Foreground(lipgloss.Color("220")).Bold(true),
-		private:   lipgloss.NewStyle().Foreground(lipgloss.Color("176")),
-		members:   lipgloss.NewStyle().Foreground(lipgloss.Color("250")),
-		me:        lipgloss.NewStyle().Bold(true),
-		prompt:    lipgloss.NewStyle().Foreground(lipgloss.Color("244")),
 		marker:    lipgloss.NewStyle().Reverse(true),
+		help:      lipgloss.NewStyle().Border(lipgloss.RoundedBorder()).Padding(0, 1),
 	}
+	switch theme {
+	case ThemeMono:
+		st.time = lipgloss.NewStyle().Faint(true)
+		st.dim = lipgloss.NewStyle().Faint(true)
+		st.notice = lipgloss.NewStyle().Italic(true)
+		st.errorText = lipgloss.NewStyle().Bold(true)
+		st.announce = lipgloss.NewStyle().Bold(true).Underline(true)
+		st.private = lipgloss.NewStyle().Italic(true)
+		st.mention = lipgloss.NewStyle().Bold(true).Reverse(true)
+		st.prompt = lipgloss.NewStyle().Faint(true)
+	case ThemeLight:
+		st.time = lipgloss.NewStyle().Foreground(c("243"))
+		st.dim = lipgloss.NewStyle().Foreground(c("243"))
+		st.notice = lipgloss.NewStyle().Foreground(c("24"))
+		st.errorText = lipgloss.NewStyle().Foreground(c("160")).Bold(true)
+		st.announce = lipgloss.NewStyle().Foreground(c("130")).Bold(true)
+		st.private = lipgloss.NewStyle().Foreground(c("90"))
+		st.mention = lipgloss.NewStyle().Background(c("229")).Foreground(c("16")).Bold(true)
+		st.prompt = lipgloss.NewStyle().Foreground(c("243"))
+	default:
+		st.theme = ThemeDark
+		st.time = lipgloss.NewStyle().Foreground(c("244"))
+		st.dim = lipgloss.NewStyle().Foreground(c("244"))
+		st.notice = lipgloss.NewStyle().Foreground(c("109"))
+		st.errorText = lipgloss.NewStyle().Foreground(c("203")).Bold(true)
+		st.announce = lipgloss.NewStyle().Foreground(c("220")).Bold(true)
+		st.private = lipgloss.NewStyle().Foreground(c("176"))
+		st.mention = lipgloss.NewStyle().Background(c("58")).Foreground(c("230")).Bold(true)
+		st.prompt = lipgloss.NewStyle().Foreground(c("244"))
+	}
+	return st
+}
+
+// nameStyle renders a name in its identity colour (bold in mono).
+func (st *styles) nameStyle(name, id string) string {
+	s := lipgloss.NewStyle().Bold(true)
+	if st.theme != ThemeMono {
+		s = s.Foreground(NameColor(id))
+	}
+	return s.Render(name)
 }
 
 // entry is one message and its lines as last rendered for a width.
@@ -62,22 +108,25 @@ type entry struct {
 func (m *Model) renderLines(msg room.Message, width int) []string {
 	st := &m.st
 	ts := ""
-	if !msg.Time.IsZero() {
-		ts = msg.Time.In(m.loc).Format("15:04") + " "
+	if !msg.Time.IsZero() && m.timeFormat != "" {
+		ts = msg.Time.In(m.loc).Format(m.timeFormat) + " "
 	}
-	nameStyle := func(name, id string) string {
-		s := lipgloss.NewStyle().Foreground(NameColor(id)).Bold(true)
-		return s.Render(name)
-	}
+	nameStyle := st.nameStyle
 	var prefix, text string
 	var textStyle *lipgloss.Style
 	switch msg.Kind {
 	case room.KindChat:
 		prefix = nameStyle(msg.From, msg.FromID) + " "
 		text = msg.Text
+		if m.mentions(msg) {
+			textStyle = &st.mention
+		}
 	case room.KindEmote:
 		prefix = "* " + nameStyle(msg.From, msg.FromID) + " "
 		text = msg.Text
+		if m.mentions(msg) {
+			textStyle = &st.mention
+		}
 	case room.KindJoin:
 		prefix, text, textStyle = "→ ", msg.From+" joined #"+msg.Room, &st.dim
 	case room.KindLeave:

@@ -1,0 +1,161 @@
+package tui
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"parley/room"
+)
+
+// Bell modes.
+const (
+	BellOff      = "off"
+	BellMentions = "mentions" // mentions and private messages
+	BellOn       = "on"       // every message from someone else
+)
+
+// Timestamp formats, by the names /timestamps takes.
+var timeFormats = map[string]string{"off": "", "time": "15:04", "datetime": "Jan 2 15:04"}
+
+// localCommand is a command the screen handles itself: it changes only
+// how this session looks or sounds.
+type localCommand struct {
+	name, args, help string
+	run              func(m *Model, args string) tea.Cmd
+}
+
+// localCommands are listed in /help beside the room's commands.
+var localCommands = []localCommand{
+	{"bell", "on|off|mentions", "ring the terminal bell for every message, never, or for mentions and private messages", cmdBell},
+	{"timestamps", "off|time|datetime", "how message times are shown", cmdTimestamps},
+	{"tz", "ZONE", "show times in a time zone, e.g. Europe/Paris or UTC", cmdTZ},
+	{"theme", "dark|light|mono", "colours for a dark or light terminal, or none", cmdTheme},
+	{"scroll", "up|down|top|bottom", "scroll the conversation (like PgUp, PgDn, Home, End)", cmdScroll},
+}
+
+func findLocal(name string) *localCommand {
+	for i := range localCommands {
+		if localCommands[i].name == name {
+			return &localCommands[i]
+		}
+	}
+	return nil
+}
+
+func cmdBell(m *Model, args string) tea.Cmd {
+	switch args {
+	case BellOn, BellOff, BellMentions:
+		m.bell = args
+		m.addLocal(room.KindNotice, "Bell: "+args+".")
+	case "":
+		m.addLocal(room.KindNotice, "Bell is "+m.bell+"; /bell on|off|mentions changes it.")
+	default:
+		m.addLocal(room.KindError, "usage: /bell on|off|mentions")
+	}
+	return nil
+}
+
+func cmdTimestamps(m *Model, args string) tea.Cmd {
+	f, ok := timeFormats[args]
+	if !ok {
+		m.addLocal(room.KindError, "usage: /timestamps off|time|datetime")
+		return nil
+	}
+	m.timeFormat = f
+	m.invalidate()
+	m.addLocal(room.KindNotice, "Timestamps: "+args+".")
+	return nil
+}
+
+func cmdTZ(m *Model, args string) tea.Cmd {
+	if args == "" {
+		m.addLocal(room.KindNotice, "Times are shown in "+m.loc.String()+"; /tz ZONE changes it.")
+		return nil
+	}
+	loc, err := loadZone(args)
+	if err != nil {
+		m.addLocal(room.KindError, fmt.Sprintf("unknown time zone %q; try a name like Europe/Paris, America/New_York or UTC", args))
+		return nil
+	}
+	m.loc = loc
+	m.invalidate()
+	m.addLocal(room.KindNotice, "Times are now shown in "+loc.String()+".")
+	return nil
+}
+
+// loadZone loads an IANA zone name. The standard library refuses names
+// with ".." or a leading slash, so a client cannot read arbitrary files.
+func loadZone(name string) (*time.Location, error) {
+	name = strings.TrimPrefix(name, ":")
+	if name == "" || len(name) > 64 {
+		return nil, fmt.Errorf("bad zone")
+	}
+	return time.LoadLocation(name)
+}
+
+func cmdTheme(m *Model, args string) tea.Cmd {
+	switch args {
+	case ThemeDark, ThemeLight, ThemeMono:
+		m.themeChosen = true
+		m.setTheme(args)
+		m.addLocal(room.KindNotice, "Theme: "+args+".")
+	case "":
+		m.addLocal(room.KindNotice, "Theme is "+m.st.theme+"; /theme dark|light|mono changes it.")
+	default:
+		m.addLocal(room.KindError, "usage: /theme dark|light|mono")
+	}
+	return nil
+}
+
+func cmdScroll(m *Model, args string) tea.Cmd {
+	switch args {
+	case "up":
+		m.scrollBy(m.pageLines())
+	case "down":
+		m.scrollBy(-m.pageLines())
+	case "top":
+		m.scrollBy(1 << 30)
+	case "bottom", "":
+		m.scrollBy(-m.scroll)
+	default:
+		m.addLocal(room.KindError, "usage: /scroll up|down|top|bottom")
+	}
+	return nil
+}
+
+// helpText is the /help overlay: keys, the room's commands and the
+// screen's own commands, generated from their registries.
+func (m *Model) helpText() string {
+	type row struct{ usage, help string }
+	var rows []row
+	for _, c := range m.sess.Commands() {
+		h := c.Help
+		if c.AdminOnly {
+			h += " (admin)"
+		}
+		rows = append(rows, row{c.Usage(), h})
+	}
+	for _, c := range localCommands {
+		rows = append(rows, row{"/" + c.name + " " + c.args, c.help})
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].usage < rows[j].usage })
+	var b strings.Builder
+	b.WriteString("Keys\n")
+	for _, k := range [][2]string{
+		{"Enter", "send"}, {"Alt+Enter, Ctrl+J", "new line"}, {"Up, Down", "your earlier messages"},
+		{"Tab", "complete names, @names, /commands"}, {"PgUp, PgDn", "scroll"},
+		{"Home, End", "top, bottom (on an empty line)"}, {"Ctrl+C, Ctrl+D", "leave"},
+	} {
+		fmt.Fprintf(&b, "  %-18s %s\n", k[0], k[1])
+	}
+	b.WriteString("\nCommands\n")
+	for _, r := range rows {
+		fmt.Fprintf(&b, "  %s\n      %s\n", r.usage, r.help)
+	}
+	b.WriteString("\nStart a message with // to send a line beginning with /.\nPress any key to close this help.")
+	return b.String()
+}
