@@ -128,7 +128,8 @@ func cmdScroll(m *Model, args string) tea.Cmd {
 }
 
 // helpText is the /help overlay: keys, the room's commands and the
-// screen's own commands, generated from their registries.
+// screen's own commands, generated from their registries. On a wide
+// screen each command takes one line; on a narrow one, two.
 func (m *Model) helpText() string {
 	type row struct{ usage, help string }
 	var rows []row
@@ -144,18 +145,28 @@ func (m *Model) helpText() string {
 	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i].usage < rows[j].usage })
 	var b strings.Builder
-	b.WriteString("Keys\n")
-	for _, k := range [][2]string{
+	section := func(title string, rows []row) {
+		b.WriteString(title + "\n")
+		uw := 0
+		for _, r := range rows {
+			uw = max(uw, len(r.usage))
+		}
+		oneLine := m.chatWidth()-4 >= uw+4+30
+		for _, r := range rows {
+			if oneLine {
+				fmt.Fprintf(&b, "  %-*s  %s\n", uw, r.usage, r.help)
+			} else {
+				fmt.Fprintf(&b, "  %s\n      %s\n", r.usage, r.help)
+			}
+		}
+	}
+	section("Keys", []row{
 		{"Enter", "send"}, {"Alt+Enter, Ctrl+J", "new line"}, {"Up, Down", "your earlier messages"},
 		{"Tab", "complete names, @names, /commands"}, {"PgUp, PgDn", "scroll"},
 		{"Home, End", "top, bottom (on an empty line)"}, {"Ctrl+C, Ctrl+D", "leave"},
-	} {
-		fmt.Fprintf(&b, "  %-18s %s\n", k[0], k[1])
-	}
-	b.WriteString("\nCommands\n")
-	for _, r := range rows {
-		fmt.Fprintf(&b, "  %s\n      %s\n", r.usage, r.help)
-	}
+	})
+	b.WriteString("\n")
+	section("Commands", rows)
 	b.WriteString("\nStart a message with // to send a line beginning with /.\nPress any key to close this help.")
 	return b.String()
 }

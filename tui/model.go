@@ -552,7 +552,7 @@ func (m *Model) overlayLines(w, h int) []string {
 		}
 	}
 	if len(lines) > h && h > 0 {
-		out[h-1] = m.st.marker.Render(ansi.Truncate(" more: widen the window · any key closes ", w, "…"))
+		out[h-1] = m.st.marker.Render(ansi.Truncate(" … more on a taller window · any key closes ", w, "…"))
 	}
 	return out
 }

@@ -285,3 +285,172 @@ func TestNameColorIsStablePerIdentity(t *testing.T) {
 		t.Fatalf("only %d distinct colours over 50 identities", len(seen))
 	}
 }
+
+func TestTabCompletesNamesAndCommandsAndCycles(t *testing.T) {
+	f := newFake()
+	f.members = append(f.members, room.MemberInfo{ID: "id-bobby", Name: "bobby"})
+	m := newModel(f, 80, 24)
+	typeText(m, "b")
+	m.Update(tea.KeyPressMsg{Code: tea.KeyTab})
+	if got := m.input.Value(); got != "bob: " {
+		t.Fatalf("first tab: %q, want %q", got, "bob: ")
+	}
+	m.Update(tea.KeyPressMsg{Code: tea.KeyTab})
+	if got := m.input.Value(); got != "bobby: " {
+		t.Fatalf("second tab: %q, want %q", got, "bobby: ")
+	}
+	m.input.SetValue("hi @al")
+	m.Update(tea.KeyPressMsg{Code: tea.KeyTab})
+	if got := m.input.Value(); got != "hi @alice " {
+		t.Fatalf("@name: %q", got)
+	}
+	m.input.SetValue("/ni")
+	m.Update(tea.KeyPressMsg{Code: tea.KeyTab})
+	if got := m.input.Value(); got != "/nick " {
+		t.Fatalf("/command: %q", got)
+	}
+	m.input.SetValue("/the")
+	m.Update(tea.KeyPressMsg{Code: tea.KeyTab})
+	if got := m.input.Value(); got != "/theme " {
+		t.Fatalf("local /command: %q", got)
+	}
+}
+
+func TestUpRecallsEarlierLinesAndDownRestoresTheDraft(t *testing.T) {
+	m := newModel(newFake(), 80, 24)
+	for _, line := range []string{"one", "two"} {
+		typeText(m, line)
+		m.Update(key("enter"))
+		m.Update(sentMsg{})
+	}
+	typeText(m, "dra")
+	up := tea.KeyPressMsg{Code: tea.KeyUp}
+	down := tea.KeyPressMsg{Code: tea.KeyDown}
+	m.Update(up)
+	if got := m.input.Value(); got != "two" {
+		t.Fatalf("up: %q", got)
+	}
+	m.Update(up)
+	m.Update(up)
+	if got := m.input.Value(); got != "one" {
+		t.Fatalf("up up up: %q", got)
+	}
+	m.Update(down)
+	m.Update(down)
+	if got := m.input.Value(); got != "dra" {
+		t.Fatalf("down to the draft: %q", got)
+	}
+}
+
+func TestMentionsAreHighlightedAndRingForThatUserOnly(t *testing.T) {
+	f := newFake()
+	m := newModel(f, 80, 24)
+	m.Update(eventsMsg{msgs: []room.Message{chat(1, "bob", "no bell here")}})
+	_, cmd := m.Update(eventsMsg{msgs: []room.Message{chat(2, "bob", "hey @Alice, look")}})
+	if !hasBell(cmd) {
+		t.Fatal("a mention did not ring the bell")
+	}
+	_, cmd = m.Update(eventsMsg{msgs: []room.Message{chat(3, "bob", "malice is not a mention")}})
+	if hasBell(cmd) {
+		t.Fatal("a word containing the name rang the bell")
+	}
+	if !m.mentions(chat(4, "bob", "alice: hi")) || m.mentions(chat(5, "bob", "malice")) || m.mentions(chat(6, "alice", "alice")) {
+		t.Fatal("mention detection is wrong")
+	}
+	// The highlighted text is rendered with the mention style, plain text is not.
+	hl := m.renderLines(chat(7, "bob", "hey alice"), 80)[0]
+	plain := m.renderLines(chat(8, "bob", "hey there"), 80)[0]
+	if !strings.Contains(hl, m.st.mention.Render("hey alice")) || strings.Contains(plain, m.st.mention.Render("hey there")) {
+		t.Fatalf("highlight wrong: %q / %q", hl, plain)
+	}
+	m.enter("/bell off")
+	_, cmd = m.Update(eventsMsg{msgs: []room.Message{chat(9, "bob", "alice!")}})
+	if hasBell(cmd) {
+		t.Fatal("rang with /bell off")
+	}
+}
+
+// hasBell runs cmd (and any batch) looking for the BEL the model prints.
+func hasBell(cmd tea.Cmd) bool {
+	if cmd == nil {
+		return false
+	}
+	msg := func() (msg tea.Msg) {
+		done := make(chan tea.Msg, 1)
+		go func() { done <- cmd() }()
+		select {
+		case msg = <-done:
+		case <-time.After(50 * time.Millisecond):
+			// waitEvents blocks on the fake's channel: not a bell.
+		}
+		return msg
+	}()
+	switch msg := msg.(type) {
+	case tea.RawMsg:
+		return msg.Msg == "\a"
+	case tea.BatchMsg:
+		for _, c := range msg {
+			if hasBell(c) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func TestHelpOverlayListsBothRegistriesAndAnyKeyCloses(t *testing.T) {
+	f := newFake()
+	m := newModel(f, 100, 40)
+	typeText(m, "/help")
+	_, cmd := m.Update(key("enter"))
+	if cmd != nil {
+		t.Fatal("/help was sent to the room")
+	}
+	all := strings.Join(screen(m), "\n")
+	for _, want := range []string{"/nick NAME", "/msg NAME TEXT", "/theme dark|light|mono", "/bell on|off|mentions", "PgUp"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("help lacks %q", want)
+		}
+	}
+	m.Update(key("x"))
+	if strings.Contains(strings.Join(screen(m), "\n"), "/bell on|off") || m.input.Value() != "" {
+		t.Fatal("a key did not just close the help")
+	}
+}
+
+func TestLocalCommandsChangeOnlyThisScreen(t *testing.T) {
+	f := newFake()
+	f.backlog = []room.Message{chat(1, "bob", "hello")}
+	m := newModel(f, 80, 24)
+	m.enter("/timestamps off")
+	if all := strings.Join(screen(m), "\n"); strings.Contains(all, "09:30 bob") || !strings.Contains(all, "bob hello") {
+		t.Fatalf("timestamps off:\n%s", all)
+	}
+	m.enter("/timestamps time")
+	m.enter("/tz Asia/Tokyo")
+	if all := strings.Join(screen(m), "\n"); !strings.Contains(all, "18:30 bob hello") {
+		t.Fatalf("Tokyo time not shown:\n%s", all)
+	}
+	m.enter("/tz ../../etc/passwd")
+	if all := strings.Join(screen(m), "\n"); !strings.Contains(all, "unknown time zone") {
+		t.Fatalf("bad zone accepted:\n%s", all)
+	}
+	m.enter("/theme mono")
+	if m.st.theme != ThemeMono {
+		t.Fatal("/theme mono ignored")
+	}
+	m.Update(tea.BackgroundColorMsg{})
+	if m.st.theme != ThemeMono {
+		t.Fatal("the terminal's background overrode a chosen theme")
+	}
+	if len(f.sent) != 0 {
+		t.Fatalf("local commands reached the room: %q", f.sent)
+	}
+}
+
+func TestNoColorMeansMono(t *testing.T) {
+	m := New(newFake(), Options{Width: 80, Height: 24, Env: []string{"NO_COLOR=1"}})
+	if m.st.theme != ThemeMono {
+		t.Fatalf("theme %q with NO_COLOR", m.st.theme)
+	}
+}
