@@ -160,13 +160,13 @@ func (m *Model) helpText() string {
 			}
 		}
 	}
+	section("Commands", rows)
+	b.WriteString("\n")
 	section("Keys", []row{
 		{"Enter", "send"}, {"Alt+Enter, Ctrl+J", "new line"}, {"Up, Down", "your earlier messages"},
 		{"Tab", "complete names, @names, /commands"}, {"PgUp, PgDn", "scroll"},
 		{"Home, End", "top, bottom (on an empty line)"}, {"Ctrl+C, Ctrl+D", "leave"},
 	})
-	b.WriteString("\n")
-	section("Commands", rows)
-	b.WriteString("\nStart a message with // to send a line beginning with /.\nPress any key to close this help.")
+	b.WriteString("\nStart a message with // to send a line beginning with /.\nUp/Down/Space scroll this help; any other key closes it.")
 	return b.String()
 }

@@ -79,6 +79,7 @@ type Model struct {
 	bell        string // BellOff, BellMentions, BellOn
 	themeChosen bool   // set by /theme: the terminal's background no longer decides
 	overlay     string // the help text while it is shown
+	overlayTop  int    // first overlay line shown
 
 	history    []string // sent lines, oldest first
 	histPos    int      // -1 when not recalling
@@ -231,8 +232,19 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 }
 
 func (m *Model) onKey(k tea.KeyPressMsg) tea.Cmd {
-	if m.overlay != "" { // any key closes the help
-		m.overlay = ""
+	if m.overlay != "" { // scroll keys move the help; any other key closes it
+		switch k.String() {
+		case "up", "k":
+			m.overlayTop = max(m.overlayTop-1, 0)
+		case "down", "j":
+			m.overlayTop++
+		case "pgup":
+			m.overlayTop = max(m.overlayTop-m.pageLines(), 0)
+		case "pgdown", "space":
+			m.overlayTop += m.pageLines()
+		default:
+			m.overlay = ""
+		}
 		return nil
 	}
 	key := k.String()
@@ -293,7 +305,7 @@ func (m *Model) onKey(k tea.KeyPressMsg) tea.Cmd {
 func (m *Model) enter(text string) tea.Cmd {
 	if name, args, ok := room.ParseCommand(text); ok {
 		if name == "help" {
-			m.overlay = m.helpText()
+			m.overlay, m.overlayTop = m.helpText(), 0
 			return nil
 		}
 		if c := findLocal(name); c != nil {
@@ -541,10 +553,18 @@ func (m *Model) sideLines(h int) []string {
 	return out
 }
 
-// overlayLines shows the help in place of the conversation, cut to fit.
+// overlayLines shows the help in place of the conversation, from
+// overlayTop, with a border when the screen is wide enough to spare it.
 func (m *Model) overlayLines(w, h int) []string {
-	box := m.st.help.Width(max(w-2, 10)).Render(m.overlay)
-	lines := strings.Split(box, "\n")
+	text := m.overlay
+	if w >= 60 {
+		text = m.st.help.Width(w - 2).Render(text)
+	} else {
+		text = ansi.Wrap(text, w, " ")
+	}
+	lines := strings.Split(text, "\n")
+	m.overlayTop = min(m.overlayTop, max(len(lines)-h, 0))
+	lines = lines[m.overlayTop:]
 	out := make([]string, h)
 	for i := range out {
 		if i < len(lines) {
@@ -552,7 +572,7 @@ func (m *Model) overlayLines(w, h int) []string {
 		}
 	}
 	if len(lines) > h && h > 0 {
-		out[h-1] = m.st.marker.Render(ansi.Truncate(" … more on a taller window · any key closes ", w, "…"))
+		out[h-1] = m.st.marker.Render(ansi.Truncate(" ↓ more: Down or Space · other keys close ", w, "…"))
 	}
 	return out
 }

@@ -418,6 +418,32 @@ func TestHelpOverlayListsBothRegistriesAndAnyKeyCloses(t *testing.T) {
 	}
 }
 
+func TestHelpOverlayScrollsOnAPhoneScreen(t *testing.T) {
+	m := newModel(newFake(), 40, 15)
+	m.enter("/help")
+	first := strings.Join(screen(m), "\n")
+	if !strings.Contains(first, "/msg NAME TEXT") || !strings.Contains(first, "more") {
+		t.Fatalf("commands not first, or no more-marker:\n%s", first)
+	}
+	seen := first
+	for i := 0; i < 10; i++ {
+		m.Update(tea.KeyPressMsg{Code: tea.KeySpace, Text: " "})
+		seen += strings.Join(screen(m), "\n")
+	}
+	for _, want := range []string{"/timestamps off|time|datetime", "Ctrl+C, Ctrl+D"} {
+		if !strings.Contains(seen, want) {
+			t.Errorf("scrolling never showed %q", want)
+		}
+	}
+	if m.overlay == "" {
+		t.Fatal("scrolling closed the help")
+	}
+	m.Update(key("q"))
+	if m.overlay != "" {
+		t.Fatal("q did not close the help")
+	}
+}
+
 func TestLocalCommandsChangeOnlyThisScreen(t *testing.T) {
 	f := newFake()
 	f.backlog = []room.Message{chat(1, "bob", "hello")}
