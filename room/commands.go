@@ -149,6 +149,11 @@ func builtinCommands() *Registry {
 			return nil
 		}},
 		{Name: "topic", Args: "[TEXT]", Help: "show or set the room topic", Run: cmdTopic},
+		{Name: "join", Args: "#ROOM", Help: "enter a room, creating it if it does not exist", Run: cmdJoin},
+		{Name: "leave", Args: "[#ROOM]", Help: "leave this room (or the one named)", Run: cmdLeave},
+		{Name: "rooms", Help: "list the rooms", Run: cmdRooms},
+		{Name: "invite", Args: "NAME", Help: "let someone into this private room", Run: cmdInvite},
+		{Name: "room", Args: "private|remove #ROOM", Help: "create a private room, or remove an empty one", AdminOnly: true, Run: cmdRoomAdmin},
 		{Name: "quit", Help: "leave the chat", Run: func(c *Call) error {
 			c.Session.Close(ReasonQuit)
 			return nil
@@ -202,10 +207,8 @@ func cmdNick(c *Call) error {
 	h.names[safetext.Fold(want)] = s.m.id
 	h.lastName[s.m.id] = want
 	s.m.name = want
-	for _, r := range h.rooms {
-		if r.present[s.m.id] > 0 {
-			r.enqueueLocked(&op{msg: Message{Room: r.name, Kind: KindNick, From: old, FromID: s.m.id, Text: want}})
-		}
+	for r := range s.m.rooms {
+		r.enqueueLocked(&op{msg: Message{Room: r.name, Kind: KindNick, From: old, FromID: s.m.id, Text: want}})
 	}
 	return nil
 }

@@ -118,7 +118,8 @@ func TestHelpListsCommandsAndHidesAdminOnes(t *testing.T) {
 	expect(t, admin, KindJoin)
 
 	everyone := []string{"/help", "/nick NAME", "/me ACTION", "/msg NAME TEXT", "/reply TEXT", "/who",
-		"/away [REASON]", "/back", "/topic [TEXT]", "/quit", "/ping"}
+		"/away [REASON]", "/back", "/topic [TEXT]", "/quit", "/ping",
+		"/join #ROOM", "/leave [#ROOM]", "/rooms", "/invite NAME"}
 
 	send(t, user, "/help")
 	help := expect(t, user, KindNotice).Text
@@ -136,7 +137,7 @@ func TestHelpListsCommandsAndHidesAdminOnes(t *testing.T) {
 
 	send(t, admin, "/help")
 	help = expect(t, admin, KindNotice).Text
-	for _, u := range append(everyone, "/kick NAME") {
+	for _, u := range append(everyone, "/kick NAME", "/room private|remove #ROOM") {
 		if !strings.Contains(help, u) {
 			t.Errorf("admin /help lacks %q:\n%s", u, help)
 		}

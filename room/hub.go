@@ -95,6 +95,7 @@ type member struct {
 	lastActive time.Time
 	replyTo    string // ID of the last person in a private conversation with them
 	sessions   map[*Session]struct{}
+	rooms      map[*room]struct{} // the rooms the identity is in (all its sessions follow)
 }
 
 // New creates a hub with its default room and starts the room's sequencer.
@@ -171,37 +172,52 @@ func (h *Hub) Connect(ctx context.Context, id Identity) (*Session, error) {
 		return nil, ErrClosed
 	}
 	m := h.members[id.ID]
-	if m == nil {
+	newMember := m == nil
+	if newMember {
 		name, note := h.pickNameLocked(id)
 		if note != "" {
 			notes = append(notes, note)
 		}
 		now := h.cfg.Now()
 		m = &member{id: id.ID, name: name, admin: id.Admin, since: now, lastActive: now,
-			sessions: make(map[*Session]struct{})}
+			sessions: make(map[*Session]struct{}), rooms: make(map[*room]struct{})}
 		h.members[id.ID] = m
 		h.names[safetext.Fold(name)] = id.ID
 		h.lastName[id.ID] = name
 	}
 	h.nextSession++
 	s := &Session{
-		hub:   h,
-		id:    h.nextSession,
-		m:     m,
-		out:   make(chan Message, h.cfg.QueueSize),
-		done:  make(chan struct{}),
-		ready: make(chan struct{}),
+		hub:      h,
+		id:       h.nextSession,
+		m:        m,
+		out:      make(chan Message, h.cfg.QueueSize),
+		done:     make(chan struct{}),
+		ready:    make(chan struct{}),
+		backlogs: make(map[string][]Message),
 	}
 	m.sessions[s] = struct{}{}
-	r := h.rooms[safetext.Fold(h.cfg.DefaultRoom)]
-	s.room = r
-	first := r.present[m.id] == 0
-	r.present[m.id]++
-	o := &op{register: s, notes: notes}
-	if first {
-		o.msg = Message{Room: r.name, Kind: KindJoin, From: m.name, FromID: m.id}
+	lobby := h.rooms[safetext.Fold(h.cfg.DefaultRoom)]
+	if newMember {
+		s.room = lobby
+		lobby.members[m.id] = m
+		m.rooms[lobby] = struct{}{}
+		lobby.enqueueLocked(&op{register: s, ready: true, notes: notes,
+			msg: Message{Room: lobby.name, Kind: KindJoin, From: m.name, FromID: m.id}})
+	} else {
+		// Another session of someone already here follows them into every
+		// room they are in, quietly; it shows the lobby if they are in it.
+		s.room = lobby
+		if _, in := m.rooms[lobby]; !in {
+			s.room = m.firstRoom()
+		}
+		for r := range m.rooms {
+			o := &op{register: s, enter: r != s.room}
+			if r == s.room {
+				o.ready, o.notes = true, notes
+			}
+			r.enqueueLocked(o)
+		}
 	}
-	r.enqueueLocked(o)
 	h.mu.Unlock()
 
 	select {
@@ -211,6 +227,17 @@ func (h *Hub) Connect(ctx context.Context, id Identity) (*Session, error) {
 		s.Close("connection ended while joining")
 		return nil, ctx.Err()
 	}
+}
+
+// firstRoom returns the member's room with the smallest name.
+func (m *member) firstRoom() *room {
+	var first *room
+	for r := range m.rooms {
+		if first == nil || r.name < first.name {
+			first = r
+		}
+	}
+	return first
 }
 
 // pickNameLocked chooses a display name for an identity that is coming
@@ -336,11 +363,9 @@ func (h *Hub) Members(roomName string) []MemberInfo {
 	if r == nil {
 		return nil
 	}
-	out := make([]MemberInfo, 0, len(r.present))
-	for id := range r.present {
-		if m := h.members[id]; m != nil {
-			out = append(out, m.infoLocked())
-		}
+	out := make([]MemberInfo, 0, len(r.members))
+	for _, m := range r.members {
+		out = append(out, m.infoLocked())
 	}
 	sort.Slice(out, func(i, j int) bool { return safetext.Fold(out[i].Name) < safetext.Fold(out[j].Name) })
 	return out
@@ -390,17 +415,17 @@ func (h *Hub) closeSessionLocked(s *Session, reason string) {
 	close(s.done)
 	m := s.m
 	delete(m.sessions, s)
-	if r := s.room; r != nil {
+	for r := range m.rooms {
 		delete(r.sessions, s)
-		r.present[m.id]--
-		if r.present[m.id] <= 0 {
-			delete(r.present, m.id)
+	}
+	if len(m.sessions) == 0 {
+		// Their last session: they leave every room they were in.
+		for r := range m.rooms {
+			delete(r.members, m.id)
 			if !h.closed {
 				r.enqueueLocked(&op{msg: Message{Room: r.name, Kind: KindLeave, From: m.name, FromID: m.id, Text: leaveText(reason)}})
 			}
 		}
-	}
-	if len(m.sessions) == 0 {
 		delete(h.members, m.id)
 		if h.names[safetext.Fold(m.name)] == m.id {
 			delete(h.names, safetext.Fold(m.name))

@@ -29,6 +29,10 @@ const (
 	KindNotice
 	// KindError is a notice that reports a failure to the one session.
 	KindError
+	// KindEnter tells one session that it is now in Room (its identity
+	// joined it, possibly from another session): RoomBacklog(Room) holds the
+	// messages before this point. Never stored.
+	KindEnter
 )
 
 // String names the kind, for logs and JSON.
@@ -54,6 +58,8 @@ func (k Kind) String() string {
 		return "notice"
 	case KindError:
 		return "error"
+	case KindEnter:
+		return "enter"
 	}
 	return "unknown"
 }

@@ -17,8 +17,11 @@ type room struct {
 	name string // folded, without '#'
 
 	topic    string
-	present  map[string]int // identity ID -> number of its sessions here
-	sessions map[*Session]struct{}
+	private  bool            // only invited identities (and admins) may join
+	invited  map[string]bool // identity IDs allowed into a private room
+	members  map[string]*member
+	sessions map[*Session]struct{} // every session of every member
+	gone     chan struct{}         // closed when the room is removed
 	ring     *ring
 	queue    []*op // waiting for the sequencer
 	wake     chan struct{}
@@ -31,6 +34,8 @@ type room struct {
 type op struct {
 	msg      Message // Kind 0: no message
 	register *Session
+	enter    bool     // tell the session with a KindEnter (a room joined after connecting)
+	ready    bool     // close the session's ready channel (the room it connected to)
 	notes    []string // notices for the registering session, after its backlog
 	done     chan error
 }
@@ -41,8 +46,10 @@ func (h *Hub) loadRoom(ctx context.Context, name string) (*room, error) {
 	r := &room{
 		hub:      h,
 		name:     name,
-		present:  make(map[string]int),
+		invited:  make(map[string]bool),
+		members:  make(map[string]*member),
 		sessions: make(map[*Session]struct{}),
+		gone:     make(chan struct{}),
 		ring:     newRing(h.cfg.RingSize),
 		wake:     make(chan struct{}, 1),
 	}
@@ -92,6 +99,10 @@ func (r *room) run() {
 	for {
 		select {
 		case <-r.wake:
+		case <-r.gone:
+			for r.stepOK() {
+			}
+			return
 		case <-h.quit:
 			// Closed hubs accept no new work; finish what was accepted,
 			// trying the store once more for anything that failed.
@@ -126,6 +137,12 @@ func (r *room) run() {
 			}
 		}
 	}
+}
+
+// stepOK runs one batch and reports whether there was one.
+func (r *room) stepOK() bool {
+	ran, _ := r.step()
+	return ran
 }
 
 // step processes one batch and reports whether there was one, and whether
@@ -183,9 +200,13 @@ func (r *room) step() (ran, failed bool) {
 			// keep it, in order, for the next batch instead of losing it.
 			retry = append(retry, &op{msg: o.msg})
 		}
-		if s := o.register; s != nil && !s.closed {
+		// The identity may have left the room since this was queued.
+		if s := o.register; s != nil && !s.closed && r.members[s.m.id] != nil {
 			r.sessions[s] = struct{}{}
-			s.backlog = r.ring.last(h.cfg.Backlog)
+			s.backlogs[r.name] = r.ring.last(h.cfg.Backlog)
+			if o.enter {
+				h.deliverLocked(s, Message{Time: now, Room: r.name, Kind: KindEnter})
+			}
 			for _, n := range o.notes {
 				h.deliverLocked(s, Message{Time: now, Kind: KindNotice, Text: n})
 			}
@@ -200,7 +221,7 @@ func (r *room) step() (ran, failed bool) {
 				h.deliverLocked(s, o.msg)
 			}
 		}
-		if s := o.register; s != nil {
+		if s := o.register; s != nil && o.ready {
 			close(s.ready)
 		}
 	}

@@ -22,10 +22,10 @@ type Session struct {
 	ready chan struct{}
 
 	// Guarded by Hub.mu.
-	room    *room
-	backlog []Message
-	closed  bool
-	reason  string
+	room     *room                // the room this session shows and posts to
+	backlogs map[string][]Message // per room: the messages before the session was registered there
+	closed   bool
+	reason   string
 }
 
 // Events delivers, in order, everything this session should show after its
@@ -42,12 +42,21 @@ func (s *Session) Reason() string {
 	return s.reason
 }
 
-// Backlog returns the room's recent messages as they were when this session
-// joined, oldest first. Events continues exactly where it ends.
+// Backlog returns the recent messages of the session's current room as they
+// were when the session entered it, oldest first. Events continues exactly
+// where it ends.
 func (s *Session) Backlog() []Message {
 	s.hub.mu.Lock()
 	defer s.hub.mu.Unlock()
-	return append([]Message(nil), s.backlog...)
+	return append([]Message(nil), s.backlogs[s.room.name]...)
+}
+
+// RoomBacklog is Backlog for any room the session is in (after its
+// KindEnter event for that room).
+func (s *Session) RoomBacklog(name string) []Message {
+	s.hub.mu.Lock()
+	defer s.hub.mu.Unlock()
+	return append([]Message(nil), s.backlogs[safetext.Fold(name)]...)
 }
 
 // ID returns the session's identity (key fingerprint).

@@ -120,7 +120,7 @@ func cmdScroll(m *Model, args string) tea.Cmd {
 	case "top":
 		m.scrollBy(1 << 30)
 	case "bottom", "":
-		m.scrollBy(-m.scroll)
+		m.scrollBy(-m.cur.scroll)
 	default:
 		m.addLocal(room.KindError, "usage: /scroll up|down|top|bottom")
 	}

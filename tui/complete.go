@@ -75,7 +75,9 @@ func (m *Model) complete() {
 			cands = append(cands, "/"+c.name)
 		}
 	case strings.HasPrefix(word, "#"):
-		cands = append(cands, "#"+m.sess.Room())
+		for _, r := range m.sess.Rooms() {
+			cands = append(cands, "#"+r.Name)
+		}
 	default:
 		at := strings.HasPrefix(word, "@")
 		for _, p := range m.members {

@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -27,6 +28,9 @@ type Session interface {
 	Reason() string
 	Members() []room.MemberInfo
 	Commands() []room.Command
+	Rooms() []room.RoomInfo
+	RoomBacklog(name string) []room.Message
+	Switch(name string) error
 }
 
 var _ Session = (*room.Session)(nil)
@@ -64,9 +68,8 @@ type Model struct {
 
 	width, height int
 	input         textarea.Model
-	entries       []entry
-	scroll        int // lines scrolled up from the newest
-	unseen        int // messages arrived while scrolled up
+	views         map[string]*view // by room name
+	cur           *view            // the room shown
 	members       []room.MemberInfo
 	topic         string
 	name          string
@@ -120,12 +123,14 @@ func New(sess Session, opt Options) *Model {
 	in.CharLimit = safetext.MaxMessageRunes * 2
 	in.KeyMap.InsertNewline.SetKeys("alt+enter", "ctrl+j")
 	in.SetVirtualCursor(false)
+	in.KeyMap.LineNext.SetKeys("down")
+	in.KeyMap.LinePrevious.SetKeys("up")
 	in.Focus()
 	m.input = in
 	m.styleInput()
-	for _, msg := range sess.Backlog() {
-		m.entries = append(m.entries, entry{msg: msg})
-	}
+	m.views = make(map[string]*view)
+	m.cur = m.view(sess.Room())
+	m.cur.load(sess.Backlog())
 	m.refresh()
 	m.layout()
 	return m
@@ -186,8 +191,10 @@ func (m *Model) styleInput() {
 
 // invalidate drops every rendered line, after a change of how they look.
 func (m *Model) invalidate() {
-	for i := range m.entries {
-		m.entries[i].lines = nil
+	for _, v := range m.views {
+		for i := range v.entries {
+			v.entries[i].lines = nil
+		}
 	}
 }
 
@@ -278,6 +285,15 @@ func (m *Model) onKey(k tea.KeyPressMsg) tea.Cmd {
 			m.layout()
 			return nil
 		}
+	case "ctrl+n":
+		m.switchRoom(1, 0)
+		return nil
+	case "ctrl+p":
+		m.switchRoom(-1, 0)
+		return nil
+	case "alt+1", "alt+2", "alt+3", "alt+4", "alt+5", "alt+6", "alt+7", "alt+8", "alt+9":
+		m.switchRoom(0, int(key[len(key)-1]-'1'))
+		return nil
 	case "pgup":
 		m.scrollBy(m.pageLines())
 		return nil
@@ -289,7 +305,7 @@ func (m *Model) onKey(k tea.KeyPressMsg) tea.Cmd {
 			if key == "home" {
 				m.scrollBy(1 << 30)
 			} else {
-				m.scrollBy(-m.scroll)
+				m.scrollBy(-m.cur.scroll)
 			}
 			return nil
 		}
@@ -318,7 +334,7 @@ func (m *Model) enter(text string) tea.Cmd {
 // submit queues text to be sent after what is already being sent, so a
 // person's lines arrive in the order typed.
 func (m *Model) submit(text string) tea.Cmd {
-	m.scroll, m.unseen = 0, 0
+	m.cur.scroll, m.cur.unseen = 0, 0
 	if len(m.pending) >= 32 {
 		m.addLocal(room.KindError, "Too many messages waiting to be sent; this one was dropped.")
 		return nil
@@ -342,17 +358,31 @@ func (m *Model) onEvents(ev eventsMsg) tea.Cmd {
 	refresh, ring := false, false
 	for _, msg := range ev.msgs {
 		switch msg.Kind {
-		case room.KindJoin, room.KindLeave, room.KindNick, room.KindTopic:
+		case room.KindEnter:
+			m.view(msg.Room).load(m.sess.RoomBacklog(msg.Room))
+			if m.sess.Room() == msg.Room { // entered from this screen
+				m.show(msg.Room)
+			}
+			continue
+		case room.KindLeave:
+			if msg.FromID == m.sess.ID() && m.views[msg.Room] != nil {
+				// This person left the room (maybe from another screen).
+				delete(m.views, msg.Room)
+				if m.cur.name == msg.Room {
+					m.show(m.sess.Room())
+				}
+				continue
+			}
+			refresh = true
+		case room.KindJoin, room.KindNick, room.KindTopic:
 			refresh = true
 		}
 		ring = ring || m.rings(msg)
-		m.entries = append(m.entries, entry{msg: msg})
-		if m.scroll > 0 {
-			m.unseen++
+		v := m.cur
+		if msg.Room != "" {
+			v = m.view(msg.Room)
 		}
-	}
-	if over := len(m.entries) - keepEntries; over > 0 {
-		m.entries = append(m.entries[:0:0], m.entries[over:]...)
+		v.add(msg, v != m.cur)
 	}
 	if refresh {
 		m.refresh()
@@ -386,7 +416,81 @@ func (m *Model) rings(msg room.Message) bool {
 
 // addLocal shows a line that only exists on this screen.
 func (m *Model) addLocal(kind room.Kind, text string) {
-	m.entries = append(m.entries, entry{msg: room.Message{Time: m.now(), Kind: kind, Text: text}})
+	m.cur.add(room.Message{Time: m.now(), Kind: kind, Text: text}, false)
+}
+
+// view is one room as this screen shows it.
+type view struct {
+	name    string
+	entries []entry
+	scroll  int // lines scrolled up from the newest
+	unseen  int // messages arrived while scrolled up
+	unread  int // messages arrived while another room was shown
+}
+
+// view returns the view of a room, creating it.
+func (m *Model) view(name string) *view {
+	v := m.views[name]
+	if v == nil {
+		v = &view{name: name}
+		m.views[name] = v
+	}
+	return v
+}
+
+// load replaces the view's messages with a room's backlog.
+func (v *view) load(backlog []room.Message) {
+	v.entries = v.entries[:0]
+	for _, msg := range backlog {
+		v.entries = append(v.entries, entry{msg: msg})
+	}
+	v.scroll, v.unseen, v.unread = 0, 0, 0
+}
+
+// add appends a message; hidden says the view is not on screen.
+func (v *view) add(msg room.Message, hidden bool) {
+	v.entries = append(v.entries, entry{msg: msg})
+	if over := len(v.entries) - keepEntries; over > 0 {
+		v.entries = append(v.entries[:0:0], v.entries[over:]...)
+	}
+	if v.scroll > 0 {
+		v.unseen++
+	}
+	if hidden && (msg.Kind == room.KindChat || msg.Kind == room.KindEmote) {
+		v.unread++
+	}
+}
+
+// show switches the screen to a room's view.
+func (m *Model) show(name string) {
+	m.cur = m.view(name)
+	m.cur.unread = 0
+	m.refresh()
+}
+
+// switchRoom moves this session to the room delta places away in the
+// sorted list of its rooms (or to index when delta is 0).
+func (m *Model) switchRoom(delta, index int) {
+	rooms := m.sess.Rooms()
+	if len(rooms) < 2 {
+		return
+	}
+	i := index
+	if delta != 0 {
+		for j, r := range rooms {
+			if r.Name == m.cur.name {
+				i = (j + delta + len(rooms)) % len(rooms)
+			}
+		}
+	}
+	if i < 0 || i >= len(rooms) {
+		return
+	}
+	if err := m.sess.Switch(rooms[i].Name); err != nil {
+		m.addLocal(room.KindError, room.UserMessage(nil, err))
+		return
+	}
+	m.show(rooms[i].Name)
 }
 
 // refresh re-reads who is in the room and its topic.
@@ -416,9 +520,9 @@ func (m *Model) pageLines() int { return max(m.chatHeight()-2, 1) }
 func (m *Model) chatHeight() int { return max(m.height-1-m.input.Height(), 1) }
 
 func (m *Model) scrollBy(n int) {
-	m.scroll = max(m.scroll+n, 0)
-	if m.scroll == 0 {
-		m.unseen = 0
+	m.cur.scroll = max(m.cur.scroll+n, 0)
+	if m.cur.scroll == 0 {
+		m.cur.unseen = 0
 	}
 }
 
@@ -430,7 +534,7 @@ func (m *Model) Close() { m.cancel() }
 func (m *Model) View() tea.View {
 	v := tea.NewView(m.render())
 	v.AltScreen = true
-	v.WindowTitle = "parley #" + m.sess.Room()
+	v.WindowTitle = "parley #" + m.cur.name
 	if c := m.input.Cursor(); c != nil && !m.ended {
 		c.Y += m.height - m.input.Height()
 		v.Cursor = c
@@ -470,8 +574,21 @@ func (m *Model) render() string {
 }
 
 func (m *Model) header() string {
-	left := fmt.Sprintf(" #%s ", m.sess.Room())
+	left := fmt.Sprintf(" #%s ", m.cur.name)
 	info := fmt.Sprintf("%d here", len(m.members))
+	var others []string
+	for _, r := range m.sortedViews() {
+		if r != m.cur {
+			o := "#" + r.name
+			if r.unread > 0 {
+				o += fmt.Sprintf(" (%d)", r.unread)
+			}
+			others = append(others, o)
+		}
+	}
+	if len(others) > 0 {
+		info += " · " + strings.Join(others, " ")
+	}
 	if m.topic != "" {
 		info += " · " + m.topic
 	}
@@ -493,9 +610,9 @@ func (m *Model) header() string {
 // most w cells wide.
 func (m *Model) chatLines(w, h int) []string {
 	var lines []string
-	skip := m.scroll
-	for i := len(m.entries) - 1; i >= 0 && len(lines) < h+skip; i-- {
-		e := &m.entries[i]
+	skip := m.cur.scroll
+	for i := len(m.cur.entries) - 1; i >= 0 && len(lines) < h+skip; i-- {
+		e := &m.cur.entries[i]
 		if e.width != w || e.lines == nil {
 			e.lines, e.width = m.renderLines(e.msg, w), w
 		}
@@ -505,8 +622,8 @@ func (m *Model) chatLines(w, h int) []string {
 	}
 	// The top of history: clamp the scroll so the view stays full.
 	if len(lines) < h+skip {
-		m.scroll = max(len(lines)-h, 0)
-		skip = m.scroll
+		m.cur.scroll = max(len(lines)-h, 0)
+		skip = m.cur.scroll
 	}
 	if skip > len(lines) {
 		skip = len(lines)
@@ -519,9 +636,9 @@ func (m *Model) chatLines(w, h int) []string {
 	for i, l := range lines { // lines are newest first
 		out[h-1-i] = l
 	}
-	if m.scroll > 0 {
-		note := fmt.Sprintf(" ↓ %d new · PgDn to read ", m.unseen)
-		if m.unseen == 0 {
+	if m.cur.scroll > 0 {
+		note := fmt.Sprintf(" ↓ %d new · PgDn to read ", m.cur.unseen)
+		if m.cur.unseen == 0 {
 			note = " ↓ scrolled up · PgDn to return "
 		}
 		out[h-1] = m.st.marker.Render(ansi.Truncate(note, w, "…"))
@@ -550,6 +667,16 @@ func (m *Model) sideLines(h int) []string {
 		}
 		out[i+1] = ansi.Truncate(line, sideWidth, "…")
 	}
+	return out
+}
+
+// sortedViews returns the rooms this screen holds, by name.
+func (m *Model) sortedViews() []*view {
+	out := make([]*view, 0, len(m.views))
+	for _, v := range m.views {
+		out = append(out, v)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
 	return out
 }
 

@@ -39,12 +39,15 @@ func (f *fakeSession) Send(_ context.Context, text string) error {
 	f.sent = append(f.sent, text)
 	return nil
 }
-func (f *fakeSession) ID() string                 { return "id-alice" }
-func (f *fakeSession) Name() string               { return "alice" }
-func (f *fakeSession) Room() string               { return "lobby" }
-func (f *fakeSession) Topic() string              { return "" }
-func (f *fakeSession) Reason() string             { return f.reason }
-func (f *fakeSession) Members() []room.MemberInfo { return f.members }
+func (f *fakeSession) ID() string                        { return "id-alice" }
+func (f *fakeSession) Name() string                      { return "alice" }
+func (f *fakeSession) Room() string                      { return "lobby" }
+func (f *fakeSession) Topic() string                     { return "" }
+func (f *fakeSession) Reason() string                    { return f.reason }
+func (f *fakeSession) Members() []room.MemberInfo        { return f.members }
+func (f *fakeSession) Rooms() []room.RoomInfo            { return []room.RoomInfo{{Name: "lobby"}} }
+func (f *fakeSession) RoomBacklog(string) []room.Message { return nil }
+func (f *fakeSession) Switch(string) error               { return nil }
 func (f *fakeSession) Commands() []room.Command {
 	return []room.Command{{Name: "nick", Args: "NAME", Help: "change your name"}, {Name: "msg", Args: "NAME TEXT", Help: "send a private message"}}
 }
