@@ -255,7 +255,7 @@ func cmdReply(c *Call) error {
 // private sends text to the identity toID, seen only by both people's
 // sessions.
 func (s *Session) private(toID, text string) error {
-	clean, cut := safetext.Message(text)
+	clean, cut := safetext.Message(ExpandShortcodes(text))
 	if clean == "" {
 		return Errorf("nothing to send: the message is empty")
 	}

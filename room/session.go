@@ -113,7 +113,7 @@ func (s *Session) Send(ctx context.Context, text string) error {
 
 // post sanitises text and sends it to the session's room as kind.
 func (s *Session) post(ctx context.Context, kind Kind, text string) error {
-	clean, cut := safetext.Message(text)
+	clean, cut := safetext.Message(ExpandShortcodes(text))
 	if clean == "" {
 		return Errorf("nothing to send: the message is empty")
 	}
