@@ -203,6 +203,9 @@ func cmdNick(c *Call) error {
 	if err := h.nameErrLocked(want, s.m.id); err != nil {
 		return Errorf("cannot change your name to %s: %v", safetext.Line(want, 32), err)
 	}
+	if !h.noticeAllowedLocked(s.m.id) {
+		return Errorf("slow down: you changed your name too often; try again in a minute")
+	}
 	delete(h.names, safetext.Fold(old))
 	h.names[safetext.Fold(want)] = s.m.id
 	h.lastName[s.m.id] = want
@@ -260,6 +263,9 @@ func (s *Session) private(toID, text string) error {
 		return Errorf("nothing to send: the message is empty")
 	}
 	h := s.hub
+	if err := h.allowMessage(s.m.id); err != nil {
+		return err
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if s.closed {

@@ -52,6 +52,18 @@ type Config struct {
 	Logger *slog.Logger
 	// Observer receives counts for metrics; nil discards them.
 	Observer Observer
+	// MessageLimit, when set, refuses messages (room and private) from an
+	// identity that sends too fast; the sender is told to slow down.
+	MessageLimit Limiter
+	// NoticeLimit, when set, drops join, leave and rename notices of an
+	// identity that produces too many (a reconnect loop); membership still
+	// changes, only the notice is not shown.
+	NoticeLimit Limiter
+}
+
+// Limiter decides whether an identity may do something now.
+type Limiter interface {
+	Allow(id string) (ok bool, retryAfter time.Duration)
 }
 
 // Identity is who a transport has authenticated.
@@ -201,8 +213,11 @@ func (h *Hub) Connect(ctx context.Context, id Identity) (*Session, error) {
 		s.room = lobby
 		lobby.members[m.id] = m
 		m.rooms[lobby] = struct{}{}
-		lobby.enqueueLocked(&op{register: s, ready: true, notes: notes,
-			msg: Message{Room: lobby.name, Kind: KindJoin, From: m.name, FromID: m.id}})
+		o := &op{register: s, ready: true, notes: notes}
+		if h.noticeAllowedLocked(m.id) { // a reconnect loop goes quiet
+			o.msg = Message{Room: lobby.name, Kind: KindJoin, From: m.name, FromID: m.id}
+		}
+		lobby.enqueueLocked(o)
 	} else {
 		// Another session of someone already here follows them into every
 		// room they are in, quietly; it shows the lobby if they are in it.
@@ -420,9 +435,10 @@ func (h *Hub) closeSessionLocked(s *Session, reason string) {
 	}
 	if len(m.sessions) == 0 {
 		// Their last session: they leave every room they were in.
+		quiet := h.closed || !h.noticeAllowedLocked(m.id)
 		for r := range m.rooms {
 			delete(r.members, m.id)
-			if !h.closed {
+			if !quiet {
 				r.enqueueLocked(&op{msg: Message{Room: r.name, Kind: KindLeave, From: m.name, FromID: m.id, Text: leaveText(reason)}})
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"parley/safetext"
 )
@@ -118,6 +119,9 @@ func (s *Session) post(ctx context.Context, kind Kind, text string) error {
 		return Errorf("nothing to send: the message is empty")
 	}
 	h := s.hub
+	if err := h.allowMessage(s.m.id); err != nil {
+		return err
+	}
 	h.mu.Lock()
 	if s.closed {
 		h.mu.Unlock()
@@ -179,3 +183,29 @@ func (s *Session) Members() []MemberInfo { return s.hub.Members(s.Room()) }
 
 // Commands lists the commands this session may use.
 func (s *Session) Commands() []Command { return s.hub.commands.List(s.Admin()) }
+
+// allowMessage applies the per-identity message limit.
+func (h *Hub) allowMessage(id string) error {
+	if h.cfg.MessageLimit == nil {
+		return nil
+	}
+	if ok, wait := h.cfg.MessageLimit.Allow(id); !ok {
+		h.cfg.Observer.MessageRefused("rate")
+		return Errorf("slow down: that message was not sent; you can send again in %s", roundUp(wait))
+	}
+	return nil
+}
+
+// noticeAllowedLocked applies the per-identity notice limit.
+func (h *Hub) noticeAllowedLocked(id string) bool {
+	if h.cfg.NoticeLimit == nil {
+		return true
+	}
+	ok, _ := h.cfg.NoticeLimit.Allow(id)
+	return ok
+}
+
+// roundUp formats d in whole seconds, at least one.
+func roundUp(d time.Duration) string {
+	return (max(d, time.Second) + time.Second - 1).Truncate(time.Second).String()
+}

@@ -17,6 +17,7 @@ import (
 	"charm.land/wish/v2"
 	gossh "golang.org/x/crypto/ssh"
 
+	"parley/guard"
 	"parley/keys"
 	"parley/room"
 	"parley/safetext"
@@ -45,6 +46,10 @@ type Config struct {
 	MaxWidth, MaxHeight int
 	// Room configures the hub.
 	Room room.Config
+	// Defences sets the limits that keep abuse from hurting anyone else.
+	Defences Defences
+	// Conns counts connections and authentication results; nil discards.
+	Conns ConnObserver
 	// Logger receives operational logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -74,6 +79,9 @@ type Server struct {
 	seeded   []keys.Entry
 	stop     context.CancelFunc
 	watchers sync.WaitGroup
+	conns    ConnObserver
+	gate     *guard.Gate
+	sessions *guard.Sessions
 
 	mu       sync.Mutex
 	closing  bool           // guarded by mu: no new sessions once set
@@ -82,6 +90,7 @@ type Server struct {
 
 // Paths under the data dir.
 const (
+	loginGrace  = 30 * time.Second
 	hostKeyFile = "ssh/host_ed25519"
 	keysFile    = "authorized_keys"
 	motdFile    = "motd"
@@ -113,7 +122,16 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger}
+	if cfg.Conns == nil {
+		cfg.Conns = nopConns{}
+	}
+	if cfg.Defences.ChannelsPerConn <= 0 {
+		cfg.Defences.ChannelsPerConn = 2
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, conns: cfg.Conns,
+		gate:     guard.NewGate(cfg.Defences.Gate),
+		sessions: guard.NewSessions(cfg.Defences.SessionsPerKey, cfg.Defences.SessionsPerSource),
+	}
 
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir %s: %w", cfg.DataDir, err)
@@ -147,13 +165,29 @@ func New(cfg Config) (*Server, error) {
 	rc.Logger = s.log
 	rc.Reserved = func(name string) (string, bool) { return s.keys.Current().NameOwner(name) }
 	rc.MOTD = s.motd
+	rc.MessageLimit = guard.NewLimiter(cfg.Defences.Messages)
+	notices := cfg.Defences.Notices
+	if notices.Rate == 0 && notices.Burst == 0 {
+		notices = guard.NoticeLimiterConfig()
+	}
+	rc.NoticeLimit = guard.NewLimiter(notices)
 	if s.hub, err = room.New(rc); err != nil {
 		return nil, err
 	}
 
 	s.ssh, err = wish.NewServer(
 		wish.WithVersion("parley"),
-		func(srv *ssh.Server) error { srv.AddHostKey(s.hostKey); return nil },
+		func(srv *ssh.Server) error {
+			srv.AddHostKey(s.hostKey)
+			srv.ConnCallback = s.admit
+			srv.ChannelHandlers = map[string]ssh.ChannelHandler{"session": s.sessionChannel}
+			// The login grace time: a connection must finish authenticating
+			// within it, however slowly it trickles bytes (the deadline is
+			// absolute). Keep IdleTimeout and MaxTimeout zero: gatedConn
+			// relies on the deadline being cleared after the handshake.
+			srv.HandshakeTimeout = loginGrace
+			return nil
+		},
 		wish.WithPublicKeyAuth(s.authPublicKey),
 		wish.WithKeyboardInteractiveAuth(s.authRefusal),
 		wish.WithMiddleware(s.handle),
@@ -161,7 +195,6 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ssh server: %w", err)
 	}
-	s.ssh.HandshakeTimeout = 30 * time.Second
 
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stop = cancel

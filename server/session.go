@@ -11,6 +11,7 @@ import (
 	"github.com/charmbracelet/colorprofile"
 	gossh "golang.org/x/crypto/ssh"
 
+	"parley/guard"
 	"parley/keys"
 	"parley/room"
 	"parley/safetext"
@@ -39,16 +40,20 @@ type refusal struct {
 func (s *Server) authPublicKey(ctx ssh.Context, key ssh.PublicKey) bool {
 	_, err := s.keys.Current().Authorized(key, remoteIP(ctx.RemoteAddr()), time.Now())
 	if err != nil {
+		s.conns.AuthResult("refused")
+		ctx.SetValue(authFailKey{}, true)
 		ctx.SetValue(refusedKey{}, refusal{key: key, err: err})
 		s.log.Info("auth refused", "fingerprint", gossh.FingerprintSHA256(key), "addr", ctx.RemoteAddr().String(), "why", err.Error())
 		return false
 	}
+	s.conns.AuthResult("accepted")
 	return true
 }
 
 // authRefusal runs after every offered key was refused: it shows the person
 // why and what to do, then refuses.
 func (s *Server) authRefusal(ctx ssh.Context, challenge gossh.KeyboardInteractiveChallenge) bool {
+	ctx.SetValue(authFailKey{}, true)
 	if ctx.Value(refusalShown{}) != nil {
 		return false // clients retry keyboard-interactive; say it once
 	}
@@ -115,8 +120,20 @@ func (s *Server) serve(sess ssh.Session) {
 		_ = sess.Exit(1)
 		return
 	}
+	if t, ok := ctx.Value(ticketKey{}).(guard.Ticket); ok {
+		t.Authenticated()
+	}
+	ctx.SetValue(authFailKey{}, false) // earlier refused keys do not count against a login that worked
 	s.startKeepalive(ctx)
 	log := s.log.With("fingerprint", entry.Fingerprint, "addr", sess.RemoteAddr().String())
+	release, err := s.sessions.Acquire(entry.Fingerprint, guard.Source(sess.RemoteAddr()))
+	if err != nil {
+		fmt.Fprintln(sess.Stderr(), "parley:", err)
+		log.Info("session refused", "why", err.Error())
+		_ = sess.Exit(1)
+		return
+	}
+	defer release()
 
 	pty, winch, ok := sess.Pty()
 	if !ok {
@@ -137,7 +154,8 @@ func (s *Server) serve(sess ssh.Session) {
 	log.Info("session started", "term", safetext.Line(pty.Term, 32), "client", safetext.Line(clientVersion(ctx), 64))
 
 	w, h := s.clamp(pty.Window)
-	env := append(sess.Environ(), "TERM="+pty.Term)
+	env, _ := s.cfg.Defences.Env.Filter(sess.Environ())
+	env = append(env, "TERM="+safetext.Line(pty.Term, 64))
 	model := tui.New(rs, tui.Options{Env: env, Width: w, Height: h})
 	defer model.Close()
 	prog := tea.NewProgram(model,
@@ -166,6 +184,18 @@ func (s *Server) serve(sess ssh.Session) {
 			case win, ok := <-winch:
 				if !ok {
 					return
+				}
+				// A storm of resizes becomes one: only the latest matters.
+				for more := true; more; {
+					select {
+					case next, ok := <-winch:
+						if !ok {
+							return
+						}
+						win = next
+					default:
+						more = false
+					}
 				}
 				w, h := s.clamp(win)
 				prog.Send(tea.WindowSizeMsg{Width: w, Height: h})

@@ -1,0 +1,134 @@
+package server
+
+import (
+	"net"
+	"sync/atomic"
+	"time"
+
+	"charm.land/ssh"
+	gossh "golang.org/x/crypto/ssh"
+
+	"parley/guard"
+)
+
+// Defences configures the server's limits; zero fields take guard's defaults.
+type Defences struct {
+	// Gate bounds unauthenticated connections and penalises failed logins.
+	Gate guard.GateConfig
+	// SessionsPerKey and SessionsPerSource cap concurrent sessions.
+	SessionsPerKey, SessionsPerSource int
+	// ChannelsPerConn caps session channels on one connection (default 2).
+	ChannelsPerConn int
+	// Env bounds the environment a client may send.
+	Env guard.EnvPolicy
+	// Messages and Notices are the per-identity flood limits for chat
+	// messages and for join/leave/nick notices.
+	Messages, Notices guard.LimiterConfig
+}
+
+// ConnObserver counts connections and authentication results (metrics).
+type ConnObserver interface {
+	ConnectionOpened()
+	AuthResult(result string)
+}
+
+type nopConns struct{}
+
+func (nopConns) ConnectionOpened() {}
+func (nopConns) AuthResult(string) {}
+
+// Context keys for per-connection state set before the handshake.
+type (
+	ticketKey   struct{}
+	channelsKey struct{}
+	authFailKey struct{}
+)
+
+// gatedConn ties a connection to its Gate ticket. charm.land/ssh clears the
+// handshake deadline with SetDeadline(time.Time{}) right after a successful
+// handshake (HandshakeTimeout > 0 and no idle or max timeout): that is
+// when the connection stops counting as unauthenticated. The session
+// handler calls Authenticated too, as a backstop (it is idempotent).
+type gatedConn struct {
+	net.Conn
+	ticket guard.Ticket
+	ctx    ssh.Context
+}
+
+func (c *gatedConn) SetDeadline(t time.Time) error {
+	if t.IsZero() {
+		c.ticket.Authenticated()
+	}
+	return c.Conn.SetDeadline(t)
+}
+
+func (c *gatedConn) Close() error {
+	failed, _ := c.ctx.Value(authFailKey{}).(bool)
+	c.ticket.Done(failed)
+	return c.Conn.Close()
+}
+
+// admit runs before the SSH handshake: the Gate decides, and the
+// connection carries its ticket from then on.
+func (s *Server) admit(ctx ssh.Context, conn net.Conn) net.Conn {
+	s.conns.ConnectionOpened()
+	t, err := s.gate.Admit(guard.Source(conn.RemoteAddr()))
+	if err != nil {
+		s.log.Info("connection refused", "addr", conn.RemoteAddr().String(), "why", err.Error())
+		return nil
+	}
+	ctx.SetValue(ticketKey{}, t)
+	ctx.SetValue(channelsKey{}, new(atomic.Int32))
+	return &gatedConn{Conn: conn, ticket: t, ctx: ctx}
+}
+
+// sessionChannel wraps the default session handler: at most
+// ChannelsPerConn session channels per connection, and a filter on the
+// channel's requests.
+func (s *Server) sessionChannel(srv *ssh.Server, conn *gossh.ServerConn, newChan gossh.NewChannel, ctx ssh.Context) {
+	n, _ := ctx.Value(channelsKey{}).(*atomic.Int32)
+	if n != nil {
+		if n.Add(1) > int32(s.cfg.Defences.ChannelsPerConn) {
+			n.Add(-1)
+			_ = newChan.Reject(gossh.ResourceShortage, "parley allows only a few sessions per connection")
+			return
+		}
+		defer n.Add(-1)
+	}
+	ssh.DefaultSessionHandler(srv, conn, &filteredChannel{NewChannel: newChan, s: s}, ctx)
+}
+
+// filteredChannel answers, on the server's behalf, the requests parley
+// refuses, before the session code sees them: agent and X11 forwarding,
+// and env requests beyond the budget.
+type filteredChannel struct {
+	gossh.NewChannel
+	s *Server
+}
+
+func (f *filteredChannel) Accept() (gossh.Channel, <-chan *gossh.Request, error) {
+	ch, reqs, err := f.NewChannel.Accept()
+	if err != nil {
+		return ch, reqs, err
+	}
+	out := make(chan *gossh.Request)
+	budget := f.s.cfg.Defences.Env.Budget()
+	go func() { // ends when the channel's request stream ends
+		defer close(out)
+		for r := range reqs {
+			switch r.Type {
+			case "auth-agent-req@openssh.com", "x11-req", "subsystem":
+				_ = r.Reply(false, nil)
+				continue
+			case "env":
+				var kv struct{ Key, Value string }
+				if gossh.Unmarshal(r.Payload, &kv) != nil || !budget.Allow(kv.Key, kv.Value) {
+					_ = r.Reply(false, nil)
+					continue
+				}
+			}
+			out <- r
+		}
+	}()
+	return ch, out, nil
+}
