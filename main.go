@@ -15,17 +15,25 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
+	"parley/ops"
 	"parley/server"
 )
+
+// version is set at build time: -ldflags "-X main.version=v1.2.3".
+var version = "dev"
 
 // shutdownTimeout bounds a graceful stop.
 const shutdownTimeout = 10 * time.Second
 
+// defaultOps is the ops HTTP listener when nothing is set: loopback only.
+const defaultOps = "127.0.0.1:9091"
+
 func main() {
-	if err := run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+	if err := run(os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)
 		}
@@ -37,14 +45,20 @@ func main() {
 // options is the command line after flags and environment are resolved.
 type options struct {
 	listen    string
+	ops       string
+	pprof     bool
 	logFormat string
 	logLevel  slog.Level
 	server    server.Config
 }
 
+// lookupFunc reads the environment: os.LookupEnv, or a map in tests.
+type lookupFunc func(string) (string, bool)
+
 // parseOptions reads flags over PARLEY_* environment variables over defaults.
-func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
+func parseOptions(args []string, lookup lookupFunc, stderr io.Writer) (options, error) {
 	o := options{server: server.Defaults()}
+	getenv := func(name string) string { v, _ := lookup(name); return v }
 	env := func(name, def string) string {
 		if v := getenv(name); v != "" {
 			return v
@@ -60,11 +74,23 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 		return o, err
 	}
 	fs.BoolVar(&noSeed, "no-seed-keys", noSeed, "on first start, do not import ~/.ssh keys as admins (env PARLEY_NO_SEED_KEYS=1)")
+	opsAddr := defaultOps
+	if v, ok := lookup("PARLEY_OPS"); ok { // set but empty turns it off
+		opsAddr = v
+	}
+	fs.StringVar(&o.ops, "ops", opsAddr, "ops HTTP listener for /metrics, /healthz, /readyz; empty turns it off (env PARLEY_OPS)")
+	pprof, err := envBool(getenv, "PARLEY_PPROF")
+	if err != nil {
+		return o, err
+	}
+	fs.BoolVar(&o.pprof, "pprof", pprof, "serve /debug/pprof/ on the ops listener (env PARLEY_PPROF=1)")
+	defaultRoom := env("PARLEY_DEFAULT_ROOM", "lobby")
+	fs.StringVar(&defaultRoom, "default-room", defaultRoom, "the room everyone starts in (env PARLEY_DEFAULT_ROOM)")
 	fs.StringVar(&o.logFormat, "log-format", env("PARLEY_LOG_FORMAT", "text"), "log format: text or json (env PARLEY_LOG_FORMAT)")
 	level := env("PARLEY_LOG_LEVEL", "info")
 	fs.StringVar(&level, "log-level", level, "log level: debug, info, warn, error (env PARLEY_LOG_LEVEL)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: parley [flags]\n\nA chat room people join with ssh. Flags override PARLEY_* environment variables.\nThe host key may also come from PARLEY_HOST_KEY (a PEM private key).\n\nFlags:")
+		fmt.Fprintln(stderr, "Usage: parley [flags]\n       parley healthcheck [--ops ADDR]\n\nA chat room people join with ssh. Flags override PARLEY_* environment variables.\nThe host key may also come from PARLEY_HOST_KEY (a PEM private key).\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -74,6 +100,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 		return o, fmt.Errorf("unexpected argument %q (see parley -help)", fs.Arg(0))
 	}
 	o.server.SeedKeys = !noSeed
+	o.server.Room.DefaultRoom = strings.TrimPrefix(defaultRoom, "#")
 	if pem := getenv("PARLEY_HOST_KEY"); pem != "" {
 		o.server.HostKeyPEM = []byte(pem)
 	}
@@ -98,8 +125,11 @@ func envBool(getenv func(string) string, name string) (bool, error) {
 	return b, nil
 }
 
-func run(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	o, err := parseOptions(args, getenv, stderr)
+func run(args []string, lookup lookupFunc, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "healthcheck" {
+		return healthcheck(args[1:], lookup, stderr)
+	}
+	o, err := parseOptions(args, lookup, stderr)
 	if err != nil {
 		return err
 	}
@@ -116,14 +146,38 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	o.server.Logger = log
 	log.Debug("effective config", "listen", o.listen, "data", o.server.DataDir, "seed_keys", o.server.SeedKeys, "host_key_from_env", len(o.server.HostKeyPEM) > 0)
 
-	srv, err := server.New(o.server)
-	if err != nil {
+	var srv *server.Server
+	metrics := ops.NewMetrics(version, func() float64 {
+		if srv == nil {
+			return 0
+		}
+		_, n := srv.Hub().Online()
+		return float64(n)
+	})
+	o.server.Room.Observer = metrics
+	o.server.Conns = metrics
+	if srv, err = server.New(o.server); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		_ = srv.Close(context.Background())
 		return fmt.Errorf("listen on %s: %w", o.listen, err)
+	}
+	var opsSrv *ops.Server
+	if o.ops != "" {
+		oln, err := net.Listen("tcp", o.ops)
+		if err != nil {
+			_ = srv.Close(context.Background())
+			return fmt.Errorf("ops listener on %s: %w", o.ops, err)
+		}
+		opsSrv = ops.NewServer(o.ops, metrics, srv.Ready, ops.Options{EnablePprof: o.pprof})
+		go func() {
+			if err := opsSrv.Serve(oln); err != nil {
+				log.Error("ops listener", "err", err)
+			}
+		}()
+		fmt.Fprintf(stdout, "Metrics and health checks on http://%s/metrics, /healthz, /readyz\n", oln.Addr())
 	}
 	fmt.Fprint(stdout, srv.Startup(ln.Addr()))
 
@@ -143,6 +197,9 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 			log.Info("shutting down", "signal", sig.String())
 			ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 			err := srv.Close(ctx)
+			if opsSrv != nil {
+				err = errors.Join(err, opsSrv.Close(ctx))
+			}
 			cancel()
 			if err != nil {
 				log.Warn("shutdown was not clean", "err", err)
@@ -150,4 +207,24 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 			return <-served
 		}
 	}
+}
+
+// healthcheck is `parley healthcheck`: exit 0 when the ops listener says
+// the process is healthy, for container health checks.
+func healthcheck(args []string, lookup lookupFunc, stderr io.Writer) error {
+	fs := flag.NewFlagSet("parley healthcheck", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	def := defaultOps
+	if v, ok := lookup("PARLEY_OPS"); ok && v != "" {
+		def = v
+	}
+	addr := fs.String("ops", def, "ops listener to check (env PARLEY_OPS)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	url, err := ops.HealthURL(*addr)
+	if err != nil {
+		return err
+	}
+	return ops.Healthcheck(context.Background(), url)
 }

@@ -7,10 +7,12 @@ import (
 	"crypto/rand"
 	"errors"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -40,6 +42,7 @@ type child struct {
 	stdout *bufio.Reader
 	stderr *bytes.Buffer
 	addr   string
+	ops    string
 	banner string
 }
 
@@ -49,7 +52,11 @@ func startChild(t *testing.T, dataDir string, args ...string) *child {
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}
-	cmd := exec.Command(bin, append([]string{"--listen", "127.0.0.1:0", "--data", dataDir, "--no-seed-keys"}, args...)...)
+	base := []string{"--listen", "127.0.0.1:0", "--data", dataDir, "--no-seed-keys"}
+	if !slices.Contains(args, "--ops") {
+		base = append(base, "--ops", "")
+	}
+	cmd := exec.Command(bin, append(base, args...)...)
 	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -70,6 +77,9 @@ func startChild(t *testing.T, dataDir string, args ...string) *child {
 		}
 		if m := regexp.MustCompile(`listening on (\S+)`).FindStringSubmatch(line); m != nil {
 			c.addr = m[1]
+		}
+		if m := regexp.MustCompile(`checks on http://(\S+)/metrics`).FindStringSubmatch(line); m != nil {
+			c.ops = m[1]
 		}
 		if strings.HasPrefix(line, "Join with:") {
 			break
@@ -209,8 +219,8 @@ func TestBadConfigurationFailsWithOneClearLine(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			getenv := func(k string) string { return tc.env[k] }
-			err := run(tc.args, getenv, io.Discard, io.Discard)
+			lookup := func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok }
+			err := run(tc.args, lookup, io.Discard, io.Discard)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("run(%v) = %v, want an error containing %q", tc.args, err, tc.want)
 			}
@@ -223,7 +233,7 @@ func TestUnwritableDataDirFails(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	err := run([]string{"--data", filepath.Join(file, "data"), "--listen", "127.0.0.1:0"}, func(string) string { return "" }, io.Discard, io.Discard)
+	err := run([]string{"--data", filepath.Join(file, "data"), "--listen", "127.0.0.1:0", "--ops", ""}, noEnv, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "data dir") {
 		t.Fatalf("got %v, want a data dir error", err)
 	}
@@ -231,18 +241,122 @@ func TestUnwritableDataDirFails(t *testing.T) {
 
 func TestFlagsOverrideEnvironment(t *testing.T) {
 	env := map[string]string{"PARLEY_LISTEN": ":3333", "PARLEY_DATA_DIR": "/env/data", "PARLEY_NO_SEED_KEYS": "true"}
-	o, err := parseOptions([]string{"--listen", ":4444"}, func(k string) string { return env[k] }, io.Discard)
+	o, err := parseOptions([]string{"--listen", ":4444"}, func(k string) (string, bool) { v, ok := env[k]; return v, ok }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if o.listen != ":4444" || o.server.DataDir != "/env/data" || o.server.SeedKeys {
 		t.Fatalf("got listen=%q data=%q seed=%v", o.listen, o.server.DataDir, o.server.SeedKeys)
 	}
-	o, err = parseOptions(nil, func(string) string { return "" }, io.Discard)
+	o, err = parseOptions(nil, noEnv, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.listen != ":2222" || o.server.DataDir != "./data" || !o.server.SeedKeys {
-		t.Fatalf("defaults: listen=%q data=%q seed=%v", o.listen, o.server.DataDir, o.server.SeedKeys)
+	if o.listen != ":2222" || o.server.DataDir != "./data" || !o.server.SeedKeys || o.ops != defaultOps || o.server.Room.DefaultRoom != "lobby" {
+		t.Fatalf("defaults: listen=%q data=%q seed=%v ops=%q room=%q", o.listen, o.server.DataDir, o.server.SeedKeys, o.ops, o.server.Room.DefaultRoom)
 	}
+	// PARLEY_OPS set but empty turns the ops listener off.
+	o, err = parseOptions(nil, func(k string) (string, bool) { return "", k == "PARLEY_OPS" }, io.Discard)
+	if err != nil || o.ops != "" {
+		t.Fatalf("PARLEY_OPS=\"\": ops=%q err=%v", o.ops, err)
+	}
+}
+
+func noEnv(string) (string, bool) { return "", false }
+
+func httpGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func metricValue(body, name string) string {
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + ` (\S+)$`).FindStringSubmatch(body)
+	if m == nil {
+		return ""
+	}
+	return m[1]
+}
+
+func TestOpsListenerMetricsMoveWhenPeopleChat(t *testing.T) {
+	data := t.TempDir()
+	signer, line := newKey(t)
+	if err := os.WriteFile(filepath.Join(data, "authorized_keys"), []byte(`name="alice" `+line+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := startChild(t, data, "--ops", "127.0.0.1:0")
+	if c.ops == "" {
+		t.Fatalf("no ops address in the startup output:\n%s", c.banner)
+	}
+	if code, body := httpGet(t, "http://"+c.ops+"/healthz"); code != 200 {
+		t.Fatalf("/healthz: %d %s", code, body)
+	}
+	if code, body := httpGet(t, "http://"+c.ops+"/readyz"); code != 200 {
+		t.Fatalf("/readyz: %d %s", code, body)
+	}
+	bin, _ := buildBinary()
+	if out, err := exec.Command(bin, "healthcheck", "--ops", c.ops).CombinedOutput(); err != nil {
+		t.Fatalf("parley healthcheck: %v %s", err, out)
+	}
+	if err := exec.Command(bin, "healthcheck", "--ops", "127.0.0.1:1").Run(); err == nil {
+		t.Fatal("healthcheck against a dead address succeeded")
+	}
+	_, before := httpGet(t, "http://"+c.ops+"/metrics")
+	if got := metricValue(before, `parley_messages_total{kind="chat"}`); got != "0" {
+		t.Fatalf("chat messages before anyone spoke: %q", got)
+	}
+
+	client, err := ssh.Dial("tcp", c.addr, &ssh.ClientConfig{
+		User: "alice", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
+		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	sess, err := client.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.RequestPty("xterm", 24, 80, ssh.TerminalModes{}); err != nil {
+		t.Fatal(err)
+	}
+	in, _ := sess.StdinPipe()
+	out, _ := sess.StdoutPipe()
+	go func() { _, _ = io.Copy(io.Discard, out) }()
+	if err := sess.Shell(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.Write([]byte("hello metrics\r")); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, after := httpGet(t, "http://"+c.ops+"/metrics")
+		if metricValue(after, `parley_messages_total{kind="chat"}`) == "1" &&
+			metricValue(after, "parley_sessions_active") == "1" &&
+			metricValue(after, `parley_auth_total{result="accepted"}`) != "0" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics did not move:\n%s", grepLines(after, "parley_"))
+		}
+		<-time.After(20 * time.Millisecond) // poll interval while waiting for the condition
+
+	}
+}
+
+func grepLines(s, prefix string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -264,6 +264,23 @@ func (s *Server) Close(ctx context.Context) error {
 	return err
 }
 
+// Ready reports whether the server can take people: not shutting down, and
+// its store (when it has one) answers.
+func (s *Server) Ready(ctx context.Context) error {
+	s.mu.Lock()
+	closing := s.closing
+	s.mu.Unlock()
+	if closing {
+		return errors.New("shutting down")
+	}
+	if p, ok := s.cfg.Room.History.(interface{ Ping(context.Context) error }); ok {
+		if err := p.Ping(ctx); err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+	}
+	return nil
+}
+
 // enter registers a session handler unless the server is closing.
 func (s *Server) enter() bool {
 	s.mu.Lock()

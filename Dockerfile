@@ -1,0 +1,36 @@
+# syntax=docker/dockerfile:1
+#
+# parley: a static binary on distroless, run as the nonroot user (65532).
+#   docker build -t parley --build-arg VERSION=$(git describe --tags --always) .
+#   docker run -p 2222:2222 -v parley-data:/data \
+#     -e PARLEY_ADMIN_KEYS="$(cat ~/.ssh/id_ed25519.pub)" parley
+# The host key is generated into /data on first start, or comes from the
+# PARLEY_HOST_KEY secret; it is never part of the image.
+
+FROM golang:1.26 AS build
+WORKDIR /src
+# Dependencies first, so that editing the code does not refetch them.
+COPY go.mod go.sum ./
+RUN go mod download && go mod verify
+COPY . .
+ARG VERSION=dev
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/parley . \
+    && mkdir -p /out/data
+
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /out/parley /parley
+# An empty data dir owned by nonroot, so a fresh volume mounted here is
+# writable (Docker copies it into a new named volume).
+COPY --from=build --chown=65532:65532 /out/data /data
+# The ops listener (metrics, /healthz, /readyz) binds all interfaces inside
+# the container so that platform checks can reach it; do not publish 9091.
+ENV PARLEY_DATA_DIR=/data \
+    PARLEY_LISTEN=:2222 \
+    PARLEY_OPS=0.0.0.0:9091 \
+    PARLEY_NO_SEED_KEYS=1
+USER 65532:65532
+VOLUME /data
+EXPOSE 2222
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+    CMD ["/parley", "healthcheck"]
+ENTRYPOINT ["/parley"]

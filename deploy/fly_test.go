@@ -1,0 +1,149 @@
+package deploy_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// tables returns a table or array of tables as a list.
+func tables(v any) []map[string]any {
+	switch t := v.(type) {
+	case map[string]any:
+		return []map[string]any{t}
+	case []map[string]any:
+		return t
+	}
+	return nil
+}
+
+// seconds reads a Fly duration: an integer (seconds) or a Go duration.
+func seconds(v any) (time.Duration, bool) {
+	switch d := v.(type) {
+	case int64:
+		return time.Duration(d) * time.Second, true
+	case string:
+		p, err := time.ParseDuration(d)
+		return p, err == nil
+	}
+	return 0, false
+}
+
+// shutdownBudget is how long parley itself takes at most to stop after
+// SIGTERM (main.go's shutdownTimeout); the platform must wait longer.
+const shutdownBudget = 10 * time.Second
+
+func TestFlyToml(t *testing.T) {
+	doc, err := parseTOML(read(t, "fly.toml"))
+	if err != nil {
+		t.Fatalf("fly.toml: %v", err)
+	}
+	for _, k := range []string{"app", "primary_region"} {
+		if s, _ := doc[k].(string); s == "" {
+			t.Errorf("%s missing", k)
+		}
+	}
+	if doc["app"] != "parley-chat" {
+		t.Errorf("app = %v, want the placeholder the deploy guide uses (parley-chat)", doc["app"])
+	}
+	if doc["kill_signal"] != "SIGTERM" {
+		t.Errorf("kill_signal = %v, want SIGTERM", doc["kill_signal"])
+	}
+	if d, ok := seconds(doc["kill_timeout"]); !ok || d <= shutdownBudget || d > 300*time.Second {
+		t.Errorf("kill_timeout = %v: want more than parley's %v shutdown and at most 300s", doc["kill_timeout"], shutdownBudget)
+	}
+	if b, _ := doc["build"].(map[string]any); b == nil || b["dockerfile"] != "Dockerfile" {
+		t.Errorf("[build] = %v, want dockerfile = \"Dockerfile\"", doc["build"])
+	}
+	env, _ := doc["env"].(map[string]any)
+	if env["PARLEY_LOG_FORMAT"] != "json" {
+		t.Errorf("[env] PARLEY_LOG_FORMAT = %v, want json", env["PARLEY_LOG_FORMAT"])
+	}
+	for k := range env {
+		if secretish.MatchString(k) {
+			t.Errorf("[env] %s: secrets go in fly secrets, not fly.toml", k)
+		}
+	}
+	if _, ok := doc["http_service"]; ok {
+		t.Error("[http_service]: SSH is raw TCP; use [[services]]")
+	}
+
+	mounts := tables(doc["mounts"])
+	if len(mounts) != 1 || mounts[0]["destination"] != "/data" || mounts[0]["source"] == nil {
+		t.Errorf("[mounts] = %v, want one volume at /data", doc["mounts"])
+	}
+
+	services := tables(doc["services"])
+	var ssh map[string]any
+	for _, s := range services {
+		if s["internal_port"] == int64(9091) {
+			t.Error("a service exposes the ops port 9091 through the proxy")
+		}
+		if s["internal_port"] == int64(2222) {
+			ssh = s
+		}
+	}
+	if ssh == nil {
+		t.Fatalf("no [[services]] with internal_port = 2222: %v", services)
+	}
+	if ssh["protocol"] != "tcp" {
+		t.Errorf("services.protocol = %v, want tcp", ssh["protocol"])
+	}
+	if ssh["auto_stop_machines"] != "off" {
+		t.Errorf("auto_stop_machines = %v, want \"off\": autostop cuts live sessions", ssh["auto_stop_machines"])
+	}
+	ports := tables(ssh["ports"])
+	if len(ports) == 0 {
+		t.Error("no [[services.ports]]")
+	}
+	for _, p := range ports {
+		if _, ok := p["port"].(int64); !ok {
+			t.Errorf("services.ports: port = %v", p["port"])
+		}
+		if h, ok := p["handlers"]; ok && len(h.([]any)) > 0 {
+			t.Errorf("services.ports %v: handlers %v; SSH must pass through untouched", p["port"], h)
+		}
+	}
+	if len(tables(ssh["tcp_checks"])) == 0 {
+		t.Error("no [[services.tcp_checks]] on the SSH service")
+	}
+	if len(tables(ssh["http_checks"])) > 0 {
+		t.Error("[[services.http_checks]] would speak HTTP to the SSH port")
+	}
+
+	var readyz bool
+	checks, _ := doc["checks"].(map[string]any)
+	for name, c := range checks {
+		c, _ := c.(map[string]any)
+		if c["type"] == "http" && c["port"] == int64(9091) && c["path"] == "/readyz" {
+			readyz = true
+			if _, ok := seconds(c["timeout"]); !ok {
+				t.Errorf("checks.%s: timeout %v", name, c["timeout"])
+			}
+		}
+	}
+	if !readyz {
+		t.Errorf("[checks] = %v: want an http check of /readyz on port 9091", doc["checks"])
+	}
+	if m, _ := doc["metrics"].(map[string]any); m != nil && (m["port"] != int64(9091) || m["path"] != "/metrics") {
+		t.Errorf("[metrics] = %v, want port 9091 path /metrics", m)
+	}
+
+	// The guide and fly.toml must agree on names.
+	guide := read(t, "deploy/README.md")
+	for _, want := range []string{
+		"fly launch --no-deploy",
+		"fly volumes create " + mounts[0]["source"].(string) + " ",
+		"fly ips allocate-v4",
+		"dedicated IPv4",
+		`fly secrets set PARLEY_ADMIN_KEYS="ssh-ed25519 AAAA... alice"`,
+		`fly secrets set PARLEY_HOST_KEY="$(cat host_ed25519)"`,
+		"fly deploy",
+		"ssh -p 2222 " + doc["app"].(string) + ".fly.dev",
+		"parley.service",
+	} {
+		if !strings.Contains(guide, want) {
+			t.Errorf("deploy/README.md does not say %q", want)
+		}
+	}
+}
