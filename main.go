@@ -90,7 +90,7 @@ func parseOptions(args []string, lookup lookupFunc, stderr io.Writer) (options, 
 	level := env("PARLEY_LOG_LEVEL", "info")
 	fs.StringVar(&level, "log-level", level, "log level: debug, info, warn, error (env PARLEY_LOG_LEVEL)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: parley [flags]\n       parley healthcheck [--ops ADDR]\n\nA chat room people join with ssh. Flags override PARLEY_* environment variables.\nThe host key may also come from PARLEY_HOST_KEY (a PEM private key).\n\nFlags:")
+		fmt.Fprintln(stderr, "Usage: parley [flags]\n       parley healthcheck [--ops ADDR]\n\nA chat room people join with ssh. Flags override PARLEY_* environment variables.\nThe host key may also come from PARLEY_HOST_KEY (a PEM private key);\nPARLEY_ADMIN_KEYS adds admin keys (lines or file paths, one per line or ';').\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -101,6 +101,9 @@ func parseOptions(args []string, lookup lookupFunc, stderr io.Writer) (options, 
 	}
 	o.server.SeedKeys = !noSeed
 	o.server.Room.DefaultRoom = strings.TrimPrefix(defaultRoom, "#")
+	if v := getenv("PARLEY_ADMIN_KEYS"); v != "" {
+		o.server.AdminKeys = splitKeys(v)
+	}
 	if pem := getenv("PARLEY_HOST_KEY"); pem != "" {
 		o.server.HostKeyPEM = []byte(pem)
 	}
@@ -111,6 +114,12 @@ func parseOptions(args []string, lookup lookupFunc, stderr io.Writer) (options, 
 		return o, fmt.Errorf("log format %q: use text or json", o.logFormat)
 	}
 	return o, nil
+}
+
+// splitKeys splits PARLEY_ADMIN_KEYS: keys or paths, one per line or
+// separated by semicolons.
+func splitKeys(v string) []string {
+	return strings.FieldsFunc(v, func(r rune) bool { return r == '\n' || r == ';' })
 }
 
 func envBool(getenv func(string) string, name string) (bool, error) {

@@ -36,6 +36,10 @@ type Config struct {
 	SeedKeys bool
 	// Home is the home directory to seed from; "" means the current user's.
 	Home string
+	// AdminKeys are public keys (authorized_keys lines, or paths of files
+	// of them) added to authorized_keys as admins on start if missing:
+	// PARLEY_ADMIN_KEYS, for containers.
+	AdminKeys []string
 	// KeysPoll is how often authorized_keys is checked for changes.
 	KeysPoll time.Duration
 	// KeepaliveInterval and KeepaliveMax: a connection that misses
@@ -77,6 +81,7 @@ type Server struct {
 	hostKey  gossh.Signer
 	newKey   bool
 	seeded   []keys.Entry
+	imported []string
 	stop     context.CancelFunc
 	watchers sync.WaitGroup
 	conns    ConnObserver
@@ -156,6 +161,9 @@ func New(cfg Config) (*Server, error) {
 				return nil, fmt.Errorf("seed authorized keys: %w", err)
 			}
 		}
+	}
+	if s.imported, err = importAdminKeys(keysPath, cfg.AdminKeys); err != nil {
+		return nil, err
 	}
 	if s.keys, err = keys.Open(keysPath, s.log); err != nil {
 		return nil, fmt.Errorf("authorized keys: %w", err)
@@ -351,6 +359,9 @@ func (s *Server) Startup(addr net.Addr) string {
 	fmt.Fprintf(&b, "Host key fingerprint: %s (users see this on first connect)\n", s.HostKeyFingerprint())
 	for _, e := range s.seeded {
 		fmt.Fprintf(&b, "Imported %s as admin %q from your ~/.ssh\n", e.Fingerprint, e.Name)
+	}
+	for _, fp := range s.imported {
+		fmt.Fprintf(&b, "Added admin key %s from PARLEY_ADMIN_KEYS\n", fp)
 	}
 	for _, e := range s.keys.Problems() {
 		fmt.Fprintf(&b, "authorized_keys: %s\n", e.Error())
