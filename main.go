@@ -84,6 +84,9 @@ func parseOptions(args []string, lookup lookupFunc, stderr io.Writer) (options, 
 		return o, err
 	}
 	fs.BoolVar(&o.pprof, "pprof", pprof, "serve /debug/pprof/ on the ops listener (env PARLEY_PPROF=1)")
+	fs.StringVar(&o.server.Store, "store", env("PARLEY_STORE", "sqlite"), "history store: sqlite (data/parley.db) or memory (env PARLEY_STORE)")
+	retain := env("PARLEY_RETAIN", "")
+	fs.StringVar(&retain, "retain", retain, "delete messages older than this, e.g. 90d or 720h; empty keeps everything (env PARLEY_RETAIN)")
 	defaultRoom := env("PARLEY_DEFAULT_ROOM", "lobby")
 	fs.StringVar(&defaultRoom, "default-room", defaultRoom, "the room everyone starts in (env PARLEY_DEFAULT_ROOM)")
 	fs.StringVar(&o.logFormat, "log-format", env("PARLEY_LOG_FORMAT", "text"), "log format: text or json (env PARLEY_LOG_FORMAT)")
@@ -100,6 +103,9 @@ func parseOptions(args []string, lookup lookupFunc, stderr io.Writer) (options, 
 		return o, fmt.Errorf("unexpected argument %q (see parley -help)", fs.Arg(0))
 	}
 	o.server.SeedKeys = !noSeed
+	if o.server.Retain, err = parseRetain(retain); err != nil {
+		return o, err
+	}
 	o.server.Room.DefaultRoom = strings.TrimPrefix(defaultRoom, "#")
 	if v := getenv("PARLEY_ADMIN_KEYS"); v != "" {
 		o.server.AdminKeys = splitKeys(v)
@@ -114,6 +120,23 @@ func parseOptions(args []string, lookup lookupFunc, stderr io.Writer) (options, 
 		return o, fmt.Errorf("log format %q: use text or json", o.logFormat)
 	}
 	return o, nil
+}
+
+// parseRetain reads a retention period: a Go duration or a number of days
+// ("90d"). Empty means keep everything.
+func parseRetain(v string) (time.Duration, error) {
+	if v == "" {
+		return 0, nil
+	}
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err == nil && n > 0 {
+			return time.Duration(n) * 24 * time.Hour, nil
+		}
+	} else if d, err := time.ParseDuration(v); err == nil && d > 0 {
+		return d, nil
+	}
+	return 0, fmt.Errorf("retain %q: use a number of days like 90d, or a duration like 720h", v)
 }
 
 // splitKeys splits PARLEY_ADMIN_KEYS: keys or paths, one per line or

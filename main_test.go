@@ -216,11 +216,20 @@ func TestBadConfigurationFailsWithOneClearLine(t *testing.T) {
 		{"bad env bool", nil, map[string]string{"PARLEY_NO_SEED_KEYS": "maybe"}, "PARLEY_NO_SEED_KEYS"},
 		{"stray argument", []string{"serve"}, nil, `unexpected argument "serve"`},
 		{"bad log format", []string{"--log-format", "xml"}, nil, `log format "xml"`},
+		{"bad retention", []string{"--retain", "soon"}, nil, `retain "soon"`},
+		{"bad store", []string{"--store", "mongo", "--ops", "", "--data", "DATA"}, nil, `store "mongo"`},
+		{"bad default room", []string{"--default-room", "#no way", "--ops", "", "--data", "DATA"}, nil, `default room`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			lookup := func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok }
-			err := run(tc.args, lookup, io.Discard, io.Discard)
+			args := slices.Clone(tc.args)
+			for i, a := range args {
+				if a == "DATA" {
+					args[i] = t.TempDir()
+				}
+			}
+			err := run(args, lookup, io.Discard, io.Discard)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("run(%v) = %v, want an error containing %q", tc.args, err, tc.want)
 			}

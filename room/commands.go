@@ -140,6 +140,8 @@ func builtinCommands() *Registry {
 			h.mu.Lock()
 			was := c.Session.m.away
 			c.Session.m.away = ""
+			id := c.Session.m.id
+			h.savePrefLocked(func(ctx context.Context, p Preferences) error { return p.SetSetting(ctx, id, "away", "") })
 			h.mu.Unlock()
 			if was == "" {
 				c.Session.Notice("You were not marked away.")
@@ -152,6 +154,9 @@ func builtinCommands() *Registry {
 		{Name: "join", Args: "#ROOM", Help: "enter a room, creating it if it does not exist", Run: cmdJoin},
 		{Name: "leave", Args: "[#ROOM]", Help: "leave this room (or the one named)", Run: cmdLeave},
 		{Name: "rooms", Help: "list the rooms", Run: cmdRooms},
+		{Name: "search", Args: "WORDS", Help: "find messages in this room and your private messages", Run: cmdSearch},
+		{Name: "jump", Args: "N", Help: "show message N of this room in context", Run: cmdJump},
+		{Name: "history", Args: "[N]", Help: "show your last N private messages", Run: cmdHistory},
 		{Name: "invite", Args: "NAME", Help: "let someone into this private room", Run: cmdInvite},
 		{Name: "room", Args: "private|remove #ROOM", Help: "create a private room, or remove an empty one", AdminOnly: true, Run: cmdRoomAdmin},
 		{Name: "quit", Help: "leave the chat", Run: func(c *Call) error {
@@ -210,6 +215,8 @@ func cmdNick(c *Call) error {
 	h.names[safetext.Fold(want)] = s.m.id
 	h.lastName[s.m.id] = want
 	s.m.name = want
+	id := s.m.id
+	h.savePrefLocked(func(ctx context.Context, p Preferences) error { return p.SetSetting(ctx, id, "nick", want) })
 	for r := range s.m.rooms {
 		r.enqueueLocked(&op{msg: Message{Room: r.name, Kind: KindNick, From: old, FromID: s.m.id, Text: want}})
 	}
@@ -267,20 +274,39 @@ func (s *Session) private(toID, text string) error {
 		return err
 	}
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	if s.closed {
+		h.mu.Unlock()
 		return ErrClosed
 	}
 	to := h.members[toID]
 	if to == nil {
+		h.mu.Unlock()
 		return Errorf("they are no longer here; the message was not sent")
 	}
 	if to == s.m {
+		h.mu.Unlock()
 		return Errorf("that is you: private messages go to someone else")
 	}
 	now := h.cfg.Now()
 	s.m.lastActive = now
 	m := Message{Time: now, Kind: KindPrivate, From: s.m.name, FromID: s.m.id, To: to.name, ToID: to.id, Text: clean}
+	h.mu.Unlock()
+
+	// Stored before either of them sees it, like room messages.
+	if p := h.cfg.Private; p != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+		id, err := p.AppendPrivate(ctx, m)
+		cancel()
+		if err != nil {
+			h.log.Error("storing a private message failed; not delivered", "err", err)
+			h.cfg.Observer.MessageRefused("store")
+			return Errorf("not sent: the server could not store your message, please try again")
+		}
+		m.Seq = uint64(id)
+	}
+
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	for t := range to.sessions {
 		h.deliverLocked(t, m)
 	}
@@ -289,6 +315,9 @@ func (s *Session) private(toID, text string) error {
 	}
 	to.replyTo = s.m.id
 	s.m.replyTo = to.id
+	if len(to.sessions) == 0 {
+		h.deliverLocked(s, Message{Time: now, Kind: KindNotice, Text: fmt.Sprintf("%s left before it arrived; it is kept in their history.", to.name)})
+	}
 	if to.away != "" {
 		h.deliverLocked(s, Message{Time: now, Kind: KindNotice, Text: fmt.Sprintf("%s is away: %s", to.name, to.away)})
 	}
@@ -341,6 +370,8 @@ func cmdAway(c *Call) error {
 	h := c.Hub
 	h.mu.Lock()
 	c.Session.m.away = reason
+	id := c.Session.m.id
+	h.savePrefLocked(func(ctx context.Context, p Preferences) error { return p.SetSetting(ctx, id, "away", reason) })
 	h.mu.Unlock()
 	c.Session.Notice(fmt.Sprintf("You are marked away (%s). /back clears it.", reason))
 	return nil

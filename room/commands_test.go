@@ -119,7 +119,7 @@ func TestHelpListsCommandsAndHidesAdminOnes(t *testing.T) {
 
 	everyone := []string{"/help", "/nick NAME", "/me ACTION", "/msg NAME TEXT", "/reply TEXT", "/who",
 		"/away [REASON]", "/back", "/topic [TEXT]", "/quit", "/ping",
-		"/join #ROOM", "/leave [#ROOM]", "/rooms", "/invite NAME"}
+		"/join #ROOM", "/leave [#ROOM]", "/rooms", "/invite NAME", "/search WORDS", "/jump N", "/history [N]"}
 
 	send(t, user, "/help")
 	help := expect(t, user, KindNotice).Text

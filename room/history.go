@@ -16,6 +16,38 @@ type History interface {
 	LastSeq(ctx context.Context, room string) (uint64, error)
 }
 
+// PrivateHistory stores private messages. A private message is stored
+// before either person sees it; its id orders a person's conversations.
+type PrivateHistory interface {
+	AppendPrivate(ctx context.Context, m Message) (id int64, err error)
+	// PrivateBefore returns up to n private messages that identity sent or
+	// received with an id below beforeID (0 means the newest), oldest
+	// first, with Seq holding the id.
+	PrivateBefore(ctx context.Context, identity string, beforeID int64, n int) ([]Message, error)
+}
+
+// Searcher finds messages by words.
+type Searcher interface {
+	// Search returns up to limit messages of room, and identity's private
+	// messages, matching every word of query, newest first.
+	Search(ctx context.Context, room, identity, query string, limit int) ([]Message, error)
+}
+
+// Preferences keeps what each identity chose (name, away, screen settings)
+// and how far it has read each room.
+type Preferences interface {
+	SetSetting(ctx context.Context, identity, key, value string) error
+	Settings(ctx context.Context, identity string) (map[string]string, error)
+	SetReadMark(ctx context.Context, identity, room string, seq uint64) error
+	ReadMark(ctx context.Context, identity, room string) (uint64, error)
+}
+
+// topicStore is implemented by a History that remembers each room's topic
+// beyond the messages it keeps.
+type topicStore interface {
+	Topic(ctx context.Context, room string) (string, error)
+}
+
 // ring keeps the newest messages of one room in memory, oldest first.
 // It is owned by the Hub and guarded by Hub.mu.
 type ring struct {

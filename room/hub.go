@@ -40,6 +40,13 @@ type Config struct {
 	QueueSize int
 	// History stores messages durably; nil keeps them in memory only.
 	History History
+	// Private stores private messages; nil keeps them nowhere.
+	Private PrivateHistory
+	// Search backs /search; nil turns it off.
+	Search Searcher
+	// Prefs keeps names, away marks, settings and read marks across
+	// connections; nil forgets them when the person leaves.
+	Prefs Preferences
 	// Reserved reports whether a name belongs to a particular identity (for
 	// example a name given to a key by the operator), so that nobody else may
 	// take it. Nil means no name is reserved.
@@ -85,6 +92,7 @@ type Hub struct {
 	commands *Registry
 	quit     chan struct{}
 	wg       sync.WaitGroup
+	writes   chan func(context.Context) // preference writes, done by one goroutine in order
 
 	// mu guards everything below, and the mutable fields of every member,
 	// room and Session. It is never held while waiting on anything.
@@ -144,6 +152,7 @@ func New(cfg Config) (*Hub, error) {
 		log:      cfg.Logger,
 		commands: builtinCommands(),
 		quit:     make(chan struct{}),
+		writes:   make(chan func(context.Context), 4096),
 		members:  make(map[string]*member),
 		names:    make(map[string]string),
 		lastName: make(map[string]string),
@@ -155,7 +164,84 @@ func New(cfg Config) (*Hub, error) {
 	}
 	h.rooms[r.name] = r
 	h.startRoom(r)
+	h.wg.Add(1)
+	go h.writer()
 	return h, nil
+}
+
+// writer is the goroutine that owns preference writes (settings, read
+// marks): they are small, may wait on a disk, and must never hold Hub.mu.
+func (h *Hub) writer() {
+	defer h.wg.Done()
+	run := func(f func(context.Context)) {
+		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+		defer cancel()
+		f(ctx)
+	}
+	for {
+		select {
+		case f := <-h.writes:
+			run(f)
+		case <-h.quit:
+			for {
+				select {
+				case f := <-h.writes:
+					run(f)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// savePrefLocked queues a preference write without waiting. When the queue
+// is full (the disk is stuck) the write is dropped and logged: preferences
+// are a convenience, never worth blocking chat for.
+func (h *Hub) savePrefLocked(f func(ctx context.Context, p Preferences) error) {
+	p := h.cfg.Prefs
+	if p == nil {
+		return
+	}
+	select {
+	case h.writes <- func(ctx context.Context) {
+		if err := f(ctx, p); err != nil {
+			h.log.Warn("saving a preference failed", "err", err)
+		}
+	}:
+	default:
+		h.log.Warn("preference writes are backed up; one was dropped")
+	}
+}
+
+// SetSetting saves one of the session's identity's screen settings.
+func (s *Session) SetSetting(key, value string) {
+	h := s.hub
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s.settings[key] = value
+	id := s.m.id
+	h.savePrefLocked(func(ctx context.Context, p Preferences) error { return p.SetSetting(ctx, id, key, value) })
+}
+
+// Settings returns the identity's saved settings, as loaded at connect and
+// changed since by this session.
+func (s *Session) Settings() map[string]string {
+	s.hub.mu.Lock()
+	defer s.hub.mu.Unlock()
+	out := make(map[string]string, len(s.settings))
+	for k, v := range s.settings {
+		out[k] = v
+	}
+	return out
+}
+
+// ReadMark returns the sequence number up to which the identity had read
+// the room when this session connected (0: unknown).
+func (s *Session) ReadMark(room string) uint64 {
+	s.hub.mu.Lock()
+	defer s.hub.mu.Unlock()
+	return s.marks[safetext.Fold(room)]
 }
 
 // Commands returns the command registry, to which a transport may add
@@ -178,6 +264,10 @@ func (h *Hub) Connect(ctx context.Context, id Identity) (*Session, error) {
 			notes = append(notes, motd)
 		}
 	}
+	settings, marks := h.loadPrefs(ctx, id.ID)
+	if nick := settings["nick"]; nick != "" {
+		id.Name = nick // the name they chose last time comes first
+	}
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
@@ -191,7 +281,7 @@ func (h *Hub) Connect(ctx context.Context, id Identity) (*Session, error) {
 			notes = append(notes, note)
 		}
 		now := h.cfg.Now()
-		m = &member{id: id.ID, name: name, admin: id.Admin, since: now, lastActive: now,
+		m = &member{id: id.ID, name: name, admin: id.Admin, since: now, lastActive: now, away: settings["away"],
 			sessions: make(map[*Session]struct{}), rooms: make(map[*room]struct{})}
 		h.members[id.ID] = m
 		h.names[safetext.Fold(name)] = id.ID
@@ -206,6 +296,9 @@ func (h *Hub) Connect(ctx context.Context, id Identity) (*Session, error) {
 		done:     make(chan struct{}),
 		ready:    make(chan struct{}),
 		backlogs: make(map[string][]Message),
+		settings: settings,
+		marks:    marks,
+		seen:     make(map[string]uint64),
 	}
 	m.sessions[s] = struct{}{}
 	lobby := h.rooms[safetext.Fold(h.cfg.DefaultRoom)]
@@ -242,6 +335,30 @@ func (h *Hub) Connect(ctx context.Context, id Identity) (*Session, error) {
 		s.Close("connection ended while joining")
 		return nil, ctx.Err()
 	}
+}
+
+// loadPrefs reads an identity's settings and its read mark of the default
+// room. Failures only cost the convenience: they are logged.
+func (h *Hub) loadPrefs(ctx context.Context, id string) (map[string]string, map[string]uint64) {
+	settings, marks := map[string]string{}, map[string]uint64{}
+	p := h.cfg.Prefs
+	if p == nil {
+		return settings, marks
+	}
+	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
+	if s, err := p.Settings(ctx, id); err != nil {
+		h.log.Warn("loading settings failed", "id", id, "err", err)
+	} else if s != nil {
+		settings = s
+	}
+	lobby := safetext.Fold(h.cfg.DefaultRoom)
+	if mark, err := p.ReadMark(ctx, id, lobby); err != nil {
+		h.log.Warn("loading read mark failed", "id", id, "err", err)
+	} else {
+		marks[lobby] = mark
+	}
+	return settings, marks
 }
 
 // firstRoom returns the member's room with the smallest name.
@@ -410,6 +527,9 @@ func (h *Hub) deliverLocked(s *Session, m Message) {
 	}
 	select {
 	case s.out <- m:
+		if m.Seq > 0 && m.Room != "" {
+			s.seen[m.Room] = m.Seq
+		}
 	default:
 		h.log.Warn("session disconnected: outgoing queue full", "id", s.m.id, "session", s.id, "queue", cap(s.out))
 		h.cfg.Observer.SessionDropped("slow")
@@ -429,6 +549,10 @@ func (h *Hub) closeSessionLocked(s *Session, reason string) {
 	close(s.out)
 	close(s.done)
 	m := s.m
+	for room, seq := range s.seen {
+		id, room, seq := m.id, room, seq
+		h.savePrefLocked(func(ctx context.Context, p Preferences) error { return p.SetReadMark(ctx, id, room, seq) })
+	}
 	delete(m.sessions, s)
 	for r := range m.rooms {
 		delete(r.sessions, s)

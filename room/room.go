@@ -71,6 +71,13 @@ func (h *Hub) loadRoom(ctx context.Context, name string) (*room, error) {
 				r.topic = m.Text
 			}
 		}
+		if ts, ok := hist.(topicStore); ok { // the topic outlives the ring
+			topic, err := ts.Topic(ctx, name)
+			if err != nil {
+				return nil, fmt.Errorf("room %s: topic: %w", name, err)
+			}
+			r.topic = topic
+		}
 	}
 	return r, nil
 }

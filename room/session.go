@@ -25,6 +25,9 @@ type Session struct {
 	// Guarded by Hub.mu.
 	room     *room                // the room this session shows and posts to
 	backlogs map[string][]Message // per room: the messages before the session was registered there
+	settings map[string]string    // the identity's saved settings
+	marks    map[string]uint64    // read marks at connect, by room
+	seen     map[string]uint64    // the newest Seq delivered, by room (the next read marks)
 	closed   bool
 	reason   string
 }

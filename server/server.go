@@ -21,6 +21,7 @@ import (
 	"parley/keys"
 	"parley/room"
 	"parley/safetext"
+	"parley/store"
 )
 
 // Config is what a Server needs; main fills it from flags and environment.
@@ -50,6 +51,12 @@ type Config struct {
 	MaxWidth, MaxHeight int
 	// Room configures the hub.
 	Room room.Config
+	// Store is "sqlite" (history in DataDir/parley.db, the default) or
+	// "memory" (the recent messages of each room only, lost on restart).
+	Store string
+	// Retain deletes stored messages older than this, in the background;
+	// zero keeps everything.
+	Retain time.Duration
 	// Defences sets the limits that keep abuse from hurting anyone else.
 	Defences Defences
 	// Conns counts connections and authentication results; nil discards.
@@ -85,6 +92,7 @@ type Server struct {
 	stop     context.CancelFunc
 	watchers sync.WaitGroup
 	conns    ConnObserver
+	store    *store.SQLite // nil with Store "memory"
 	gate     *guard.Gate
 	sessions *guard.Sessions
 
@@ -98,6 +106,7 @@ const (
 	loginGrace  = 30 * time.Second
 	hostKeyFile = "ssh/host_ed25519"
 	keysFile    = "authorized_keys"
+	dbFile      = "parley.db"
 	motdFile    = "motd"
 	maxMOTD     = 4096
 )
@@ -169,6 +178,18 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("authorized keys: %w", err)
 	}
 
+	switch cfg.Store {
+	case "", "sqlite":
+		st, err := store.Open(context.Background(), s.path(dbFile))
+		if err != nil {
+			return nil, fmt.Errorf("history store: %w", err)
+		}
+		s.store = st
+		cfg.Room.History, cfg.Room.Private, cfg.Room.Search, cfg.Room.Prefs = st, st, st, st
+	case "memory":
+	default:
+		return nil, fmt.Errorf("store %q: use sqlite or memory", cfg.Store)
+	}
 	rc := cfg.Room
 	rc.Logger = s.log
 	rc.Reserved = func(name string) (string, bool) { return s.keys.Current().NameOwner(name) }
@@ -180,6 +201,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	rc.NoticeLimit = guard.NewLimiter(notices)
 	if s.hub, err = room.New(rc); err != nil {
+		s.closeStore()
 		return nil, err
 	}
 
@@ -211,7 +233,43 @@ func New(cfg Config) (*Server, error) {
 		defer s.watchers.Done()
 		s.keys.Watch(ctx, cfg.KeysPoll, s.keysChanged)
 	}()
+	if s.store != nil && cfg.Retain > 0 {
+		s.watchers.Add(1)
+		go func() {
+			defer s.watchers.Done()
+			s.retain(ctx)
+		}()
+	}
 	return s, nil
+}
+
+// retain deletes messages older than Retain: at start, then hourly.
+func (s *Server) retain(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		n, err := s.store.DeleteBefore(ctx, time.Now().Add(-s.cfg.Retain))
+		if err != nil && ctx.Err() == nil {
+			s.log.Error("retention", "err", err)
+		} else if n > 0 {
+			s.log.Info("retention: deleted old messages", "count", n, "older_than", s.cfg.Retain.String())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Server) closeStore() error {
+	if s.store == nil {
+		return nil
+	}
+	if err := s.store.Close(); err != nil {
+		return fmt.Errorf("closing the store: %w", err)
+	}
+	return nil
 }
 
 func checkWritable(dir string) error {
@@ -269,7 +327,8 @@ func (s *Server) Close(ctx context.Context) error {
 	if cerr := s.ssh.Close(); cerr != nil && !errors.Is(cerr, ssh.ErrServerClosed) {
 		err = errors.Join(err, fmt.Errorf("closing ssh: %w", cerr))
 	}
-	return err
+	// The hub has stored everything it accepted; now the store may go.
+	return errors.Join(err, s.closeStore())
 }
 
 // Ready reports whether the server can take people: not shutting down, and
@@ -281,8 +340,8 @@ func (s *Server) Ready(ctx context.Context) error {
 	if closing {
 		return errors.New("shutting down")
 	}
-	if p, ok := s.cfg.Room.History.(interface{ Ping(context.Context) error }); ok {
-		if err := p.Ping(ctx); err != nil {
+	if s.store != nil {
+		if err := s.store.Ping(ctx); err != nil {
 			return fmt.Errorf("store: %w", err)
 		}
 	}
@@ -368,6 +427,11 @@ func (s *Server) Startup(addr net.Addr) string {
 	}
 	n := s.keys.Current().Len()
 	fmt.Fprintf(&b, "%d key(s) authorized in %s\n", n, s.keys.Path())
+	if s.store != nil {
+		fmt.Fprintf(&b, "History is kept in %s\n", s.store.Path())
+	} else {
+		b.WriteString("History is kept in memory only (--store memory): it is lost on restart\n")
+	}
 	if n == 0 {
 		fmt.Fprintf(&b, "No one can join yet. Add a public key, one per line, to %s:\n", s.keys.Path())
 		fmt.Fprintf(&b, "  cat ~/.ssh/id_ed25519.pub >> %s\n", s.keys.Path())

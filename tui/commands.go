@@ -50,6 +50,7 @@ func cmdBell(m *Model, args string) tea.Cmd {
 	switch args {
 	case BellOn, BellOff, BellMentions:
 		m.bell = args
+		m.sess.SetSetting("bell", args)
 		m.addLocal(room.KindNotice, "Bell: "+args+".")
 	case "":
 		m.addLocal(room.KindNotice, "Bell is "+m.bell+"; /bell on|off|mentions changes it.")
@@ -67,6 +68,7 @@ func cmdTimestamps(m *Model, args string) tea.Cmd {
 	}
 	m.timeFormat = f
 	m.invalidate()
+	m.sess.SetSetting("timestamps", args)
 	m.addLocal(room.KindNotice, "Timestamps: "+args+".")
 	return nil
 }
@@ -83,6 +85,7 @@ func cmdTZ(m *Model, args string) tea.Cmd {
 	}
 	m.loc = loc
 	m.invalidate()
+	m.sess.SetSetting("tz", loc.String())
 	m.addLocal(room.KindNotice, "Times are now shown in "+loc.String()+".")
 	return nil
 }
@@ -102,6 +105,7 @@ func cmdTheme(m *Model, args string) tea.Cmd {
 	case ThemeDark, ThemeLight, ThemeMono:
 		m.themeChosen = true
 		m.setTheme(args)
+		m.sess.SetSetting("theme", args)
 		m.addLocal(room.KindNotice, "Theme: "+args+".")
 	case "":
 		m.addLocal(room.KindNotice, "Theme is "+m.st.theme+"; /theme dark|light|mono changes it.")
@@ -115,10 +119,12 @@ func cmdScroll(m *Model, args string) tea.Cmd {
 	switch args {
 	case "up":
 		m.scrollBy(m.pageLines())
+		return m.loadOlder()
 	case "down":
 		m.scrollBy(-m.pageLines())
 	case "top":
 		m.scrollBy(1 << 30)
+		return m.loadOlder()
 	case "bottom", "":
 		m.scrollBy(-m.cur.scroll)
 	default:

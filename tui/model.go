@@ -31,6 +31,10 @@ type Session interface {
 	Rooms() []room.RoomInfo
 	RoomBacklog(name string) []room.Message
 	Switch(name string) error
+	Settings() map[string]string
+	SetSetting(key, value string)
+	ReadMark(room string) uint64
+	Older(ctx context.Context, room string, before uint64, n int) ([]room.Message, error)
 }
 
 var _ Session = (*room.Session)(nil)
@@ -131,6 +135,8 @@ func New(sess Session, opt Options) *Model {
 	m.views = make(map[string]*view)
 	m.cur = m.view(sess.Room())
 	m.cur.load(sess.Backlog())
+	m.cur.markUnread(sess.ReadMark(sess.Room()))
+	m.applySettings(sess.Settings())
 	m.refresh()
 	m.layout()
 	return m
@@ -216,6 +222,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case eventsMsg:
 		return m, m.onEvents(msg)
+	case olderMsg:
+		m.onOlder(msg)
+		return m, nil
 	case sentMsg:
 		m.sending = false
 		if msg.err != nil {
@@ -296,7 +305,7 @@ func (m *Model) onKey(k tea.KeyPressMsg) tea.Cmd {
 		return nil
 	case "pgup":
 		m.scrollBy(m.pageLines())
-		return nil
+		return m.loadOlder()
 	case "pgdown":
 		m.scrollBy(-m.pageLines())
 		return nil
@@ -304,6 +313,7 @@ func (m *Model) onKey(k tea.KeyPressMsg) tea.Cmd {
 		if m.input.Value() == "" {
 			if key == "home" {
 				m.scrollBy(1 << 30)
+				return m.loadOlder()
 			} else {
 				m.scrollBy(-m.cur.scroll)
 			}
@@ -421,11 +431,135 @@ func (m *Model) addLocal(kind room.Kind, text string) {
 
 // view is one room as this screen shows it.
 type view struct {
-	name    string
-	entries []entry
-	scroll  int // lines scrolled up from the newest
-	unseen  int // messages arrived while scrolled up
-	unread  int // messages arrived while another room was shown
+	name      string
+	entries   []entry
+	scroll    int  // lines scrolled up from the newest
+	unseen    int  // messages arrived while scrolled up
+	unread    int  // messages arrived while another room was shown
+	loading   bool // older messages are being fetched
+	exhausted bool // there are no older messages
+}
+
+// kindUnread is a screen-only entry: the line between what the person had
+// read when they left and what came since.
+const kindUnread room.Kind = 200
+
+// markUnread puts the unread line after the last message at or before
+// mark, when newer messages follow it.
+func (v *view) markUnread(mark uint64) {
+	if mark == 0 {
+		return
+	}
+	for i, e := range v.entries {
+		if e.msg.Seq > mark {
+			text := "new since you were last here"
+			if i == 0 {
+				text = "new since you were last here (and older, PgUp)"
+			}
+			line := entry{msg: room.Message{Kind: kindUnread, Text: text}}
+			v.entries = append(v.entries[:i], append([]entry{line}, v.entries[i:]...)...)
+			return
+		}
+	}
+}
+
+// oldestSeq returns the smallest room sequence number the view holds.
+func (v *view) oldestSeq() uint64 {
+	for _, e := range v.entries {
+		if e.msg.Seq > 0 && e.msg.Room != "" {
+			return e.msg.Seq
+		}
+	}
+	return 0
+}
+
+// olderMsg carries a page of older messages for a view.
+type olderMsg struct {
+	room string
+	msgs []room.Message
+	err  error
+}
+
+// olderPage is how many messages one scroll past the top fetches.
+const olderPage = 100
+
+// loadOlder fetches the page before the oldest message of the shown room,
+// in the background, when the view is scrolled to its top.
+func (m *Model) loadOlder() tea.Cmd {
+	v := m.cur
+	if v.loading || v.exhausted || !m.atTop() {
+		return nil
+	}
+	oldest := v.oldestSeq()
+	if oldest <= 1 {
+		v.exhausted = true
+		return nil
+	}
+	v.loading = true
+	sess, ctx, name := m.sess, m.ctx, v.name
+	return func() tea.Msg {
+		msgs, err := sess.Older(ctx, name, oldest, olderPage)
+		return olderMsg{room: name, msgs: msgs, err: err}
+	}
+}
+
+// atTop reports whether the shown view is scrolled to its oldest line.
+func (m *Model) atTop() bool {
+	total := 0
+	w := m.chatWidth()
+	for i := range m.cur.entries {
+		e := &m.cur.entries[i]
+		if e.width != w || e.lines == nil {
+			e.lines, e.width = m.renderLines(e.msg, w), w
+		}
+		total += len(e.lines)
+	}
+	return m.cur.scroll >= total-m.chatHeight()
+}
+
+func (m *Model) onOlder(msg olderMsg) {
+	v := m.views[msg.room]
+	if v == nil {
+		return
+	}
+	v.loading = false
+	if msg.err != nil {
+		m.addLocal(room.KindError, "could not load older messages; try again")
+		return
+	}
+	oldest := v.oldestSeq()
+	var page []entry
+	for _, x := range msg.msgs {
+		if x.Seq < oldest {
+			page = append(page, entry{msg: x})
+		}
+	}
+	if len(page) == 0 {
+		v.exhausted = true
+		return
+	}
+	v.entries = append(page, v.entries...)
+}
+
+// applySettings restores what the person chose in earlier sessions.
+func (m *Model) applySettings(set map[string]string) {
+	if t := set["theme"]; t == ThemeDark || t == ThemeLight || t == ThemeMono {
+		m.themeChosen = true
+		m.setTheme(t)
+	}
+	if b := set["bell"]; b == BellOn || b == BellOff || b == BellMentions {
+		m.bell = b
+	}
+	if f, ok := timeFormats[set["timestamps"]]; ok {
+		m.timeFormat = f
+		m.invalidate()
+	}
+	if tz := set["tz"]; tz != "" {
+		if loc, err := loadZone(tz); err == nil {
+			m.loc = loc
+			m.invalidate()
+		}
+	}
 }
 
 // view returns the view of a room, creating it.

@@ -17,12 +17,15 @@ import (
 
 // fakeSession records what the model sends and serves canned state.
 type fakeSession struct {
-	mu      sync.Mutex
-	events  chan room.Message
-	backlog []room.Message
-	sent    []string
-	members []room.MemberInfo
-	reason  string
+	mu       sync.Mutex
+	events   chan room.Message
+	backlog  []room.Message
+	sent     []string
+	members  []room.MemberInfo
+	reason   string
+	settings map[string]string
+	mark     uint64
+	older    []room.Message // what the store holds before the backlog
 }
 
 func newFake() *fakeSession {
@@ -48,6 +51,28 @@ func (f *fakeSession) Members() []room.MemberInfo        { return f.members }
 func (f *fakeSession) Rooms() []room.RoomInfo            { return []room.RoomInfo{{Name: "lobby"}} }
 func (f *fakeSession) RoomBacklog(string) []room.Message { return nil }
 func (f *fakeSession) Switch(string) error               { return nil }
+func (f *fakeSession) Settings() map[string]string       { return f.settings }
+func (f *fakeSession) SetSetting(k, v string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.settings == nil {
+		f.settings = map[string]string{}
+	}
+	f.settings[k] = v
+}
+func (f *fakeSession) ReadMark(string) uint64 { return f.mark }
+func (f *fakeSession) Older(_ context.Context, _ string, before uint64, n int) ([]room.Message, error) {
+	var out []room.Message
+	for _, m := range f.older {
+		if m.Seq < before {
+			out = append(out, m)
+		}
+	}
+	if len(out) > n {
+		out = out[len(out)-n:]
+	}
+	return out, nil
+}
 func (f *fakeSession) Commands() []room.Command {
 	return []room.Command{{Name: "nick", Args: "NAME", Help: "change your name"}, {Name: "msg", Args: "NAME TEXT", Help: "send a private message"}}
 }
@@ -481,5 +506,90 @@ func TestNoColorMeansMono(t *testing.T) {
 	m := New(newFake(), Options{Width: 80, Height: 24, Env: []string{"NO_COLOR=1"}})
 	if m.st.theme != ThemeMono {
 		t.Fatalf("theme %q with NO_COLOR", m.st.theme)
+	}
+}
+
+func TestSavedSettingsApplyAndChangesAreSaved(t *testing.T) {
+	f := newFake()
+	f.settings = map[string]string{"theme": "light", "bell": "off", "timestamps": "off", "tz": "Asia/Tokyo"}
+	f.backlog = []room.Message{chat(1, "bob", "hello")}
+	m := newModel(f, 80, 24)
+	if m.st.theme != ThemeLight || m.bell != BellOff || m.timeFormat != "" || m.loc.String() != "Asia/Tokyo" {
+		t.Fatalf("settings not applied: theme=%s bell=%s time=%q tz=%s", m.st.theme, m.bell, m.timeFormat, m.loc)
+	}
+	m.Update(tea.BackgroundColorMsg{}) // a dark answer must not override the saved theme
+	if m.st.theme != ThemeLight {
+		t.Fatal("the terminal's answer overrode the saved theme")
+	}
+	m.enter("/bell mentions")
+	m.enter("/tz Europe/Paris")
+	if f.settings["bell"] != "mentions" || f.settings["tz"] != "Europe/Paris" {
+		t.Fatalf("changes not saved: %v", f.settings)
+	}
+}
+
+func TestUnreadMarkerSitsWhereThePersonLeft(t *testing.T) {
+	f := newFake()
+	for i := 1; i <= 6; i++ {
+		f.backlog = append(f.backlog, chat(uint64(i), "bob", fmt.Sprintf("message %d", i)))
+	}
+	f.mark = 4
+	m := newModel(f, 80, 24)
+	rows := screen(m)
+	at := func(s string) int {
+		for i, r := range rows {
+			if strings.Contains(r, s) {
+				return i
+			}
+		}
+		return -1
+	}
+	marker, four, five := at("new since you were last here"), at("message 4"), at("message 5")
+	if marker < 0 || !(four < marker && marker < five) {
+		t.Fatalf("marker at row %d, message 4 at %d, message 5 at %d:\n%s", marker, four, five, strings.Join(rows, "\n"))
+	}
+	f.mark = 6 // read everything: no marker
+	if all := strings.Join(screen(newModel(f, 80, 24)), "\n"); strings.Contains(all, "new since") {
+		t.Fatalf("marker with nothing new:\n%s", all)
+	}
+}
+
+func TestScrollingPastTheTopLoadsOlderPages(t *testing.T) {
+	f := newFake()
+	for i := 1; i <= 250; i++ {
+		msg := chat(uint64(i), "bob", fmt.Sprintf("old %03d", i))
+		if i <= 200 {
+			f.older = append(f.older, msg)
+		} else {
+			f.backlog = append(f.backlog, msg)
+		}
+	}
+	m := newModel(f, 40, 15)
+	var cmd tea.Cmd
+	for i := 0; i < 20 && cmd == nil; i++ {
+		_, cmd = m.Update(key("pgup"))
+	}
+	if cmd == nil {
+		t.Fatal("reaching the top did not ask for older messages")
+	}
+	m.Update(cmd())
+	if got := m.cur.oldestSeq(); got != 101 {
+		t.Fatalf("after one page the oldest is %d, want 101", got)
+	}
+	all := strings.Join(screen(m), "\n")
+	if strings.Contains(all, "old 250") {
+		t.Fatalf("loading older messages moved the view to the bottom:\n%s", all)
+	}
+	// Scroll to the very top: two more pages, then nothing more to load.
+	for i := 0; i < 200; i++ {
+		if _, cmd = m.Update(key("pgup")); cmd != nil {
+			m.Update(cmd())
+		}
+	}
+	if got := m.cur.oldestSeq(); got != 1 || !m.cur.exhausted {
+		t.Fatalf("oldest %d exhausted %v", got, m.cur.exhausted)
+	}
+	if all := strings.Join(screen(m), "\n"); !strings.Contains(all, "old 001") {
+		t.Fatalf("top of history not shown:\n%s", all)
 	}
 }

@@ -150,6 +150,10 @@ func (m *Model) renderLines(msg room.Message, width int) []string {
 		text, textStyle = msg.Text, &st.private
 	case room.KindError:
 		prefix, text, textStyle = "! ", msg.Text, &st.errorText
+	case kindUnread:
+		label := " " + msg.Text + " "
+		pad := max(width-ansi.StringWidth(label), 0)
+		return []string{st.marker.Render(strings.Repeat("─", pad/2) + label + strings.Repeat("─", pad-pad/2))}
 	default: // notices
 		prefix, text, textStyle = "· ", msg.Text, &st.notice
 	}
