@@ -87,6 +87,17 @@ func parseOptions(args []string, lookup lookupFunc, stderr io.Writer) (options, 
 	fs.StringVar(&o.server.Store, "store", env("PARLEY_STORE", "sqlite"), "history store: sqlite (data/parley.db) or memory (env PARLEY_STORE)")
 	retain := env("PARLEY_RETAIN", "")
 	fs.StringVar(&retain, "retain", retain, "delete messages older than this, e.g. 90d or 720h; empty keeps everything (env PARLEY_RETAIN)")
+	msgRate, err := envFloat(getenv, "PARLEY_MSG_RATE", 2)
+	if err != nil {
+		return o, err
+	}
+	fs.Float64Var(&o.server.Defences.Messages.Rate, "msg-rate", msgRate, "messages per second one person may send after a burst; inf turns flood control off (env PARLEY_MSG_RATE)")
+	msgBurst, err := envFloat(getenv, "PARLEY_MSG_BURST", 5)
+	if err != nil {
+		return o, err
+	}
+	burst := int(msgBurst)
+	fs.IntVar(&burst, "msg-burst", burst, "messages one person may send at once (env PARLEY_MSG_BURST)")
 	defaultRoom := env("PARLEY_DEFAULT_ROOM", "lobby")
 	fs.StringVar(&defaultRoom, "default-room", defaultRoom, "the room everyone starts in (env PARLEY_DEFAULT_ROOM)")
 	fs.StringVar(&o.logFormat, "log-format", env("PARLEY_LOG_FORMAT", "text"), "log format: text or json (env PARLEY_LOG_FORMAT)")
@@ -103,6 +114,10 @@ func parseOptions(args []string, lookup lookupFunc, stderr io.Writer) (options, 
 		return o, fmt.Errorf("unexpected argument %q (see parley -help)", fs.Arg(0))
 	}
 	o.server.SeedKeys = !noSeed
+	o.server.Defences.Messages.Burst = burst
+	if r := o.server.Defences.Messages.Rate; !(r > 0) || burst < 1 {
+		return o, fmt.Errorf("--msg-rate must be above 0 (or inf) and --msg-burst at least 1")
+	}
 	if o.server.Retain, err = parseRetain(retain); err != nil {
 		return o, err
 	}
@@ -143,6 +158,18 @@ func parseRetain(v string) (time.Duration, error) {
 // separated by semicolons.
 func splitKeys(v string) []string {
 	return strings.FieldsFunc(v, func(r rune) bool { return r == '\n' || r == ';' })
+}
+
+func envFloat(getenv func(string) string, name string, def float64) (float64, error) {
+	v := getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s=%q: use a number", name, v)
+	}
+	return f, nil
 }
 
 func envBool(getenv func(string) string, name string) (bool, error) {

@@ -217,6 +217,8 @@ func TestBadConfigurationFailsWithOneClearLine(t *testing.T) {
 		{"stray argument", []string{"serve"}, nil, `unexpected argument "serve"`},
 		{"bad log format", []string{"--log-format", "xml"}, nil, `log format "xml"`},
 		{"bad retention", []string{"--retain", "soon"}, nil, `retain "soon"`},
+		{"bad message rate", []string{"--msg-rate", "0"}, nil, `--msg-rate must be above 0`},
+		{"bad message rate env", nil, map[string]string{"PARLEY_MSG_RATE": "fast"}, `PARLEY_MSG_RATE="fast"`},
 		{"bad store", []string{"--store", "mongo", "--ops", "", "--data", "DATA"}, nil, `store "mongo"`},
 		{"bad default room", []string{"--default-room", "#no way", "--ops", "", "--data", "DATA"}, nil, `default room`},
 	}
