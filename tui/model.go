@@ -510,7 +510,7 @@ func (m *Model) atTop() bool {
 	for i := range m.cur.entries {
 		e := &m.cur.entries[i]
 		if e.width != w || e.lines == nil {
-			e.lines, e.width = m.renderLines(e.msg, w), w
+			e.lines, e.width = m.renderEntry(e, w), w
 		}
 		total += len(e.lines)
 	}
@@ -581,8 +581,20 @@ func (v *view) load(backlog []room.Message) {
 	v.scroll, v.unseen, v.unread = 0, 0, 0
 }
 
+// coalesceWithin is how close in time joins (or leaves) must be to share
+// one line, so that many people arriving at once do not flood the screen.
+const coalesceWithin = 2 * time.Minute
+
 // add appends a message; hidden says the view is not on screen.
 func (v *view) add(msg room.Message, hidden bool) {
+	if n := len(v.entries); n > 0 && (msg.Kind == room.KindJoin || msg.Kind == room.KindLeave) && msg.Text == "" {
+		last := &v.entries[n-1]
+		if last.msg.Kind == msg.Kind && last.msg.Room == msg.Room && last.msg.Text == "" && msg.Time.Sub(last.msg.Time) < coalesceWithin {
+			last.others = append(last.others, msg.From)
+			last.lines = nil // re-render
+			return
+		}
+	}
 	v.entries = append(v.entries, entry{msg: msg})
 	if over := len(v.entries) - keepEntries; over > 0 {
 		v.entries = append(v.entries[:0:0], v.entries[over:]...)
@@ -748,7 +760,7 @@ func (m *Model) chatLines(w, h int) []string {
 	for i := len(m.cur.entries) - 1; i >= 0 && len(lines) < h+skip; i-- {
 		e := &m.cur.entries[i]
 		if e.width != w || e.lines == nil {
-			e.lines, e.width = m.renderLines(e.msg, w), w
+			e.lines, e.width = m.renderEntry(e, w), w
 		}
 		for j := len(e.lines) - 1; j >= 0 && len(lines) < h+skip; j-- {
 			lines = append(lines, e.lines[j])

@@ -593,3 +593,24 @@ func TestScrollingPastTheTopLoadsOlderPages(t *testing.T) {
 		t.Fatalf("top of history not shown:\n%s", all)
 	}
 }
+
+func TestManyJoinsShareOneLine(t *testing.T) {
+	m := newModel(newFake(), 80, 24)
+	var batch []room.Message
+	for i, name := range []string{"ann", "ben", "cat", "dan", "eve", "fay"} {
+		batch = append(batch, room.Message{Seq: uint64(i + 1), Time: t0.Add(time.Duration(i) * time.Second), Room: "lobby", Kind: room.KindJoin, From: name, FromID: "id-" + name})
+	}
+	m.Update(eventsMsg{msgs: batch[:2]})
+	if all := strings.Join(screen(m), "\n"); !strings.Contains(all, "ann and ben joined #lobby") {
+		t.Fatalf("two joins:\n%s", all)
+	}
+	m.Update(eventsMsg{msgs: batch[2:]})
+	all := strings.Join(screen(m), "\n")
+	if !strings.Contains(all, "ann, ben, cat and 3 others joined #lobby") || strings.Count(all, "joined") != 1 {
+		t.Fatalf("six joins:\n%s", all)
+	}
+	m.Update(eventsMsg{msgs: []room.Message{chat(7, "ann", "hi"), {Seq: 8, Time: t0.Add(time.Minute), Room: "lobby", Kind: room.KindJoin, From: "gus", FromID: "id-gus"}}})
+	if all := strings.Join(screen(m), "\n"); !strings.Contains(all, "→ gus joined") {
+		t.Fatalf("a join after a message should start a new line:\n%s", all)
+	}
+}

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"fmt"
 	"hash/fnv"
 	"image/color"
 	"strings"
@@ -97,15 +98,36 @@ func (st *styles) nameStyle(name, id string) string {
 
 // entry is one message and its lines as last rendered for a width.
 type entry struct {
-	msg   room.Message
-	width int
-	lines []string
+	msg    room.Message
+	others []string // more people who joined or left with msg.From (coalesced)
+	width  int
+	lines  []string
 }
 
 // renderLines lays msg out in lines of at most width cells: a prefix (time,
 // name) on the first line and the text wrapped under itself, not under the
 // name (a hanging indent).
 func (m *Model) renderLines(msg room.Message, width int) []string {
+	return m.renderEntry(&entry{msg: msg}, width)
+}
+
+// people names From and the coalesced others: "alice", "alice and bob",
+// "alice, bob and carol", "alice, bob, carol and 12 others".
+func people(e *entry) string {
+	names := append([]string{e.msg.From}, e.others...)
+	switch n := len(names); {
+	case n == 1:
+		return names[0]
+	case n <= 4:
+		return strings.Join(names[:n-1], ", ") + " and " + names[n-1]
+	default:
+		return strings.Join(names[:3], ", ") + fmt.Sprintf(" and %d others", n-3)
+	}
+}
+
+// renderEntry lays out one entry; see renderLines.
+func (m *Model) renderEntry(e *entry, width int) []string {
+	msg := e.msg
 	st := &m.st
 	ts := ""
 	if !msg.Time.IsZero() && m.timeFormat != "" {
@@ -128,9 +150,9 @@ func (m *Model) renderLines(msg room.Message, width int) []string {
 			textStyle = &st.mention
 		}
 	case room.KindJoin:
-		prefix, text, textStyle = "→ ", msg.From+" joined #"+msg.Room, &st.dim
+		prefix, text, textStyle = "→ ", people(e)+" joined #"+msg.Room, &st.dim
 	case room.KindLeave:
-		text = msg.From + " left"
+		text = people(e) + " left"
 		if msg.Text != "" {
 			text += " (" + msg.Text + ")"
 		}
