@@ -135,7 +135,7 @@ func New(sess Session, opt Options) *Model {
 	m.views = make(map[string]*view)
 	m.cur = m.view(sess.Room())
 	m.cur.load(sess.Backlog())
-	m.cur.markUnread(sess.ReadMark(sess.Room()))
+	m.cur.markUnread(sess.ReadMark(sess.Room()), sess.ID())
 	m.applySettings(sess.Settings())
 	m.refresh()
 	m.layout()
@@ -444,14 +444,14 @@ type view struct {
 // read when they left and what came since.
 const kindUnread room.Kind = 200
 
-// markUnread puts the unread line after the last message at or before
-// mark, when newer messages follow it.
-func (v *view) markUnread(mark uint64) {
+// markUnread puts the unread line before the first message after mark
+// that someone else wrote (your own leave is not news to you).
+func (v *view) markUnread(mark uint64, me string) {
 	if mark == 0 {
 		return
 	}
 	for i, e := range v.entries {
-		if e.msg.Seq > mark {
+		if e.msg.Seq > mark && e.msg.FromID != me {
 			text := "new since you were last here"
 			if i == 0 {
 				text = "new since you were last here (and older, PgUp)"

@@ -533,6 +533,9 @@ func TestUnreadMarkerSitsWhereThePersonLeft(t *testing.T) {
 	for i := 1; i <= 6; i++ {
 		f.backlog = append(f.backlog, chat(uint64(i), "bob", fmt.Sprintf("message %d", i)))
 	}
+	// Their own leave right after the mark is not news to them.
+	f.backlog[4] = room.Message{Seq: 5, Time: t0, Room: "lobby", Kind: room.KindLeave, From: "alice", FromID: "id-alice"}
+	f.backlog[5].Text = "message 5"
 	f.mark = 4
 	m := newModel(f, 80, 24)
 	rows := screen(m)
