@@ -37,6 +37,10 @@ func main() {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)
 		}
+		var code exitCode
+		if errors.As(err, &code) { // the command has said why
+			os.Exit(int(code))
+		}
 		fmt.Fprintln(os.Stderr, "parley:", err)
 		os.Exit(1)
 	}
@@ -104,7 +108,7 @@ func parseOptions(args []string, lookup lookupFunc, stderr io.Writer) (options, 
 	level := env("PARLEY_LOG_LEVEL", "info")
 	fs.StringVar(&level, "log-level", level, "log level: debug, info, warn, error (env PARLEY_LOG_LEVEL)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: parley [flags]\n       parley healthcheck [--ops ADDR]\n\nA chat room people join with ssh. Flags override PARLEY_* environment variables.\nThe host key may also come from PARLEY_HOST_KEY (a PEM private key);\nPARLEY_ADMIN_KEYS adds admin keys (lines or file paths, one per line or ';').\n\nFlags:")
+		fmt.Fprintln(stderr, "Usage: parley [flags]\n       parley healthcheck [--ops ADDR]\n       parley keys add|list|remove ... [--data DIR]  (parley keys help)\n\nA chat room people join with ssh. Flags override PARLEY_* environment variables.\nThe host key may also come from PARLEY_HOST_KEY (a PEM private key);\nPARLEY_ADMIN_KEYS adds admin keys (lines or file paths, one per line or ';').\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -187,6 +191,9 @@ func envBool(getenv func(string) string, name string) (bool, error) {
 func run(args []string, lookup lookupFunc, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "healthcheck" {
 		return healthcheck(args[1:], lookup, stderr)
+	}
+	if len(args) > 0 && args[0] == "keys" {
+		return keysCommand(args[1:], lookup, os.Stdin, stdout, stderr)
 	}
 	o, err := parseOptions(args, lookup, stderr)
 	if err != nil {

@@ -30,7 +30,7 @@ const (
 // so that rate() and absent() work before the first event.
 var (
 	authResults    = []string{AuthAccepted, AuthRefused, AuthFailed}
-	refusedReasons = []string{"store", "empty", "rate"}
+	refusedReasons = []string{"store", "empty", "rate", "muted"}
 	droppedReasons = []string{"slow", "kicked", "revoked"}
 	storeBuckets   = prometheus.ExponentialBuckets(0.0005, 2, 13) // 0.5ms .. ~2s
 	batchBuckets   = prometheus.ExponentialBuckets(1, 2, 10)      // 1 .. 512

@@ -338,6 +338,9 @@ func cmdWho(c *Call) error {
 		if p.Admin {
 			b.WriteString(" (admin)")
 		}
+		if p.Bot {
+			b.WriteString(" (bot)")
+		}
 		if p.Away != "" {
 			fmt.Fprintf(&b, " away: %s", p.Away)
 		}
@@ -392,6 +395,9 @@ func cmdTopic(c *Call) error {
 		return c.UsageError()
 	}
 	h := c.Hub
+	if err := h.mutedErr(s.m.id); err != nil {
+		return err
+	}
 	h.mu.Lock()
 	if s.closed {
 		h.mu.Unlock()

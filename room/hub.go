@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"parley/safetext"
@@ -82,6 +83,9 @@ type Identity struct {
 	Name string
 	// Admin grants the commands marked AdminOnly.
 	Admin bool
+	// Bot marks a session that a program runs (ssh host COMMAND) rather
+	// than a person at a terminal; see MemberInfo.Bot.
+	Bot bool
 }
 
 // Hub holds every room and everyone connected. Create it with New and stop it
@@ -102,6 +106,7 @@ type Hub struct {
 	names       map[string]string  // folded name -> ID of the online member using it
 	lastName    map[string]string  // ID -> the name last used, so a reconnect keeps it
 	rooms       map[string]*room
+	mutes       atomic.Pointer[map[string]time.Time] // ID -> muted until (zero: until unmuted); copied on write under mu; see admin.go
 	nextSession uint64
 }
 
@@ -292,6 +297,7 @@ func (h *Hub) Connect(ctx context.Context, id Identity) (*Session, error) {
 		hub:      h,
 		id:       h.nextSession,
 		m:        m,
+		bot:      id.Bot,
 		out:      make(chan Message, h.cfg.QueueSize),
 		done:     make(chan struct{}),
 		ready:    make(chan struct{}),
@@ -481,6 +487,7 @@ type MemberInfo struct {
 	ID         string
 	Name       string
 	Admin      bool
+	Bot        bool // every session of the identity is a program (ssh host COMMAND), none a person's
 	Away       string
 	Sessions   int
 	Since      time.Time
@@ -504,7 +511,7 @@ func (h *Hub) Members(roomName string) []MemberInfo {
 }
 
 func (m *member) infoLocked() MemberInfo {
-	return MemberInfo{ID: m.id, Name: m.name, Admin: m.admin, Away: m.away,
+	return MemberInfo{ID: m.id, Name: m.name, Admin: m.admin, Bot: m.botLocked(), Away: m.away,
 		Sessions: len(m.sessions), Since: m.since, LastActive: m.lastActive}
 }
 

@@ -10,7 +10,7 @@ type Observer interface {
 	// MessageStored counts messages committed to a room, by kind.
 	MessageStored(kind Kind, n int)
 	// MessageRefused counts messages not delivered, by a fixed reason
-	// ("store", "empty", "rate").
+	// ("store", "empty", "rate", "muted").
 	MessageRefused(reason string)
 	// SessionDropped counts sessions the hub ended itself, by a fixed
 	// reason ("slow", "kicked", "revoked").

@@ -21,6 +21,7 @@ type Session struct {
 	out   chan Message
 	done  chan struct{}
 	ready chan struct{}
+	bot   bool // set at creation: a program's session (Identity.Bot)
 
 	// Guarded by Hub.mu.
 	room     *room                // the room this session shows and posts to
@@ -189,12 +190,15 @@ func (s *Session) Commands() []Command { return s.hub.commands.List(s.Admin()) }
 
 // allowMessage applies the per-identity message limit.
 func (h *Hub) allowMessage(id string) error {
+	if err := h.mutedErr(id); err != nil {
+		return err
+	}
 	if h.cfg.MessageLimit == nil {
 		return nil
 	}
 	if ok, wait := h.cfg.MessageLimit.Allow(id); !ok {
 		h.cfg.Observer.MessageRefused("rate")
-		return Errorf("slow down: that message was not sent; you can send again in %s", roundUp(wait))
+		return rateLimited(wait)
 	}
 	return nil
 }

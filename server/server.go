@@ -17,6 +17,7 @@ import (
 	"charm.land/wish/v2"
 	gossh "golang.org/x/crypto/ssh"
 
+	"parley/access"
 	"parley/guard"
 	"parley/keys"
 	"parley/room"
@@ -95,6 +96,11 @@ type Server struct {
 	store    *store.SQLite // nil with Store "memory"
 	gate     *guard.Gate
 	sessions *guard.Sessions
+	access   *access.Control // bans and invites (admin.go, guest.go)
+	// keysMu serialises this process's edits of authorized_keys (keys
+	// over SSH, join).
+	keysMu    sync.Mutex
+	joinLimit *guard.Limiter // join attempts per source
 
 	mu       sync.Mutex
 	closing  bool           // guarded by mu: no new sessions once set
@@ -190,6 +196,15 @@ func New(cfg Config) (*Server, error) {
 	default:
 		return nil, fmt.Errorf("store %q: use sqlite or memory", cfg.Store)
 	}
+	var accessStore access.Store = access.NewMemory()
+	if s.store != nil {
+		accessStore = s.store
+	}
+	if s.access, err = access.Open(context.Background(), accessStore, nil); err != nil {
+		s.closeStore()
+		return nil, fmt.Errorf("access lists: %w", err)
+	}
+	s.joinLimit = newJoinLimiter()
 	rc := cfg.Room
 	rc.Logger = s.log
 	rc.Reserved = func(name string) (string, bool) { return s.keys.Current().NameOwner(name) }
@@ -201,6 +216,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	rc.NoticeLimit = guard.NewLimiter(notices)
 	if s.hub, err = room.New(rc); err != nil {
+		s.closeStore()
+		return nil, err
+	}
+	if err := s.registerAdminCommands(); err != nil {
 		s.closeStore()
 		return nil, err
 	}

@@ -39,6 +39,12 @@ type refusal struct {
 // the session's verified key, never from here.
 func (s *Server) authPublicKey(ctx ssh.Context, key ssh.PublicKey) bool {
 	_, err := s.keys.Current().Authorized(key, remoteIP(ctx.RemoteAddr()), time.Now())
+	if b, banned := s.access.Banned(gossh.FingerprintSHA256(key)); banned {
+		err = &banError{b}
+	} else if err != nil && s.admitGuest(ctx, key, err) { // guest.go: join CODE only
+		s.conns.AuthResult("refused")
+		return true
+	}
 	if err != nil {
 		s.conns.AuthResult("refused")
 		ctx.SetValue(authFailKey{}, true)
@@ -70,7 +76,10 @@ func refusalText(r refusal, user string) string {
 			"then send the operator the line in ~/.ssh/id_ed25519.pub and connect again.\n"
 	}
 	fp := gossh.FingerprintSHA256(r.key)
+	var banned *banError
 	switch {
+	case errors.As(r.err, &banned):
+		return banText(fp, banned.ban)
 	case errors.Is(r.err, keys.ErrExpired):
 		return fmt.Sprintf("parley: your key %s has expired (%v).\nAsk the operator to renew it.\n", fp, r.err)
 	case errors.Is(r.err, keys.ErrNotAllowedFrom):
@@ -115,6 +124,15 @@ func (s *Server) serve(sess ssh.Session) {
 		return
 	}
 	entry, err := s.keys.Current().Authorized(pk, remoteIP(sess.RemoteAddr()), time.Now())
+	if b, banned := s.access.Banned(gossh.FingerprintSHA256(pk)); banned { // banned since authenticating
+		fmt.Fprint(sess.Stderr(), banText(gossh.FingerprintSHA256(pk), b))
+		_ = sess.Exit(1)
+		return
+	}
+	if errors.Is(err, keys.ErrUnknownKey) { // a guest (guest.go), or removed since
+		s.serveGuest(sess, pk)
+		return
+	}
 	if err != nil { // removed between authentication and now
 		fmt.Fprintln(sess.Stderr(), "parley: access refused:", err)
 		_ = sess.Exit(1)
@@ -136,9 +154,10 @@ func (s *Server) serve(sess ssh.Session) {
 	defer release()
 
 	pty, winch, ok := sess.Pty()
-	if !ok {
-		fmt.Fprintln(sess.Stderr(), "parley is a chat room: connect with a terminal, for example  ssh -t -p PORT HOST")
-		_ = sess.Exit(2)
+	if !ok || sess.RawCommand() != "" { // ssh host COMMAND: exec.go
+		code := s.runExec(sess, entry, log)
+		log.Info("command ended", "command", safetext.Line(firstWord(sess.RawCommand()), 16), "exit", code, "duration", time.Since(start).Round(time.Millisecond).String())
+		_ = sess.Exit(code)
 		return
 	}
 	name := entry.Name

@@ -806,6 +806,9 @@ func (m *Model) sideLines(h int) []string {
 		}
 		name := lipgloss.NewStyle().Foreground(NameColor(p.ID)).Render(p.Name)
 		line := mark + name
+		if p.Bot {
+			line += m.st.dim.Render(" ⚙")
+		}
 		if p.Away != "" {
 			line += m.st.dim.Render(" (away)")
 		} else if d := idle(now, p.LastActive); d != "now" {

@@ -30,7 +30,7 @@ type fakeSession struct {
 
 func newFake() *fakeSession {
 	return &fakeSession{events: make(chan room.Message, 100), members: []room.MemberInfo{
-		{ID: "id-alice", Name: "alice", Admin: true}, {ID: "id-bob", Name: "bob", Away: "lunch"},
+		{ID: "id-alice", Name: "alice", Admin: true}, {ID: "id-bob", Name: "bob", Away: "lunch"}, {ID: "id-ci", Name: "ci", Bot: true},
 	}}
 }
 
@@ -120,7 +120,7 @@ func TestLayoutNarrowHasNoMemberList(t *testing.T) {
 	if len(rows) != 15 {
 		t.Fatalf("got %d rows, want 15:\n%s", len(rows), strings.Join(rows, "\n"))
 	}
-	if !strings.Contains(rows[0], "#lobby") || !strings.Contains(rows[0], "2 here") {
+	if !strings.Contains(rows[0], "#lobby") || !strings.Contains(rows[0], "3 here") {
 		t.Errorf("header %q lacks room and count", rows[0])
 	}
 	if !strings.HasPrefix(rows[14], "> ") {
@@ -147,7 +147,7 @@ func TestLayoutWideShowsMembers(t *testing.T) {
 		t.Fatalf("got %d rows, want 40", len(rows))
 	}
 	all := strings.Join(rows, "\n")
-	for _, want := range []string{"│@alice", "│ bob (away)"} {
+	for _, want := range []string{"│@alice", "│ bob (away)", "│ ci ⚙"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("member list lacks %q:\n%s", want, all)
 		}

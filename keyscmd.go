@@ -1,0 +1,37 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"parley/cli"
+)
+
+// exitCode is an error that only carries the exit status of a command that
+// has already told the user what went wrong.
+type exitCode int
+
+func (c exitCode) Error() string { return fmt.Sprintf("exit status %d", int(c)) }
+
+// keysCommand is `parley keys add|list|remove`: it edits the authorized keys
+// file of the data directory (--data, PARLEY_DATA_DIR) while the server
+// runs or not; a running server notices the change by itself.
+func keysCommand(args []string, lookup lookupFunc, stdin io.Reader, stdout, stderr io.Writer) error {
+	data := "./data"
+	if v, _ := lookup("PARLEY_DATA_DIR"); v != "" {
+		data = v
+	}
+	k := &cli.KeysCommand{
+		Prog:    "parley keys",
+		DataDir: data,
+		Files:   true,
+		Stdin:   stdin,
+		Stdout:  stdout,
+		Stderr:  stderr,
+		Note:    "A running parley picks this up within seconds (it re-reads the file when it changes); no restart needed.",
+	}
+	if code := k.Run(args); code != cli.ExitOK {
+		return exitCode(code)
+	}
+	return nil
+}

@@ -1,0 +1,137 @@
+package room
+
+import (
+	"fmt"
+	"time"
+
+	"parley/safetext"
+)
+
+// What admins do to people in the rooms: find them, mute them, kick them.
+// Who may do it, and remembering bans, is the transport's business; these
+// methods only act.
+
+// FindMember returns the online person called name (compared with
+// safetext.Fold).
+func (h *Hub) FindMember(name string) (MemberInfo, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	id, ok := h.names[safetext.Fold(name)]
+	if !ok {
+		return MemberInfo{}, false
+	}
+	return h.members[id].infoLocked(), true
+}
+
+// Member returns the online identity id.
+func (h *Hub) Member(id string) (MemberInfo, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	m := h.members[id]
+	if m == nil {
+		return MemberInfo{}, false
+	}
+	return m.infoLocked(), true
+}
+
+// Kick ends every session of identity id with reason, which they are shown
+// and which the rooms see as their leave reason. It returns how many
+// sessions it ended.
+func (h *Hub) Kick(id, reason string) int {
+	n := h.Disconnect(id, reason)
+	for i := 0; i < n; i++ {
+		h.cfg.Observer.SessionDropped("kicked")
+	}
+	return n
+}
+
+// Notify shows text to every session of identity id, as a notice. It
+// returns how many sessions it reached.
+func (h *Hub) Notify(id, text string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	m := h.members[id]
+	if m == nil {
+		return 0
+	}
+	now := h.cfg.Now()
+	for s := range m.sessions {
+		h.deliverLocked(s, Message{Time: now, Kind: KindNotice, Text: text})
+	}
+	return len(m.sessions)
+}
+
+// Mute stops identity id from posting, sending private messages and
+// setting topics, until until (the zero time: until Unmute). It holds
+// whether or not they are online, and across their reconnections, for as
+// long as the hub runs. Those online are told, with by as who muted them.
+func (h *Hub) Mute(id string, until time.Time, by string) {
+	h.setMute(id, until, true)
+	h.Notify(id, fmt.Sprintf("%s muted you %s: you cannot post, send private messages or set a topic.", by, muteTerm(until)))
+}
+
+// Unmute lifts a mute and reports whether there was one in force.
+func (h *Hub) Unmute(id, by string) bool {
+	_, was := h.Muted(id)
+	h.setMute(id, time.Time{}, false)
+	if !was {
+		return false
+	}
+	h.Notify(id, fmt.Sprintf("%s unmuted you: you can post again.", by))
+	return true
+}
+
+// setMute changes the mutes: copied on write (mutes are rare, and every
+// message reads them), under Hub.mu so that two changes do not lose one.
+func (h *Hub) setMute(id string, until time.Time, on bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := h.cfg.Now()
+	next := make(map[string]time.Time)
+	if old := h.mutes.Load(); old != nil {
+		for k, v := range *old {
+			if v.IsZero() || now.Before(v) { // forget the mutes that ended
+				next[k] = v
+			}
+		}
+	}
+	if on {
+		next[id] = until
+	} else {
+		delete(next, id)
+	}
+	h.mutes.Store(&next)
+}
+
+// Muted reports whether identity id is muted now, and until when (the zero
+// time: until unmuted). It takes no lock: it runs for every message.
+func (h *Hub) Muted(id string) (until time.Time, muted bool) {
+	m := h.mutes.Load()
+	if m == nil {
+		return time.Time{}, false
+	}
+	until, ok := (*m)[id]
+	if !ok || (!until.IsZero() && !h.cfg.Now().Before(until)) {
+		return time.Time{}, false
+	}
+	return until, true
+}
+
+// mutedErr is the error shown to a muted person who tries to speak.
+func (h *Hub) mutedErr(id string) error {
+	until, muted := h.Muted(id)
+	if !muted {
+		return nil
+	}
+	h.cfg.Observer.MessageRefused("muted")
+	return Errorf("you are muted %s: not sent", muteTerm(until))
+}
+
+// muteTerm says how long a mute lasts: "until 15:04 UTC" or "until an
+// admin unmutes you".
+func muteTerm(until time.Time) string {
+	if until.IsZero() {
+		return "until an admin unmutes you"
+	}
+	return "until " + until.UTC().Format("2006-01-02 15:04 UTC")
+}
