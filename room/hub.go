@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -163,7 +164,7 @@ func New(cfg Config) (*Hub, error) {
 		lastName: make(map[string]string),
 		rooms:    make(map[string]*room),
 	}
-	r, err := h.loadRoom(context.Background(), safetext.Fold(cfg.DefaultRoom))
+	r, err := h.loadRoom(context.Background(), RoomKey(cfg.DefaultRoom))
 	if err != nil {
 		return nil, err
 	}
@@ -246,7 +247,7 @@ func (s *Session) Settings() map[string]string {
 func (s *Session) ReadMark(room string) uint64 {
 	s.hub.mu.Lock()
 	defer s.hub.mu.Unlock()
-	return s.marks[safetext.Fold(room)]
+	return s.marks[RoomKey(room)]
 }
 
 // Commands returns the command registry, to which a transport may add
@@ -307,7 +308,7 @@ func (h *Hub) Connect(ctx context.Context, id Identity) (*Session, error) {
 		seen:     make(map[string]uint64),
 	}
 	m.sessions[s] = struct{}{}
-	lobby := h.rooms[safetext.Fold(h.cfg.DefaultRoom)]
+	lobby := h.rooms[RoomKey(h.cfg.DefaultRoom)]
 	if newMember {
 		s.room = lobby
 		lobby.members[m.id] = m
@@ -358,7 +359,7 @@ func (h *Hub) loadPrefs(ctx context.Context, id string) (map[string]string, map[
 	} else if s != nil {
 		settings = s
 	}
-	lobby := safetext.Fold(h.cfg.DefaultRoom)
+	lobby := RoomKey(h.cfg.DefaultRoom)
 	if mark, err := p.ReadMark(ctx, id, lobby); err != nil {
 		h.log.Warn("loading read mark failed", "id", id, "err", err)
 	} else {
@@ -427,6 +428,12 @@ func (h *Hub) nameErrLocked(name, id string) error {
 	}
 	f := safetext.Fold(name)
 	if owner, ok := h.names[f]; ok && owner != id {
+		if m := h.members[owner]; m != nil {
+			if !strings.EqualFold(m.name, name) {
+				return Errorf("%s looks too much like %s, who is here", name, m.name)
+			}
+			return Errorf("%s is already taken by %s, who is here", name, m.name)
+		}
 		return Errorf("%s is already taken by someone here", name)
 	}
 	if h.cfg.Reserved != nil {
@@ -498,7 +505,7 @@ type MemberInfo struct {
 func (h *Hub) Members(roomName string) []MemberInfo {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	r := h.rooms[safetext.Fold(roomName)]
+	r := h.rooms[RoomKey(roomName)]
 	if r == nil {
 		return nil
 	}
@@ -506,7 +513,7 @@ func (h *Hub) Members(roomName string) []MemberInfo {
 	for _, m := range r.members {
 		out = append(out, m.infoLocked())
 	}
-	sort.Slice(out, func(i, j int) bool { return safetext.Fold(out[i].Name) < safetext.Fold(out[j].Name) })
+	sort.Slice(out, func(i, j int) bool { return strings.ToLower(out[i].Name) < strings.ToLower(out[j].Name) })
 	return out
 }
 

@@ -18,7 +18,7 @@ func TestPreferredNameTakenGivesAnotherWithNotice(t *testing.T) {
 	for _, want := range []string{"alice", "ALICE"} {
 		other := connect(t, h, "id-other-"+want, want)
 		got := other.Name()
-		if safetext.Fold(got) == "alice" {
+		if safetext.Fold(got) == safetext.Fold("alice") {
 			t.Fatalf("second identity asking for %q got %q, which alice has", want, got)
 		}
 		if err := safetext.ValidateName(got); err != nil {
@@ -69,7 +69,7 @@ func TestReservedNameBelongsToItsOwner(t *testing.T) {
 	h := newHub(t, Config{Reserved: reserved})
 
 	mallory := connect(t, h, "id-mallory", "root")
-	if got := mallory.Name(); safetext.Fold(got) == "root" {
+	if got := mallory.Name(); safetext.Fold(got) == safetext.Fold("root") {
 		t.Fatalf("mallory got the reserved name %q", got)
 	}
 	if n := expect(t, mallory, KindNotice); !strings.Contains(n.Text, "root") || !strings.Contains(n.Text, "another key") {
@@ -126,7 +126,8 @@ func TestNickInvalidIsRefusedWithReason(t *testing.T) {
 
 	for _, c := range []struct{ cmd, want string }{
 		{"/nick bad!name", "letters, digits"},
-		{"/nick caf\u00e9", "letters, digits"},
+		{"/nick bad\U0001F600", "letters, digits"},
+		{"/nick \u0430dmin", "script"}, // a Cyrillic a among Latin letters
 		{"/nick \x1b[31mred", "letters, digits"},
 		{"/nick " + strings.Repeat("a", safetext.MaxNameRunes+1), "1 to 24"},
 		{"/nick ...", "letter or digit"},
@@ -275,5 +276,29 @@ func TestConnectTerminatesWhenSuffixedNamesAreTaken(t *testing.T) {
 	case <-time.After(waitFor):
 		t.Fatalf("Connect did not return within %v: pickNameLocked loops forever past %s-999 (names over %d characters are never valid) while holding Hub.mu",
 			waitFor, want[:safetext.MaxNameRunes-4], safetext.MaxNameRunes)
+	}
+}
+
+func TestUnicodeNamesAndLookAlikes(t *testing.T) {
+	h := newHub(t, Config{})
+	alice := connect(t, h, "id-alice", "alice")
+	bob := connect(t, h, "id-bob", "bob")
+	syncAll(t, alice, bob)
+	send(t, bob, "/nick José")
+	if bob.Name() != "José" {
+		t.Fatalf("a Unicode name was not accepted: %q", bob.Name())
+	}
+	for _, lookalike := range []string{"a1ice", "ALICE", "aIice"} {
+		e := sendErr(t, bob, "/nick "+lookalike)
+		if !strings.Contains(e.Error(), "alice") {
+			t.Errorf("/nick %s: %q, want a refusal naming alice", lookalike, e.Error())
+		}
+	}
+	if e := sendErr(t, bob, "/nick a1ice"); !strings.Contains(e.Error(), "looks too much like alice") {
+		t.Errorf("look-alike reason: %q", e.Error())
+	}
+	send(t, alice, "/join #Admin")
+	if got := alice.Room(); got != "admin" {
+		t.Fatalf("room shown as %q, want admin", got)
 	}
 }

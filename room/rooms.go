@@ -24,7 +24,14 @@ func roomName(arg string) (string, error) {
 	if err := safetext.ValidateName(name); err != nil {
 		return "", Errorf("bad room name %s: %s", safetext.Line("#"+name, 32), strings.Replace(err.Error(), "name", "a room name", 1))
 	}
-	return safetext.Fold(name), nil
+	return RoomKey(name), nil
+}
+
+// RoomKey is a room's name as rooms are stored and shown: without the '#',
+// lower case. (People's names are compared with safetext.Fold, which also
+// joins look-alikes; room names are what people type to find a room.)
+func RoomKey(name string) string {
+	return strings.ToLower(strings.TrimPrefix(strings.TrimSpace(name), "#"))
 }
 
 func (r *room) infoLocked() RoomInfo {
@@ -171,8 +178,8 @@ func cmdLeave(c *Call) error {
 		delete(t.backlogs, r.name)
 		if t.room == r {
 			t.room = m.firstRoom()
-			if _, in := m.rooms[h.rooms[safetext.Fold(h.cfg.DefaultRoom)]]; in {
-				t.room = h.rooms[safetext.Fold(h.cfg.DefaultRoom)]
+			if _, in := m.rooms[h.rooms[RoomKey(h.cfg.DefaultRoom)]]; in {
+				t.room = h.rooms[RoomKey(h.cfg.DefaultRoom)]
 			}
 		}
 		// Tells each of their screens to drop the room.
@@ -250,7 +257,7 @@ func cmdRoomAdmin(c *Call) error {
 		switch {
 		case r == nil:
 			return Errorf("there is no #%s", name)
-		case name == safetext.Fold(h.cfg.DefaultRoom):
+		case name == RoomKey(h.cfg.DefaultRoom):
 			return Errorf("#%s is where everyone starts; it cannot be removed", name)
 		case len(r.members) > 0:
 			return Errorf("#%s still has %d people in it; it can be removed when it is empty", name, len(r.members))

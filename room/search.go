@@ -154,7 +154,7 @@ func (s *Session) Older(ctx context.Context, room string, before uint64, n int) 
 	}
 	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()
-	msgs, err := hist.Before(ctx, safetext.Fold(room), before, n)
+	msgs, err := hist.Before(ctx, RoomKey(room), before, n)
 	if err != nil {
 		return nil, fmt.Errorf("older messages of %s: %w", room, err)
 	}

@@ -61,7 +61,7 @@ func (s *Session) Backlog() []Message {
 func (s *Session) RoomBacklog(name string) []Message {
 	s.hub.mu.Lock()
 	defer s.hub.mu.Unlock()
-	return append([]Message(nil), s.backlogs[safetext.Fold(name)]...)
+	return append([]Message(nil), s.backlogs[RoomKey(name)]...)
 }
 
 // ID returns the session's identity (key fingerprint).

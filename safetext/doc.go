@@ -24,7 +24,20 @@
 // Line trims white space at both ends and caps the result at a given number of
 // runes. Both are idempotent: cleaning clean text changes nothing.
 //
-// ValidateName is stricter than cleaning: a name is ASCII letters, digits,
-// '.', '_' and '-' only, and Fold gives the key under which two names are the
-// same.
+// Names are stricter than cleaning. A name (ValidateName) is 1 to
+// MaxNameRunes letters, combining marks and decimal digits of any one script
+// (or of one of the mixes Chinese, Japanese and Korean are written in), and
+// '.', '_' and '-'; it passes the PRECIS UsernameCasePreserved profile of RFC
+// 8265 and is in the form that profile gives, which Normalize returns. So no
+// name holds a control, bidi control, zero-width or other invisible
+// character, a space, a symbol or an emoji, and every name that was valid
+// when names were ASCII-only still is, and displays as it did.
+//
+// Fold gives the key under which two names are the same: names that differ
+// in case, or that look alike by the Unicode confusables data of UTS #39
+// ("аdmin" with a Cyrillic а, "paypa1" with a digit one, "AIice" with a
+// capital I), fold to the same key, so the maps of names in use keyed by
+// Fold refuse a look-alike of a name that is taken. Skeleton is the UTS #39
+// skeleton itself. Both use tables generated (go generate) from the
+// confusables data: see confusables_table.go and internal/gen.
 package safetext

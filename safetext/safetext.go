@@ -12,7 +12,9 @@ const (
 	MaxMessageRunes = 2000
 	// MaxMessageLines is the largest number of lines one message may span.
 	MaxMessageLines = 20
-	// MaxNameRunes is the longest name a person or a room may have.
+	// MaxNameRunes is the longest name a person or a room may have, in
+	// runes (code points, as Line counts them; a letter with an accent
+	// that has no precomposed form counts as two).
 	MaxNameRunes = 24
 )
 

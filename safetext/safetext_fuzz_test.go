@@ -1,6 +1,7 @@
 package safetext
 
 import (
+	"errors"
 	"math"
 	"strings"
 	"testing"
@@ -131,9 +132,15 @@ func FuzzLine(f *testing.F) {
 	})
 }
 
+// nameSeeds are names valid and not, in many scripts, for FuzzValidateName
+// and FuzzFold.
+var nameSeeds = []string{"alice", "Bob_42", "-", "._-", "a b", "é", "e\u0301", "\x1b", "\u202e", "\xff",
+	strings.Repeat("n", 24), strings.Repeat("n", 25), "AIice", "paypa1", "\u0430dmin", "аре", "ВОВ", "Straße",
+	"Αλέξανδρος", "ΝΙΚΟΣ", "田中さん", "김철수", "علي42", "علي_", "דוד", "देवनागरी", "क्\u200dष", "ａｌｉｃｅ",
+	"ｶﾀｶﾅ", "ℍello", "bob😀", "x\u0300\u0301\u0302\u0303", "ǅuro", "rn", "m"}
+
 func FuzzValidateName(f *testing.F) {
-	for _, s := range []string{"alice", "Bob_42", "-", "._-", "a b", "é", "\x1b", "\u202e", "\xff",
-		strings.Repeat("n", 24), strings.Repeat("n", 25)} {
+	for _, s := range nameSeeds {
 		f.Add(s)
 	}
 	for _, s := range hostile[:len(hostile)-2] {
@@ -146,21 +153,87 @@ func FuzzValidateName(f *testing.F) {
 			if msg := err.Error(); Line(msg, 0) != msg {
 				t.Fatalf("unsafe error text %q", msg)
 			}
+			if !errors.Is(err, ErrInvalidName) {
+				t.Fatalf("error %q does not match ErrInvalidName", err)
+			}
 			return
 		}
-		if Line(s, MaxNameRunes) != s {
-			t.Fatalf("valid name %q is changed by Line", s)
+		if Line(s, MaxNameRunes) != s || Line(s, 64) != s {
+			t.Fatalf("valid name %+q is changed by Line", s)
 		}
-		k := Fold(s)
-		for i := 0; i < len(k); i++ {
-			if k[i] >= utf8.RuneSelf {
-				t.Fatalf("Fold(%q) = %q is not ASCII", s, k)
+		if n, err := Normalize(s); n != s || err != nil {
+			t.Fatalf("valid name %+q normalizes to %+q, %v", s, n, err)
+		}
+		for _, r := range s {
+			if !(unicode.In(r, unicode.L, unicode.M, unicode.Nd) || r == '.' || r == '_' || r == '-') ||
+				unicode.In(r, unicode.Cf, unicode.Co, unicode.Cc, unicode.Z, unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point) ||
+				isInvisible(r) || unicode.IsSpace(r) {
+				t.Fatalf("valid name %+q holds %U", s, r)
 			}
 		}
-		if Fold(k) != k || ValidateName(k) != nil {
-			t.Fatalf("Fold(%q) = %q is not a valid folded name", s, k)
+		k := Fold(s)
+		if Fold(k) != k || Skeleton(k) != k {
+			t.Fatalf("Fold(%+q) = %+q; Fold of that is %+q, Skeleton %+q", s, k, Fold(k), Skeleton(k))
+		}
+		// Other cases of s, by simple case folding: each rune becomes the
+		// next, then the one after, in its orbit (a, A; k, K, U+212A KELVIN
+		// SIGN; ...). İ is alone in its orbit: its lower case is i only by
+		// full case folding, which takes it to "i\u0307".
+		next := strings.Map(otherCase, s)
+		if c1, c2 := Fold(next), Fold(strings.Map(otherCase, next)); c1 != k || c2 != k {
+			t.Fatalf("Fold(%+q) = %+q, but in other cases %+q, %+q", s, k, c1, c2)
+		}
+		if sk := Skeleton(s); Skeleton(sk) != sk {
+			t.Fatalf("Skeleton(%+q) = %+q; Skeleton of that is %+q", s, sk, Skeleton(sk))
 		}
 	})
+}
+
+// FuzzFold checks Fold and Skeleton on any text: Fold is also used on
+// whole messages, to find mentions.
+func FuzzFold(f *testing.F) {
+	for _, s := range nameSeeds {
+		f.Add(s)
+	}
+	for _, s := range hostile[:len(hostile)-2] {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		k := Fold(s)
+		if !utf8.ValidString(k) {
+			t.Fatalf("Fold(%+q) = %+q is not UTF-8", s, k)
+		}
+		if Fold(k) != k {
+			t.Fatalf("Fold is not idempotent: %+q, %+q, %+q", s, k, Fold(k))
+		}
+		if Skeleton(k) != k {
+			t.Fatalf("Skeleton(Fold(%+q)) = %+q; want %+q", s, Skeleton(k), k)
+		}
+		if isASCII(s) && foldUnicode(s) != k {
+			t.Fatalf("Fold(%+q) = %+q; without the ASCII path %+q", s, k, foldUnicode(s))
+		}
+		sk := Skeleton(s)
+		if !utf8.ValidString(sk) || Skeleton(sk) != sk {
+			t.Fatalf("Skeleton(%+q) = %+q, and Skeleton of that %+q", s, sk, Skeleton(sk))
+		}
+		if n, err := Normalize(s); err == nil && Fold(n) != k {
+			t.Fatalf("Fold(%+q) = %+q but Fold(Normalize) = Fold(%+q) = %+q", s, k, n, Fold(n))
+		}
+	})
+}
+
+// otherCase returns the next letter in r's simple case folding orbit,
+// skipping U+0345 COMBINING GREEK YPOGEGRAMMENI, the one mark in an orbit
+// (that of ι), which no one writes for an iota.
+func otherCase(r rune) rune {
+	if unicode.IsMark(r) {
+		return r
+	}
+	for o := unicode.SimpleFold(r); ; o = unicode.SimpleFold(o) {
+		if !unicode.IsMark(o) {
+			return o
+		}
+	}
 }
 
 // checkClean fails t if s holds anything cleaning must remove.

@@ -249,7 +249,7 @@ func (x *execCall) who(args []string) int {
 		}
 		return x.writeJSON(out)
 	}
-	name := strings.TrimPrefix(safetext.Fold(strings.TrimSpace(*roomName)), "#")
+	name := room.RoomKey(*roomName)
 	fmt.Fprintf(x.stdout, "%d in #%s:\n", len(people), name)
 	for _, p := range people {
 		line := "  " + p.Name
@@ -323,7 +323,7 @@ func (x *execCall) connect(roomName string) (rs *room.Session, wait bool, err er
 	if err != nil {
 		return nil, false, err
 	}
-	want := strings.TrimPrefix(safetext.Fold(strings.TrimSpace(roomName)), "#")
+	want := room.RoomKey(roomName)
 	if rs.Room() == want {
 		return rs, false, nil
 	}
@@ -535,7 +535,7 @@ func (x *execCall) tail(args []string) int {
 	r := rs.Room()
 	var backlog []room.Message
 	if wait {
-		r = strings.TrimPrefix(safetext.Fold(strings.TrimSpace(*roomName)), "#")
+		r = room.RoomKey(*roomName)
 		for entered := false; !entered; {
 			select {
 			case m, ok := <-rs.Events():

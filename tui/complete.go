@@ -4,7 +4,6 @@ import (
 	"strings"
 
 	"parley/room"
-	"parley/safetext"
 )
 
 // historySize is how many sent lines Up and Down recall.
@@ -90,7 +89,7 @@ func (m *Model) complete() {
 	}
 	var match []string
 	for _, c := range cands {
-		if strings.HasPrefix(safetext.Fold(c), safetext.Fold(word)) && c != word {
+		if strings.HasPrefix(strings.ToLower(c), strings.ToLower(word)) && c != word {
 			match = append(match, c)
 		}
 	}
@@ -117,7 +116,7 @@ func (m *Model) mentions(msg room.Message) bool {
 	if msg.FromID == m.sess.ID() || m.name == "" {
 		return false
 	}
-	return containsWord(safetext.Fold(msg.Text), safetext.Fold(m.name))
+	return containsWord(strings.ToLower(msg.Text), strings.ToLower(m.name))
 }
 
 // containsWord reports whether word occurs in text with no name character
