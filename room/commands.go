@@ -265,14 +265,11 @@ func cmdReply(c *Call) error {
 // private sends text to the identity toID, seen only by both people's
 // sessions.
 func (s *Session) private(toID, text string) error {
-	clean, cut := safetext.Message(ExpandShortcodes(text))
-	if clean == "" {
-		return Errorf("nothing to send: the message is empty")
-	}
-	h := s.hub
-	if err := h.allowMessage(s.m.id); err != nil {
+	clean, cut, err := s.prepare(text)
+	if err != nil {
 		return err
 	}
+	h := s.hub
 	h.mu.Lock()
 	if s.closed {
 		h.mu.Unlock()
@@ -322,7 +319,7 @@ func (s *Session) private(toID, text string) error {
 		h.deliverLocked(s, Message{Time: now, Kind: KindNotice, Text: fmt.Sprintf("%s is away: %s", to.name, to.away)})
 	}
 	if cut {
-		h.deliverLocked(s, Message{Time: now, Kind: KindNotice, Text: fmt.Sprintf("Your message was cut to %d characters and %d lines.", safetext.MaxMessageRunes, safetext.MaxMessageLines)})
+		h.deliverLocked(s, Message{Time: now, Kind: KindNotice, Text: cutNotice})
 	}
 	return nil
 }

@@ -118,14 +118,11 @@ func (s *Session) Send(ctx context.Context, text string) error {
 
 // post sanitises text and sends it to the session's room as kind.
 func (s *Session) post(ctx context.Context, kind Kind, text string) error {
-	clean, cut := safetext.Message(ExpandShortcodes(text))
-	if clean == "" {
-		return Errorf("nothing to send: the message is empty")
-	}
-	h := s.hub
-	if err := h.allowMessage(s.m.id); err != nil {
+	clean, cut, err := s.prepare(text)
+	if err != nil {
 		return err
 	}
+	h := s.hub
 	h.mu.Lock()
 	if s.closed {
 		h.mu.Unlock()
@@ -135,16 +132,31 @@ func (s *Session) post(ctx context.Context, kind Kind, text string) error {
 	o := &op{msg: Message{Room: s.room.name, Kind: kind, From: s.m.name, FromID: s.m.id, Text: clean}, done: make(chan error, 1)}
 	s.room.enqueueLocked(o)
 	h.mu.Unlock()
-	var err error
 	select {
 	case err = <-o.done:
 	case <-ctx.Done():
 		return fmt.Errorf("waiting for the room: %w", ctx.Err())
 	}
 	if err == nil && cut {
-		s.Notice(fmt.Sprintf("Your message was cut to %d characters and %d lines.", safetext.MaxMessageRunes, safetext.MaxMessageLines))
+		s.Notice(cutNotice)
 	}
 	return err
+}
+
+// cutNotice tells a sender that the caps shortened their message.
+var cutNotice = fmt.Sprintf("Your message was cut to %d characters and %d lines.", safetext.MaxMessageRunes, safetext.MaxMessageLines)
+
+// prepare turns what a person typed into the text to send (shortcodes
+// expanded, made inert, capped) and applies the flood limit.
+func (s *Session) prepare(text string) (clean string, cut bool, err error) {
+	clean, cut = safetext.Message(ExpandShortcodes(text))
+	if clean == "" {
+		return "", false, Errorf("nothing to send: the message is empty")
+	}
+	if err := s.hub.allowMessage(s.m.id); err != nil {
+		return "", false, err
+	}
+	return clean, cut, nil
 }
 
 // Notice shows text to this session only.
