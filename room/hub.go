@@ -92,12 +92,13 @@ type Identity struct {
 // Hub holds every room and everyone connected. Create it with New and stop it
 // with Close.
 type Hub struct {
-	cfg      Config
-	log      *slog.Logger
-	commands *Registry
-	quit     chan struct{}
-	wg       sync.WaitGroup
-	writes   chan func(context.Context) // preference writes, done by one goroutine in order
+	cfg                    Config
+	log                    *slog.Logger
+	commands               *Registry
+	quit                   chan struct{}              // closed when the rooms should finish and stop
+	wg                     sync.WaitGroup             // the rooms' sequencers
+	writes                 chan func(context.Context) // preference writes, done by one goroutine in order
+	writerQuit, writerDone chan struct{}
 
 	// mu guards everything below, and the mutable fields of every member,
 	// room and Session. It is never held while waiting on anything.
@@ -154,15 +155,17 @@ func New(cfg Config) (*Hub, error) {
 		return nil, fmt.Errorf("default room %q: %w", cfg.DefaultRoom, err)
 	}
 	h := &Hub{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		commands: builtinCommands(),
-		quit:     make(chan struct{}),
-		writes:   make(chan func(context.Context), 4096),
-		members:  make(map[string]*member),
-		names:    make(map[string]string),
-		lastName: make(map[string]string),
-		rooms:    make(map[string]*room),
+		cfg:        cfg,
+		log:        cfg.Logger,
+		commands:   builtinCommands(),
+		quit:       make(chan struct{}),
+		writes:     make(chan func(context.Context), 4096),
+		writerQuit: make(chan struct{}),
+		writerDone: make(chan struct{}),
+		members:    make(map[string]*member),
+		names:      make(map[string]string),
+		lastName:   make(map[string]string),
+		rooms:      make(map[string]*room),
 	}
 	r, err := h.loadRoom(context.Background(), RoomKey(cfg.DefaultRoom))
 	if err != nil {
@@ -170,7 +173,6 @@ func New(cfg Config) (*Hub, error) {
 	}
 	h.rooms[r.name] = r
 	h.startRoom(r)
-	h.wg.Add(1)
 	go h.writer()
 	return h, nil
 }
@@ -178,7 +180,7 @@ func New(cfg Config) (*Hub, error) {
 // writer is the goroutine that owns preference writes (settings, read
 // marks): they are small, may wait on a disk, and must never hold Hub.mu.
 func (h *Hub) writer() {
-	defer h.wg.Done()
+	defer close(h.writerDone)
 	run := func(f func(context.Context)) {
 		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 		defer cancel()
@@ -188,7 +190,7 @@ func (h *Hub) writer() {
 		select {
 		case f := <-h.writes:
 			run(f)
-		case <-h.quit:
+		case <-h.writerQuit:
 			for {
 				select {
 				case f := <-h.writes:
@@ -467,25 +469,44 @@ func (h *Hub) Close(ctx context.Context, reason string) error {
 		h.mu.Unlock()
 		return nil
 	}
-	h.closed = true
+	h.closed = true // from now on nothing new is accepted (enqueueLocked)
+	h.mu.Unlock()
+
+	// What was accepted is stored and shown before anyone is told to go,
+	// so a sender never sees "shutting down" for a message that went out.
+	close(h.quit)
+	var err error
+	if !finishBy(ctx, h.wg.Wait) {
+		err = fmt.Errorf("room: stopping rooms: %w", ctx.Err())
+	}
+
+	h.mu.Lock()
 	now := h.cfg.Now()
 	for _, m := range h.members {
 		for s := range m.sessions {
 			if reason != "" {
 				h.deliverLocked(s, Message{Time: now, Kind: KindAnnounce, Text: reason})
 			}
-			h.closeSessionLocked(s, reason)
+			h.closeSessionLocked(s, reason) // queues their read marks
 		}
 	}
 	h.mu.Unlock()
-	close(h.quit)
+	close(h.writerQuit)
+	if !finishBy(ctx, func() { <-h.writerDone }) && err == nil {
+		err = fmt.Errorf("room: saving preferences: %w", ctx.Err())
+	}
+	return err
+}
+
+// finishBy runs wait and reports whether it returned before ctx ended.
+func finishBy(ctx context.Context, wait func()) bool {
 	done := make(chan struct{})
-	go func() { h.wg.Wait(); close(done) }()
+	go func() { wait(); close(done) }()
 	select {
 	case <-done:
-		return nil
+		return true
 	case <-ctx.Done():
-		return fmt.Errorf("room: stopping rooms: %w", ctx.Err())
+		return false
 	}
 }
 

@@ -89,6 +89,12 @@ func (h *Hub) startRoom(r *room) {
 
 // enqueueLocked hands o to the sequencer without waiting.
 func (r *room) enqueueLocked(o *op) {
+	if r.hub.closed { // the sequencer may be gone: refuse, never strand a waiter
+		if o.done != nil {
+			o.done <- ErrClosed
+		}
+		return
+	}
 	r.queue = append(r.queue, o)
 	select {
 	case r.wake <- struct{}{}:

@@ -479,3 +479,26 @@ func TestGoroutinesEndAfterClose(t *testing.T) {
 		return runtime.NumGoroutine() <= baseline
 	})
 }
+
+func TestCloseShowsAcceptedMessagesBeforeTheGoodbye(t *testing.T) {
+	h := newHub(t, Config{})
+	alice := connect(t, h, "id-alice", "alice")
+	send(t, alice, "last words")
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	if err := h.Close(ctx, "going down"); err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, m := range ended(t, alice) {
+		if m.Text == "last words" || m.Kind == KindAnnounce {
+			order = append(order, m.Text)
+		}
+	}
+	if len(order) != 2 || order[0] != "last words" || order[1] != "going down" {
+		t.Fatalf("saw %q, want the message then the goodbye", order)
+	}
+	if err := alice.Send(context.Background(), "too late"); err == nil {
+		t.Fatal("a message was accepted after Close")
+	}
+}
