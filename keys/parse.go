@@ -30,6 +30,10 @@ const (
 // maxCommentRunes caps Entry.Comment.
 const maxCommentRunes = 200
 
+// keyAlgoDSA names DSA keys, which parley refuses with a specific message
+// (x/crypto deprecates its constant for the same reason).
+const keyAlgoDSA = "ssh-dss"
+
 // keyTypes are the key types parley accepts.
 var keyTypes = map[string]bool{
 	ssh.KeyAlgoED25519:    true,
@@ -47,7 +51,7 @@ var keyTypes = map[string]bool{
 // isKeyTypeToken reports whether s names a key type, including the ones parley
 // refuses with a specific message (DSA, certificates).
 func isKeyTypeToken(s string) bool {
-	return keyTypes[s] || s == ssh.InsecureKeyAlgoDSA || isCertType(s)
+	return keyTypes[s] || s == keyAlgoDSA || isCertType(s)
 }
 
 func isCertType(s string) bool {
@@ -239,7 +243,7 @@ func parseLine(s string) (parsedLine, error) {
 	switch {
 	case isCertType(keyType):
 		return parsedLine{}, fmt.Errorf("certificates (%s) are not supported by parley; list the plain public key instead", quote(keyType))
-	case keyType == ssh.InsecureKeyAlgoDSA:
+	case keyType == keyAlgoDSA:
 		return parsedLine{}, errors.New("DSA keys (ssh-dss) are insecure and not supported; generate a new key with ssh-keygen -t ed25519")
 	case data == "":
 		return parsedLine{}, fmt.Errorf("missing key data after %s; %s", keyType, lineSyntax)
