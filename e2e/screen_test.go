@@ -80,13 +80,14 @@ func TestScrollbackKeepsTheViewAndCountsNewMessages(t *testing.T) {
 	a := ts.connect(t, alice)
 	b := ts.connect(t, bob, size(40, 15))
 	a.WaitFor(t, joined("bob"), waitTimeout)
-	for i := 1; i <= 30; i++ {
+	// 18 lines overfill the 13 rows of conversation a 40x15 screen has.
+	for i := 1; i <= 18; i++ {
 		a.Say(t, fmt.Sprintf("line %02d", i))
 	}
-	b.WaitFor(t, rowMatching(clock+`alice line 30`), waitTimeout)
+	b.WaitFor(t, rowMatching(clock+`alice line 18`), 2*waitTimeout) // 18 round trips: slow under -race on a loaded machine
 
 	b.Type(t, keyPgUp)
-	b.WaitFor(t, allOf(contains("scrolled up"), func(s string) bool { return !strings.Contains(s, "line 30") }), waitTimeout)
+	b.WaitFor(t, allOf(contains("scrolled up"), func(s string) bool { return !strings.Contains(s, "line 18") }), waitTimeout)
 	a.Say(t, "fresh news")
 	a.WaitFor(t, contains("fresh news"), waitTimeout)
 	screen := b.WaitFor(t, contains("1 new"), waitTimeout)
