@@ -1,0 +1,312 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitFail  = 1 // delivery fell short, a session failed, the run timed out
+	exitUsage = 2
+)
+
+// watchdogGrace is how long after -timeout the process exits whatever it
+// is doing.
+const watchdogGrace = 15 * time.Second
+
+// serverStopGrace is how long after -timeout the in-process server may
+// take to stop (well within watchdogGrace).
+const serverStopGrace = 5 * time.Second
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// config is the command line.
+type config struct {
+	keys int    // -keys: generate this many authorized_keys lines and exit
+	out  string // where they go
+	seed string
+
+	addr      string
+	inprocess bool
+	pid       int
+	hostKey   string // expected SHA256 fingerprint of an external server
+
+	sessions, idle, concurrency, senders int
+	perSource                            int
+	rate                                 float64
+	duration, drain, timeout, quiet      time.Duration
+	cols, rows                           int
+	term                                 string
+	minDelivered                         float64
+	json                                 bool
+	cpuprofile, memprofile               string
+	trace                                string
+}
+
+func (c config) mode() string {
+	if c.inprocess {
+		return "inprocess"
+	}
+	return "external"
+}
+
+func parseConfig(args []string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("parley-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.IntVar(&c.keys, "keys", 0, "generate the authorized_keys lines of `N` bench identities and exit")
+	fs.StringVar(&c.out, "out", "", "with -keys: write the lines to this `file` (or DIR/authorized_keys) instead of stdout")
+	fs.StringVar(&c.seed, "seed", defaultSeed, "the secret the bench keys are derived from (the same for -keys and a run)")
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:2222", "the server to load, `host:port`")
+	fs.BoolVar(&c.inprocess, "inprocess", false, "start the server inside this process on 127.0.0.1:0 and load it")
+	fs.IntVar(&c.pid, "pid", 0, "the external server's `PID`, to report its RSS and CPU from /proc")
+	fs.StringVar(&c.hostKey, "host-key", "", "the external server's host key `fingerprint` (SHA256:...); default: accept any")
+	fs.IntVar(&c.sessions, "sessions", 100, "sessions that chat: they receive, and the first -senders of them send")
+	fs.IntVar(&c.idle, "idle", 0, "extra sessions that connect first and sit idle (not measured as receivers)")
+	fs.IntVar(&c.concurrency, "concurrency", 50, "at most this many handshakes in flight")
+	fs.IntVar(&c.perSource, "per-source", 16, "against a loopback address, at most this many sessions per source address\n(127.1.0.1, 127.1.0.2, ...), under the server's per-source caps; 0: all from one address")
+	fs.IntVar(&c.senders, "senders", 10, "sessions that type tokens (0: connect only)")
+	fs.Float64Var(&c.rate, "rate", 0.8, "messages per second per sender")
+	fs.DurationVar(&c.duration, "duration", 20*time.Second, "how long the senders type")
+	fs.DurationVar(&c.drain, "drain", 5*time.Second, "after sending, the longest wait for the last deliveries")
+	fs.DurationVar(&c.timeout, "timeout", 5*time.Minute, "the whole run ends by then, whatever happens")
+	fs.DurationVar(&c.quiet, "quiet", 500*time.Millisecond, "after connecting, wait until no screen changed for this long")
+	size := fs.String("size", "100x30", "the pty size, `COLSxROWS`; the emulators have the same size")
+	fs.StringVar(&c.term, "term", "xterm-256color", "the TERM the sessions claim")
+	fs.Float64Var(&c.minDelivered, "min-delivered", 1.0, "exit 1 when the delivered fraction is below this")
+	fs.BoolVar(&c.json, "json", false, "print the result as JSON")
+	fs.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of this whole process to `file`")
+	fs.StringVar(&c.trace, "trace", "", "write the raw output of the last session (a receiver) to `file`, to see what the server sends")
+	fs.StringVar(&c.memprofile, "memprofile", "", "write a heap profile of this whole process to `file` after the measurement")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `Usage:
+  parley-bench -keys N [-seed S] [-out FILE|DIR]   authorized_keys lines for N bench users
+  parley-bench -addr HOST:PORT [-pid PID] [flags]  load a running server that has those lines
+  parley-bench -inprocess [flags]                  load a server started inside this process
+
+Exit status: 0 pass, 1 delivery below -min-delivered (or sessions failed, or timeout), 2 usage.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+
+	if c.keys < 0 {
+		return c, errors.New("-keys must be positive")
+	}
+	if c.keys > 0 {
+		for name := range set {
+			if !slices.Contains([]string{"keys", "out", "seed"}, name) {
+				return c, fmt.Errorf("-%s does not go with -keys (which only writes keys)", name)
+			}
+		}
+		return c, nil
+	}
+	if set["out"] {
+		return c, errors.New("-out goes with -keys")
+	}
+	cols, rows, ok := parseSize(*size)
+	if !ok || cols < 20 || rows < 5 || cols > 400 || rows > 200 {
+		return c, fmt.Errorf("-size %q: want COLSxROWS, at least 20x5 and at most 400x200", *size)
+	}
+	c.cols, c.rows = cols, rows
+	switch {
+	case c.inprocess && (set["addr"] || set["pid"] || set["host-key"]):
+		return c, errors.New("-inprocess starts its own server: -addr, -pid and -host-key do not apply")
+	case c.pid < 0:
+		return c, errors.New("-pid must be positive")
+	case c.sessions < 0 || c.idle < 0 || c.sessions+c.idle == 0:
+		return c, errors.New("-sessions and -idle: at least one session")
+	case c.senders < 0 || c.senders > c.sessions:
+		return c, fmt.Errorf("-senders %d: between 0 and -sessions (%d)", c.senders, c.sessions)
+	case c.senders > 0 && (!(c.rate > 0) || c.rate > 1000):
+		return c, errors.New("-rate: more than 0 and at most 1000 messages per second")
+	case c.senders > 0 && c.duration <= 0:
+		return c, errors.New("-duration must be positive")
+	case float64(c.senders)*math.Ceil(c.rate*c.duration.Seconds()) > 10e6:
+		return c, errors.New("more than ten million tokens: lower -senders, -rate or -duration")
+	case c.concurrency < 1:
+		return c, errors.New("-concurrency must be at least 1")
+	case c.perSource < 0:
+		return c, errors.New("-per-source must be positive (or 0)")
+	case c.perSource > 0 && (c.sessions+c.idle+c.perSource-1)/c.perSource > maxSources:
+		return c, fmt.Errorf("-per-source %d: more than %d source addresses needed", c.perSource, maxSources)
+	case c.drain < 0 || c.timeout <= 0 || c.quiet <= 0:
+		return c, errors.New("-drain, -timeout and -quiet must be positive")
+	case c.minDelivered < 0 || c.minDelivered > 1:
+		return c, errors.New("-min-delivered is a fraction between 0 and 1")
+	case c.hostKey != "" && !strings.HasPrefix(c.hostKey, "SHA256:"):
+		return c, errors.New("-host-key: a SHA256:... fingerprint, as ssh-keygen -lf prints")
+	}
+	return c, nil
+}
+
+func parseSize(s string) (cols, rows int, ok bool) {
+	a, b, ok := strings.Cut(s, "x")
+	if !ok {
+		return 0, 0, false
+	}
+	cols, err1 := strconv.Atoi(a)
+	rows, err2 := strconv.Atoi(b)
+	return cols, rows, err1 == nil && err2 == nil
+}
+
+// run is the whole command; it returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseConfig(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "parley-bench: %v (see -help)\n", err)
+		return exitUsage
+	}
+	if cfg.keys > 0 {
+		if err := keygen(cfg, stdout); err != nil {
+			fmt.Fprintf(stderr, "parley-bench: %v\n", err)
+			return exitFail
+		}
+		return exitOK
+	}
+	watchdog := time.AfterFunc(cfg.timeout+watchdogGrace, func() {
+		fmt.Fprintf(stderr, "parley-bench: still running %v after -timeout; exiting\n", watchdogGrace)
+		pprof.StopCPUProfile() // flushes what was collected
+		os.Exit(exitFail)
+	})
+	defer watchdog.Stop()
+	if cfg.cpuprofile != "" {
+		f, err := os.Create(cfg.cpuprofile)
+		if err != nil {
+			fmt.Fprintf(stderr, "parley-bench: %v\n", err)
+			return exitUsage
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			fmt.Fprintf(stderr, "parley-bench: cpu profile: %v\n", err)
+			return exitFail
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
+	}
+
+	res, err := benchmark(ctx, cfg, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "parley-bench: %v\n", err)
+		return exitFail
+	}
+	if cfg.json {
+		err = writeJSON(stdout, res)
+	} else {
+		err = writeTable(stdout, res)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "parley-bench: %v\n", err)
+		return exitFail
+	}
+	if !res.Pass {
+		return exitFail
+	}
+	return exitOK
+}
+
+// benchmark sets up the target, runs, and judges the result.
+func benchmark(ctx context.Context, cfg config, log io.Writer) (*result, error) {
+	start := time.Now()
+	deadline := start.Add(cfg.timeout)
+	hard, cancelHard := context.WithDeadline(context.Background(), deadline)
+	defer cancelHard()
+	// The phases stop early enough to leave time for a clean shutdown.
+	reserve := min(quitWait+serverStopMax, cfg.timeout/4)
+	soft, cancelSoft := context.WithDeadline(ctx, deadline.Add(-reserve))
+	defer cancelSoft()
+
+	b := &bench{cfg: cfg, epoch: start, hard: hard, log: log, spread: cfg.perSource > 0}
+	var srv *inprocess
+	if cfg.inprocess {
+		var err error
+		if srv, err = startInProcess(cfg.seed, cfg.sessions+cfg.idle); err != nil {
+			return nil, fmt.Errorf("starting the server: %w", err)
+		}
+		b.addr = srv.addr
+		b.hostKey = fingerprintCallback(srv.srv.HostKeyFingerprint())
+		b.pid, b.scope = os.Getpid(), "this process: server and load generator"
+	} else {
+		b.addr = cfg.addr
+		if host, _, err := net.SplitHostPort(b.addr); err != nil {
+			return nil, fmt.Errorf("-addr %q: %w", b.addr, err)
+		} else if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() || ip.To4() == nil {
+			b.spread = false
+		}
+		b.hostKey = ssh.InsecureIgnoreHostKey() // a bench on loopback; -host-key checks it
+		if cfg.hostKey != "" {
+			b.hostKey = fingerprintCallback(cfg.hostKey)
+		}
+		if cfg.pid > 0 {
+			if _, err := readRSS(cfg.pid); err != nil {
+				return nil, fmt.Errorf("-pid %d: %w", cfg.pid, err)
+			}
+			b.pid, b.scope = cfg.pid, "server"
+		}
+	}
+
+	res := b.run(soft)
+
+	if srv != nil {
+		if err := srv.close(deadline.Add(serverStopGrace)); err != nil {
+			b.problem("stopping the in-process server: %v", err)
+		}
+		res.ServerWarnings = srv.logs.snapshot()
+	}
+	b.mu.Lock()
+	res.Problems = slices.Clone(b.problems)
+	b.mu.Unlock()
+	res.Pass = !res.TimedOut && res.EndedEarly == 0 && b.phantom.Load() == 0 &&
+		(res.IdleConnect == nil || res.IdleConnect.Failed == 0) &&
+		(res.Connect == nil || res.Connect.Failed == 0) &&
+		(res.Delivery == nil || res.Delivery.Fraction >= cfg.minDelivered)
+	if cfg.senders > 0 && res.Delivery == nil {
+		res.Pass = false
+	}
+	return res, nil
+}
+
+func fingerprintCallback(want string) ssh.HostKeyCallback {
+	return func(_ string, _ net.Addr, key ssh.PublicKey) error {
+		if got := ssh.FingerprintSHA256(key); got != want {
+			return fmt.Errorf("host key %s, want %s", got, want)
+		}
+		return nil
+	}
+}

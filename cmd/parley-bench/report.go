@@ -1,0 +1,206 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+)
+
+// result is everything a run measured; -json prints it as is.
+type result struct {
+	Mode         string  `json:"mode"` // "inprocess" or "external"
+	Addr         string  `json:"addr"`
+	Sessions     int     `json:"sessions"`
+	Idle         int     `json:"idle"`
+	Senders      int     `json:"senders"`
+	Rate         float64 `json:"rate_per_sender"`
+	DurationS    float64 `json:"duration_s"`
+	Size         string  `json:"size"`
+	Concurrency  int     `json:"concurrency"`
+	Sources      int     `json:"source_addresses"`
+	MinDelivered float64 `json:"min_delivered"`
+
+	IdleConnect *connectStats  `json:"idle_connect,omitempty"`
+	Connect     *connectStats  `json:"connect,omitempty"`
+	Delivery    *deliveryStats `json:"delivery,omitempty"`
+	Output      *outputStats   `json:"output,omitempty"`
+	Process     *procStats     `json:"process,omitempty"`
+	Machine     machineStats   `json:"machine"`
+
+	EndedEarly     int            `json:"sessions_ended_early"`
+	EndReasons     []string       `json:"end_reasons,omitempty"` // last screen lines of sessions that ended early
+	ServerWarnings map[string]int `json:"server_warnings,omitempty"`
+	TimedOut       bool           `json:"timed_out"`
+	Problems       []string       `json:"problems,omitempty"`
+	Pass           bool           `json:"pass"`
+}
+
+// connectStats describe connecting one group of sessions.
+type connectStats struct {
+	Attempted   int      `json:"attempted"`
+	Connected   int      `json:"connected"` // showed their first screen
+	Failed      int      `json:"failed"`
+	Errors      []string `json:"errors,omitempty"`
+	WallS       float64  `json:"wall_s"`         // first dial to the last first screen
+	RatePerS    float64  `json:"rate_per_s"`     // connected / wall
+	Handshake   dist     `json:"handshake"`      // dial to shell started (key exchange, auth, pty, shell)
+	FirstScreen dist     `json:"first_screen"`   // dial to "#lobby" on screen
+	SettleS     float64  `json:"settle_after_s"` // then until no screen changed for -quiet
+}
+
+// deliveryStats describe the sending phase: every token on every
+// receiver's screen.
+type deliveryStats struct {
+	TokensSent int64   `json:"tokens_sent"`
+	Receivers  int     `json:"receivers"` // every connected session, senders included
+	Expected   int64   `json:"expected"`  // tokens_sent × receivers
+	Seen       int64   `json:"seen"`
+	Fraction   float64 `json:"delivered_fraction"`
+	// MissedGap: not seen although a later token of the same sender was:
+	// scrolled off between two frames (more new rows in one frame than the
+	// screen has), or dropped. MissedTail: nothing later seen either.
+	MissedGap              int64   `json:"missed_gap"`
+	MissedTail             int64   `json:"missed_tail"`
+	Latency                dist    `json:"latency"` // typed to on the receiver's screen
+	DeliveriesPerS         float64 `json:"deliveries_per_s"`
+	SendPhaseS             float64 `json:"send_phase_s"`
+	LastDeliveryAfterSendS float64 `json:"last_delivery_after_send_s"`
+	BenchCPUPercent        float64 `json:"bench_cpu_percent"` // this process over the sending phase, % of one core
+}
+
+// outputStats describe what receivers were sent while measuring.
+type outputStats struct {
+	KiBPerSessionPerS    float64 `json:"kib_per_session_per_s"`
+	ReadsPerSessionPerS  float64 `json:"reads_per_session_per_s"`
+	FramesPerSessionPerS float64 `json:"frames_per_session_per_s"` // frames end with ESC[?25h
+	MaxFramesPerS        float64 `json:"max_frames_per_s"`         // the busiest receiver's average
+}
+
+// procStats are the server process's resources (this process in-process).
+type procStats struct {
+	PID                  int     `json:"pid"`
+	Scope                string  `json:"scope"`
+	RSSBaseKiB           int64   `json:"rss_base_kib"`
+	RSSIdleKiB           int64   `json:"rss_idle_connected_kib,omitempty"`
+	RSSConnectedKiB      int64   `json:"rss_connected_kib"`
+	RSSEndKiB            int64   `json:"rss_end_kib"`
+	RSSPerIdleSessionKiB float64 `json:"rss_per_idle_session_kib,omitempty"`
+	RSSPerSessionKiB     float64 `json:"rss_per_session_kib"`
+	CPUConnectPercent    float64 `json:"cpu_connect_percent"` // while the sessions connected, % of one core
+	CPUIdlePercent       float64 `json:"cpu_idle_percent"`    // everyone connected, nothing happening
+	CPUSendPercent       float64 `json:"cpu_send_percent"`    // over the sending phase, % of one core
+}
+
+// machineStats say how busy the machine was: figures taken while other
+// work competes for the CPUs are not comparable.
+type machineStats struct {
+	CPUs           int     `json:"cpus"`
+	LoadAvgStart   float64 `json:"loadavg_1m_start"`
+	LoadAvgSendEnd float64 `json:"loadavg_1m_send_end,omitempty"`
+	CPUSendPercent float64 `json:"cpu_send_percent,omitempty"` // all processes over the sending phase, % of one core
+}
+
+func writeJSON(w io.Writer, r *result) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// writeTable prints r for people.
+func writeTable(w io.Writer, r *result) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row := func(k, format string, args ...any) { fmt.Fprintf(tw, "  %s\t%s\n", k, fmt.Sprintf(format, args...)) }
+	fmt.Fprintf(tw, "parley-bench (%s, %s)\n", r.Mode, r.Addr)
+	row("load", "%d sessions + %d idle, pty %s; %d senders × %.2f msg/s for %gs; %d handshakes in flight from %d source address(es)",
+		r.Sessions, r.Idle, r.Size, r.Senders, r.Rate, r.DurationS, r.Concurrency, r.Sources)
+	conn := func(title string, c *connectStats) {
+		if c == nil {
+			return
+		}
+		fmt.Fprintf(tw, "%s\n", title)
+		row("connected", "%d of %d in %.2fs: %.1f sessions/s", c.Connected, c.Attempted, c.WallS, c.RatePerS)
+		row("handshake+shell", "p50 %.1f ms  p99 %.1f ms  max %.1f ms", c.Handshake.P50, c.Handshake.P99, c.Handshake.Max)
+		row("time to first screen", "p50 %.1f ms  p99 %.1f ms  max %.1f ms", c.FirstScreen.P50, c.FirstScreen.P99, c.FirstScreen.Max)
+		row("screens quiet after", "%.2fs more", c.SettleS)
+		for _, e := range c.Errors {
+			row("error", "%s", e)
+		}
+	}
+	conn("idle sessions", r.IdleConnect)
+	conn("sessions", r.Connect)
+	if d := r.Delivery; d != nil {
+		fmt.Fprintf(tw, "delivery\n")
+		row("delivered", "%d of %d (%d tokens × %d receivers): %.4f", d.Seen, d.Expected, d.TokensSent, d.Receivers, d.Fraction)
+		if d.MissedGap+d.MissedTail > 0 {
+			row("missed", "%d with a later token seen (scrolled past or dropped), %d at the end", d.MissedGap, d.MissedTail)
+		}
+		row("latency", "p50 %.1f ms  p90 %.1f ms  p99 %.1f ms  max %.1f ms  (mean %.1f)", d.Latency.P50, d.Latency.P90, d.Latency.P99, d.Latency.Max, d.Latency.Mean)
+		row("deliveries/s", "%.0f", d.DeliveriesPerS)
+		note := ""
+		if r.Mode == "inprocess" {
+			note = " (server included: one process)"
+		}
+		row("load generator CPU", "%.0f%% of one core while sending%s", d.BenchCPUPercent, note)
+	}
+	if o := r.Output; o != nil {
+		row("output per receiver", "%.1f KiB/s in %.1f reads/s; %.1f frames/s (busiest %.1f)", o.KiBPerSessionPerS, o.ReadsPerSessionPerS, o.FramesPerSessionPerS, o.MaxFramesPerS)
+	}
+	if p := r.Process; p != nil {
+		fmt.Fprintf(tw, "process %d (%s)\n", p.PID, p.Scope)
+		if r.IdleConnect != nil {
+			row("RSS idle sessions", "%s → %s: %.1f KiB per idle session", kib(p.RSSBaseKiB), kib(p.RSSIdleKiB), p.RSSPerIdleSessionKiB)
+		}
+		if r.Connect != nil {
+			row("RSS after connect", "%s (base %s): %.1f KiB per session", kib(p.RSSConnectedKiB), kib(p.RSSBaseKiB), p.RSSPerSessionKiB)
+			row("CPU while connecting", "%.0f%% of one core", p.CPUConnectPercent)
+		}
+		row("CPU with everyone idle", "%.0f%% of one core", p.CPUIdlePercent)
+		row("RSS at end", "%s", kib(p.RSSEndKiB))
+		if r.Delivery != nil {
+			row("CPU while sending", "%.0f%% of one core", p.CPUSendPercent)
+		}
+	}
+	m := r.Machine
+	fmt.Fprintf(tw, "machine\n")
+	row("CPUs, load average", "%d; %.2f at start", m.CPUs, m.LoadAvgStart)
+	if r.Delivery != nil {
+		others := m.CPUSendPercent - r.Delivery.BenchCPUPercent
+		if p := r.Process; p != nil && p.Scope == "server" {
+			others -= p.CPUSendPercent
+		}
+		row("CPU while sending", "%.0f%% of one core, all processes (%.0f%% not this run's); load average %.2f at the end", m.CPUSendPercent, max(others, 0), m.LoadAvgSendEnd)
+	}
+	if len(r.ServerWarnings) > 0 {
+		fmt.Fprintf(tw, "server warnings\n")
+		keys := make([]string, 0, len(r.ServerWarnings))
+		for k := range r.ServerWarnings {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			row(fmt.Sprintf("%d×", r.ServerWarnings[k]), "%s", k)
+		}
+	}
+	if r.EndedEarly > 0 {
+		row("ended early", "%d sessions; last screens: %s", r.EndedEarly, strings.Join(r.EndReasons, " // "))
+	}
+	verdict := "PASS"
+	if !r.Pass {
+		verdict = "FAIL"
+	}
+	fmt.Fprintf(tw, "result: %s (min delivered %.4f)\n", verdict, r.MinDelivered)
+	for _, p := range r.Problems {
+		row("problem", "%s", p)
+	}
+	return tw.Flush()
+}
+
+func kib(n int64) string {
+	if n >= 10<<10 {
+		return fmt.Sprintf("%.1f MiB", float64(n)/1024)
+	}
+	return fmt.Sprintf("%d KiB", n)
+}
