@@ -195,6 +195,10 @@ func run(args []string, lookup lookupFunc, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "keys" {
 		return keysCommand(args[1:], lookup, os.Stdin, stdout, stderr)
 	}
+	lookup, err := withConfigFile(args, lookup)
+	if err != nil {
+		return err
+	}
 	o, err := parseOptions(args, lookup, stderr)
 	if err != nil {
 		return err

@@ -371,3 +371,29 @@ func grepLines(s, prefix string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+func TestConfigFileSitsUnderEnvironmentAndFlags(t *testing.T) {
+	data := t.TempDir()
+	conf := "# parley settings\nPARLEY_LISTEN=:5555\nPARLEY_DEFAULT_ROOM = \"general\"\nPARLEY_MSG_BURST=9\n"
+	if err := os.WriteFile(filepath.Join(data, "parley.conf"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"PARLEY_DATA_DIR": data, "PARLEY_MSG_BURST": "7"}
+	lookup, err := withConfigFile(nil, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := parseOptions([]string{"--listen", ":6666"}, lookup, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.listen != ":6666" || o.server.Room.DefaultRoom != "general" || o.server.Defences.Messages.Burst != 7 {
+		t.Fatalf("listen %q (flag wins), room %q (file), burst %d (env wins)", o.listen, o.server.Room.DefaultRoom, o.server.Defences.Messages.Burst)
+	}
+	if err := os.WriteFile(filepath.Join(data, "parley.conf"), []byte("PARLEY_LISTEN=:1\nLISTEN=:2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := withConfigFile([]string{"--data", data}, noEnv); err == nil || !strings.Contains(err.Error(), "line 2") {
+		t.Fatalf("a bad line: %v", err)
+	}
+}
