@@ -77,7 +77,7 @@ func TestUnknownKeyRefused(t *testing.T) {
 			t.Fatal("eve got in")
 		}
 	}
-	waitGoroutines(t, baseline+3, 5*time.Second)
+	waitGoroutines(t, baseline+3, waitTimeout)
 }
 
 // unsignableSigner offers a public key it cannot sign with, like a key

@@ -10,6 +10,36 @@ package e2e
 // each chunk of output (see client.WaitFor); server state that produces no
 // output (the authorized_keys reload, the hub's member list) is polled with
 // a deadline by eventually.
+//
+// In short:
+//
+//	alice := newUser(t, "alice")                 // an ed25519 key pair
+//	ts := startServer(t, withKeys(alice.line(`admin,name="alice"`)))
+//	a := ts.connect(t, alice, size(80, 24))      // pty + shell + emulator
+//	a.Say(t, "hello")                            // type a line and Enter
+//	a.WaitFor(t, rowMatching(clock+`alice hello`), waitTimeout)
+//	a.Screen(), a.Row(0), a.Cell(x, y), a.Raw()  // what the person sees/got
+//
+// Debugging: E2E_SERVER_LOG=1 prints the server's log of every test (it is
+// printed for failed tests anyway); E2E_RAW_TAIL=N adds the last N bytes a
+// client received to WaitFor's failure message; E2E_STORE=memory runs the
+// servers without SQLite (the default store is the server's default).
+//
+// Options: withUsers, withKeys, withMOTD, withoutFloodLimits, withConfig
+// for the server; size, emulatorSize, withAuth, withAuthAttempts,
+// withSSHUser, noReader for a client. Conditions for WaitFor: a string,
+// rowMatching, header, contains, joined, left, allOf, anyOf, or any
+// func(screen string) bool. ts.appendKey and ts.removeKey edit
+// authorized_keys and wait for the reload.
+//
+// The emulator is vt10x behind a small adapter (feedLocked): vt10x drops the
+// bytes of a UTF-8 character split across two writes, so the adapter holds
+// an incomplete tail back. vt10x gives every character one cell, so text
+// after a wide (East Asian or emoji) character is drawn one cell to the
+// left per wide character until the next absolute cursor move; and it
+// does not know REP (CSI b), which the renderer uses for some TERM values
+// but not for xterm-256color, the TERM these clients send. Replies to the
+// renderer's queries (background colour, mode reports) go nowhere.
 
 import (
 	"bytes"
@@ -26,6 +56,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,8 +75,10 @@ import (
 
 // waitTimeout bounds every wait for something that should happen promptly.
 // It only matters when a test fails: waits return as soon as the condition
-// holds. It is generous because -race on a busy machine is slow.
-const waitTimeout = 15 * time.Second
+// holds (typically in milliseconds). It is generous because -race on a
+// small, busy machine is slow: with a load of 15 on 2 CPUs, logging in
+// alone was seen to take 7 s.
+const waitTimeout = 30 * time.Second
 
 // pollInterval is how often eventually re-checks server state.
 const pollInterval = 5 * time.Millisecond
@@ -161,6 +194,9 @@ func startServer(t *testing.T, opts ...serverOpt) *testServer {
 		KeysPoll: 50 * time.Millisecond,
 		Logger:   slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}}
+	if st := os.Getenv("E2E_STORE"); st != "" {
+		setup.cfg.Store = st // "memory" or "sqlite"; tests may still override it
+	}
 	for _, o := range opts {
 		o(&setup)
 	}
@@ -357,9 +393,10 @@ func withAuthAttempts(m ...ssh.AuthMethod) clientOpt {
 // user's name).
 func withSSHUser(name string) clientOpt { return func(c *clientSetup) { c.sshUser = name } }
 
-// noReader never reads the session's output: the SSH channel's window
-// fills and the server's writes to this client block, like a client on a
-// stalled network.
+// noReader never reads the session's output (stdout nor stderr): once the
+// SSH channel's window is full (2 MiB with x/crypto/ssh) the server's writes
+// to this session block. The connection itself stays healthy (keepalives
+// are answered); Screen stays empty.
 func noReader() clientOpt { return func(c *clientSetup) { c.noReader = true } }
 
 // client is one interactive SSH session with a pty, shown on an emulator.
@@ -641,14 +678,25 @@ func (c *client) WaitFor(t testing.TB, want any, timeout time.Duration) string {
 		}
 		if eof {
 			// The output ended: the screen can no longer change.
-			t.Fatalf("%s: output ended before the screen showed %s; last screen:\n%s", c.name, desc, frame(screen))
+			t.Fatalf("%s: output ended before the screen showed %s; last screen:\n%s%s", c.name, desc, frame(screen), c.rawTail())
 		}
 		select {
 		case <-ch:
 		case <-deadline.C:
-			t.Fatalf("%s: after %v the screen does not show %s; last screen:\n%s", c.name, timeout, desc, frame(screen))
+			t.Fatalf("%s: after %v the screen does not show %s; last screen:\n%s%s", c.name, timeout, desc, frame(screen), c.rawTail())
 		}
 	}
+}
+
+// rawTail returns, when E2E_RAW_TAIL=N is set, the last N bytes received,
+// quoted, to tell a server problem from an emulator problem.
+func (c *client) rawTail() string {
+	n, _ := strconv.Atoi(os.Getenv("E2E_RAW_TAIL"))
+	if n <= 0 {
+		return ""
+	}
+	raw := c.Raw()
+	return fmt.Sprintf("last %d bytes received:\n%q\n", min(n, len(raw)), raw[max(len(raw)-n, 0):])
 }
 
 // Expect is WaitFor(t, text, waitTimeout).
