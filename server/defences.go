@@ -2,6 +2,7 @@ package server
 
 import (
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -42,7 +43,47 @@ type (
 	ticketKey   struct{}
 	channelsKey struct{}
 	authFailKey struct{}
+	windowKey   struct{}
 )
+
+// windowBox holds the latest window size a client asked for. charm/ssh
+// passes window changes through a one-slot channel that nobody reads
+// before the shell starts (or after the screen ends), which blocks that
+// session's whole request loop; so parley's request filter answers
+// window-change itself and keeps only the newest size here, which also
+// coalesces resize storms. One terminal per connection owns the box.
+type windowBox struct {
+	mu      sync.Mutex
+	owned   bool // a pty-req on this connection took it
+	w, h    int
+	changed chan struct{} // cap 1: a new size is waiting
+}
+
+func (b *windowBox) claim() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.owned {
+		return false
+	}
+	b.owned = true
+	return true
+}
+
+func (b *windowBox) set(w, h int) {
+	b.mu.Lock()
+	b.w, b.h = w, h
+	b.mu.Unlock()
+	select {
+	case b.changed <- struct{}{}:
+	default:
+	}
+}
+
+func (b *windowBox) get() (int, int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.w, b.h
+}
 
 // gatedConn ties a connection to its Gate ticket. charm.land/ssh clears the
 // handshake deadline with SetDeadline(time.Time{}) right after a successful
@@ -79,6 +120,7 @@ func (s *Server) admit(ctx ssh.Context, conn net.Conn) net.Conn {
 	}
 	ctx.SetValue(ticketKey{}, t)
 	ctx.SetValue(channelsKey{}, new(atomic.Int32))
+	ctx.SetValue(windowKey{}, &windowBox{changed: make(chan struct{}, 1)})
 	return &gatedConn{Conn: conn, ticket: t, ctx: ctx}
 }
 
@@ -95,7 +137,8 @@ func (s *Server) sessionChannel(srv *ssh.Server, conn *gossh.ServerConn, newChan
 		}
 		defer n.Add(-1)
 	}
-	ssh.DefaultSessionHandler(srv, conn, &filteredChannel{NewChannel: newChan, s: s}, ctx)
+	box, _ := ctx.Value(windowKey{}).(*windowBox)
+	ssh.DefaultSessionHandler(srv, conn, &filteredChannel{NewChannel: newChan, s: s, box: box}, ctx)
 }
 
 // filteredChannel answers, on the server's behalf, the requests parley
@@ -103,7 +146,8 @@ func (s *Server) sessionChannel(srv *ssh.Server, conn *gossh.ServerConn, newChan
 // and env requests beyond the budget.
 type filteredChannel struct {
 	gossh.NewChannel
-	s *Server
+	s   *Server
+	box *windowBox // the connection's; nil only in tests without admit
 }
 
 func (f *filteredChannel) Accept() (gossh.Channel, <-chan *gossh.Request, error) {
@@ -115,8 +159,23 @@ func (f *filteredChannel) Accept() (gossh.Channel, <-chan *gossh.Request, error)
 	budget := f.s.cfg.Defences.Env.Budget()
 	go func() { // ends when the channel's request stream ends
 		defer close(out)
+		terminal := false // this channel owns the connection's window box
 		for r := range reqs {
 			switch r.Type {
+			case "pty-req":
+				if f.box != nil && !f.box.claim() {
+					_ = r.Reply(false, nil) // one terminal per connection
+					continue
+				}
+				terminal = true
+			case "window-change":
+				var win struct{ W, H, PW, PH uint32 }
+				ok := terminal && f.box != nil && gossh.Unmarshal(r.Payload, &win) == nil
+				if ok {
+					f.box.set(int(win.W), int(win.H))
+				}
+				_ = r.Reply(ok, nil)
+				continue
 			case "auth-agent-req@openssh.com", "x11-req", "subsystem":
 				_ = r.Reply(false, nil)
 				continue

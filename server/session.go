@@ -153,7 +153,7 @@ func (s *Server) serve(sess ssh.Session) {
 	}
 	defer release()
 
-	pty, winch, ok := sess.Pty()
+	pty, _, ok := sess.Pty()
 	if !ok || sess.RawCommand() != "" { // ssh host COMMAND: exec.go
 		code := s.runExec(sess, entry, log)
 		log.Info("command ended", "command", safetext.Line(firstWord(sess.RawCommand()), 16), "exit", code, "duration", time.Since(start).Round(time.Millisecond).String())
@@ -196,27 +196,17 @@ func (s *Server) serve(sess ssh.Session) {
 	done := make(chan struct{})
 	defer close(done)
 	go func() { // forwards window changes, clamped; owns nothing else
+		box, _ := ctx.Value(windowKey{}).(*windowBox)
+		if box == nil {
+			return
+		}
 		for {
 			select {
 			case <-done:
 				return
-			case win, ok := <-winch:
-				if !ok {
-					return
-				}
-				// A storm of resizes becomes one: only the latest matters.
-				for more := true; more; {
-					select {
-					case next, ok := <-winch:
-						if !ok {
-							return
-						}
-						win = next
-					default:
-						more = false
-					}
-				}
-				w, h := s.clamp(win)
+			case <-box.changed: // only the newest size: storms coalesce
+				w, h := box.get()
+				w, h = s.clamp(ssh.Window{Width: w, Height: h})
 				prog.Send(tea.WindowSizeMsg{Width: w, Height: h})
 			}
 		}
