@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // configFile is the optional config file, in the data dir.
@@ -65,8 +66,8 @@ func dataDirOf(args []string, lookup lookupFunc) string {
 // skipped; a value may be double-quoted.
 func readConfig(path string) (map[string]string, error) {
 	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return nil, nil // no file; a bad data dir is reported by the server, clearly
 	}
 	if err != nil {
 		return nil, fmt.Errorf("config file: %w", err)
