@@ -584,7 +584,8 @@ func writeHeapProfile(path string) error {
 	if err != nil {
 		return err
 	}
-	runtime.GC()
+	// No runtime.GC first: on a saturated machine a forced collection of a
+	// large heap takes minutes. The profile is as of the last collection.
 	if err := pprof.WriteHeapProfile(f); err != nil {
 		f.Close()
 		return err
