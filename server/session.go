@@ -8,13 +8,13 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	"charm.land/ssh"
-	"github.com/charmbracelet/colorprofile"
 	gossh "golang.org/x/crypto/ssh"
 
 	"parley/guard"
 	"parley/keys"
 	"parley/room"
 	"parley/safetext"
+	"parley/screen"
 	"parley/tui"
 )
 
@@ -177,21 +177,7 @@ func (s *Server) serve(sess ssh.Session) {
 	env = append(env, "TERM="+safetext.Line(pty.Term, 64))
 	model := tui.New(rs, tui.Options{Env: env, Width: w, Height: h})
 	defer model.Close()
-	prog := tea.NewProgram(model,
-		tea.WithInput(sess),
-		tea.WithOutput(sess),
-		tea.WithEnvironment(env),
-		tea.WithColorProfile(colorprofile.Env(env)),
-		tea.WithWindowSize(w, h),
-		tea.WithContext(ctx),
-		tea.WithoutSignalHandler(),
-		tea.WithFilter(func(_ tea.Model, msg tea.Msg) tea.Msg {
-			if _, ok := msg.(tea.SuspendMsg); ok {
-				return nil // ctrl+z cannot suspend a remote session
-			}
-			return msg
-		}),
-	)
+	prog := screen.New(model, screen.Options{Input: sess, Output: sess, Env: env, Width: w, Height: h})
 
 	done := make(chan struct{})
 	defer close(done)
@@ -226,7 +212,7 @@ func (s *Server) serve(sess ssh.Session) {
 		}
 	}()
 
-	if _, err := prog.Run(); err != nil && ctx.Err() == nil {
+	if err := prog.Run(ctx); err != nil && ctx.Err() == nil {
 		log.Warn("session program ended with an error", "err", err)
 	}
 	rs.Close(room.ReasonDisconnected)

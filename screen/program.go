@@ -1,0 +1,481 @@
+package screen
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"io"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
+	uv "github.com/charmbracelet/ultraviolet"
+	"github.com/charmbracelet/x/ansi"
+)
+
+// Defaults for the zero values of Options.
+const (
+	// DefaultFrameInterval caps a session at 40 frames a second.
+	DefaultFrameInterval = 25 * time.Millisecond
+	// DefaultEscTimeout is how long a lone ESC waits for the rest of an
+	// escape sequence before it counts as the Escape key.
+	DefaultEscTimeout = 50 * time.Millisecond
+	// DefaultMaxPaste bounds one bracketed paste; the rest is dropped (the
+	// model cuts a message far shorter anyway).
+	DefaultMaxPaste = 256 << 10
+)
+
+// readSize is the reader goroutine's buffer: keystrokes are a few bytes, and
+// a paste arrives in several reads.
+const readSize = 512
+
+// Options configures a Program.
+type Options struct {
+	// Input is what the terminal sends (the SSH channel).
+	Input io.Reader
+	// Output is where frames are written (the SSH channel).
+	Output io.Writer
+	// Env is the client's environment (TERM, COLORTERM, NO_COLOR, ...): it
+	// picks the colour profile frames are written in.
+	Env []string
+	// Width and Height are the terminal's size in cells.
+	Width, Height int
+	// MinFrameInterval is the shortest time between two frames
+	// (DefaultFrameInterval when zero).
+	MinFrameInterval time.Duration
+	// EscTimeout: see DefaultEscTimeout.
+	EscTimeout time.Duration
+	// MaxPaste: see DefaultMaxPaste.
+	MaxPaste int
+}
+
+// Program runs one model on one terminal. Create it with New, start it
+// with Run, and feed it outside events (window sizes) with Send.
+type Program struct {
+	opts  Options
+	msgs  chan tea.Msg  // to the event loop: input, command results, Send
+	quit  chan struct{} // closed when Run returns: nobody may wait on msgs after
+	seed  maphash.Seed
+	color colorprofile.Profile
+
+	// Owned by the event loop (Run).
+	model         tea.Model
+	width, height int
+	dec           uv.EventDecoder
+	pending       []byte // input not decoded yet
+	pasting       bool
+	paste         []byte
+	escTimer      *time.Timer
+	escC          <-chan time.Time // escTimer's channel while armed, else nil
+	frameTimer    *time.Timer
+	frameC        <-chan time.Time // frameTimer's channel while armed, else nil
+	dirty         bool             // the model changed since the last frame
+	lastFrame     time.Time
+	rows          []uint64 // hash of each row as drawn; nil: redraw everything
+	title         string
+	cursor        cursorState
+	raw           []byte // tea.Raw output waiting for the next frame
+	buf           bytes.Buffer
+	quitting      bool
+	err           error
+}
+
+type cursorState struct {
+	x, y    int
+	visible bool
+}
+
+// inputMsg is a chunk read from the terminal; inputErr ends the input.
+type (
+	inputMsg []byte
+	inputErr struct{ err error }
+	panicMsg struct{ err error }
+)
+
+// New returns a program for model. Nothing runs until Run.
+func New(model tea.Model, opts Options) *Program {
+	if opts.MinFrameInterval <= 0 {
+		opts.MinFrameInterval = DefaultFrameInterval
+	}
+	if opts.EscTimeout <= 0 {
+		opts.EscTimeout = DefaultEscTimeout
+	}
+	if opts.MaxPaste <= 0 {
+		opts.MaxPaste = DefaultMaxPaste
+	}
+	if opts.Width <= 0 || opts.Height <= 0 {
+		opts.Width, opts.Height = 80, 24
+	}
+	profile := colorprofile.Env(opts.Env)
+	if profile < colorprofile.Ascii {
+		profile = colorprofile.Ascii // keep cursor movement; drop colours
+	}
+	return &Program{
+		opts:   opts,
+		msgs:   make(chan tea.Msg, 16),
+		quit:   make(chan struct{}),
+		seed:   maphash.MakeSeed(),
+		color:  profile,
+		model:  model,
+		width:  opts.Width,
+		height: opts.Height,
+	}
+}
+
+// Send hands msg to the model. It waits while the loop is busy and returns
+// without effect once the program has ended.
+func (p *Program) Send(msg tea.Msg) {
+	select {
+	case p.msgs <- msg:
+	case <-p.quit:
+	}
+}
+
+// post is Send that reports whether the program still runs.
+func (p *Program) post(msg tea.Msg) bool {
+	select {
+	case p.msgs <- msg:
+		return true
+	case <-p.quit:
+		return false
+	}
+}
+
+// Run runs the program until the model quits, ctx is done, or the terminal
+// cannot be read (other than its end) or written. A panic in the model or in a command
+// ends the program with an error that holds the stack.
+func (p *Program) Run(ctx context.Context) (err error) {
+	defer close(p.quit)
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("screen: panic in the session's model: %v\n%s", r, debug.Stack())
+		}
+	}()
+	p.raw = append(p.raw, ansi.SetModeAltScreenSaveCursor+ansi.SetModeBracketedPaste+
+		ansi.SetModifyOtherKeys2+ansi.PushKittyKeyboard(ansi.KittyDisambiguateEscapeCodes)+
+		ansi.RequestBackgroundColor...) // written with the first frame
+	go p.read()
+	p.exec(p.model.Init())
+	p.update(tea.WindowSizeMsg{Width: p.width, Height: p.height})
+	if err := p.draw(); err != nil {
+		return err
+	}
+	for !p.quitting {
+		select {
+		case <-ctx.Done():
+			return nil // the connection is gone: nothing to restore
+		case msg := <-p.msgs:
+			p.handle(msg)
+			// Take what else is waiting, so a burst costs one frame.
+			for i := 0; i < 64 && !p.quitting; i++ {
+				select {
+				case msg = <-p.msgs:
+					p.handle(msg)
+					continue
+				default:
+				}
+				break
+			}
+		case <-p.escC:
+			p.escC = nil
+			p.decode(true)
+		case <-p.frameC:
+			p.frameC = nil
+			if err := p.draw(); err != nil {
+				return err
+			}
+			continue
+		}
+		if p.err != nil {
+			return p.err
+		}
+		if !p.quitting {
+			if err := p.schedule(); err != nil {
+				return err
+			}
+		}
+	}
+	if p.err != nil {
+		return p.err
+	}
+	p.buf.Reset()
+	p.buf.Write(p.raw)
+	p.buf.WriteString(ansi.ResetStyle + ansi.ShowCursor + ansi.ResetModeBracketedPaste +
+		ansi.ResetModifyOtherKeys + ansi.PopKittyKeyboard(1) + ansi.ResetModeAltScreenSaveCursor)
+	if _, err := p.opts.Output.Write(p.buf.Bytes()); err != nil {
+		return fmt.Errorf("screen: restoring the terminal: %w", err)
+	}
+	return nil
+}
+
+// read is the reader goroutine: it owns buf and hands copies to the loop.
+// It ends when the input does (the connection closes after Run returns).
+func (p *Program) read() {
+	var buf [readSize]byte
+	for {
+		n, err := p.opts.Input.Read(buf[:])
+		if n > 0 && !p.post(inputMsg(append([]byte(nil), buf[:n]...))) {
+			return
+		}
+		if err != nil {
+			p.post(inputErr{err})
+			return
+		}
+	}
+}
+
+// exec runs cmd on its own goroutine and posts its message to the loop.
+func (p *Program) exec(cmd tea.Cmd) {
+	if cmd == nil {
+		return
+	}
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				p.post(panicMsg{fmt.Errorf("screen: panic in a command: %v\n%s", r, debug.Stack())})
+			}
+		}()
+		if msg := cmd(); msg != nil {
+			p.post(msg)
+		}
+	}()
+}
+
+// handle takes one message on the loop.
+func (p *Program) handle(msg tea.Msg) {
+	switch msg := msg.(type) {
+	case inputMsg:
+		p.pending = append(p.pending, msg...)
+		p.decode(false)
+	case inputErr:
+		// End of input is not the end of the session: a client may close
+		// its side (ssh without stdin) and keep reading.
+		if !errors.Is(msg.err, io.EOF) {
+			p.quitting, p.err = true, fmt.Errorf("screen: reading the terminal: %w", msg.err)
+		}
+	case panicMsg:
+		p.quitting, p.err = true, msg.err
+	case tea.QuitMsg:
+		p.quitting = true
+	case tea.BatchMsg:
+		for _, cmd := range msg {
+			p.exec(cmd)
+		}
+	case tea.RawMsg:
+		p.raw = fmt.Append(p.raw, msg.Msg)
+		p.dirty = true
+	case tea.WindowSizeMsg:
+		if msg.Width > 0 && msg.Height > 0 && (msg.Width != p.width || msg.Height != p.height) {
+			p.width, p.height = msg.Width, msg.Height
+			p.rows = nil // redraw everything at the new size
+		}
+		p.update(msg)
+	default:
+		p.update(msg)
+	}
+}
+
+// update runs the model's Update.
+func (p *Program) update(msg tea.Msg) {
+	var cmd tea.Cmd
+	p.model, cmd = p.model.Update(msg)
+	p.dirty = true
+	p.exec(cmd)
+}
+
+// schedule draws now when the last frame is old enough, or arms the frame
+// timer for when it is.
+func (p *Program) schedule() error {
+	if !p.dirty || p.frameC != nil {
+		return nil
+	}
+	wait := p.opts.MinFrameInterval - time.Since(p.lastFrame)
+	if wait <= 0 {
+		return p.draw()
+	}
+	if p.frameTimer == nil {
+		p.frameTimer = time.NewTimer(wait)
+	} else {
+		p.frameTimer.Reset(wait)
+	}
+	p.frameC = p.frameTimer.C
+	return nil
+}
+
+// pasteEnd closes a bracketed paste.
+const pasteEnd = "\x1b[201~"
+
+// decode turns pending input into messages. With expired false, a lone ESC
+// or an unfinished sequence at the end waits (EscTimeout) for more bytes.
+func (p *Program) decode(expired bool) {
+	for len(p.pending) > 0 && !p.quitting {
+		if p.pasting {
+			i := bytes.Index(p.pending, []byte(pasteEnd))
+			if i < 0 {
+				// Keep a tail that may be the start of the end marker.
+				keep := 0
+				for k := min(len(pasteEnd)-1, len(p.pending)); k > 0; k-- {
+					if bytes.HasSuffix(p.pending, []byte(pasteEnd[:k])) {
+						keep = k
+						break
+					}
+				}
+				p.addPaste(p.pending[:len(p.pending)-keep])
+				p.pending = append(p.pending[:0], p.pending[len(p.pending)-keep:]...)
+				break
+			}
+			p.addPaste(p.pending[:i])
+			p.pending = p.pending[i+len(pasteEnd):]
+			content := string(p.paste)
+			p.pasting, p.paste = false, nil
+			p.update(tea.PasteMsg{Content: content})
+			continue
+		}
+		n, ev := p.dec.Decode(p.pending)
+		if n <= 0 {
+			break
+		}
+		if !expired && p.pending[0] == ansi.ESC && n == len(p.pending) {
+			if _, unknown := ev.(uv.UnknownEvent); unknown || n <= 2 {
+				p.armEsc() // maybe the rest of a sequence is on its way
+				break
+			}
+		}
+		p.pending = p.pending[n:]
+		p.event(ev)
+	}
+	if len(p.pending) == 0 && cap(p.pending) > readSize {
+		p.pending = nil
+	}
+}
+
+func (p *Program) armEsc() {
+	if p.escC != nil {
+		return
+	}
+	if p.escTimer == nil {
+		p.escTimer = time.NewTimer(p.opts.EscTimeout)
+	} else {
+		p.escTimer.Reset(p.opts.EscTimeout)
+	}
+	p.escC = p.escTimer.C
+}
+
+// addPaste keeps up to MaxPaste bytes of a paste.
+func (p *Program) addPaste(b []byte) {
+	if room := p.opts.MaxPaste - len(p.paste); room > 0 {
+		p.paste = append(p.paste, b[:min(len(b), room)]...)
+	}
+}
+
+// event hands one decoded input event to the model as Bubble Tea's message.
+func (p *Program) event(ev uv.Event) {
+	switch ev := ev.(type) {
+	case uv.MultiEvent:
+		for _, e := range ev {
+			p.event(e)
+		}
+	case uv.PasteStartEvent:
+		p.pasting, p.paste = true, []byte{}
+	case uv.KeyPressEvent:
+		p.update(tea.KeyPressMsg(ev))
+	case uv.BackgroundColorEvent:
+		p.update(tea.BackgroundColorMsg(ev))
+	case uv.PasteEvent:
+		p.update(tea.PasteMsg(ev))
+	}
+	// Everything else (key releases, mouse, focus, replies to queries we do
+	// not make, unknown sequences) is dropped.
+}
+
+// draw writes the rows that changed since the last frame.
+func (p *Program) draw() error {
+	p.dirty = false
+	p.lastFrame = time.Now()
+	v := p.model.View()
+	b := &p.buf
+	b.Reset()
+	b.Write(p.raw)
+	p.raw = p.raw[:0]
+	changed := b.Len() > 0
+	b.WriteString(ansi.HideCursor) // while rows are drawn
+	start := b.Len()
+	if t := cleanTitle(v.WindowTitle); t != p.title {
+		p.title = t
+		b.WriteString(ansi.SetWindowTitle(t))
+	}
+	if len(p.rows) != p.height {
+		b.WriteString(ansi.ResetStyle + ansi.EraseEntireScreen)
+		p.rows = make([]uint64, p.height)
+		blank := maphash.String(p.seed, "")
+		for y := range p.rows {
+			p.rows[y] = blank
+		}
+	}
+	rest := v.Content
+	for y := 0; y < p.height; y++ {
+		var line string
+		line, rest, _ = strings.Cut(rest, "\n")
+		h := maphash.String(p.seed, line)
+		if p.rows[y] == h {
+			continue
+		}
+		p.rows[y] = h
+		w := ansi.StringWidth(line)
+		if w > p.width {
+			line, w = ansi.Truncate(line, p.width, ""), p.width
+		}
+		b.WriteString(ansi.CursorPosition(1, y+1))
+		p.writeStyled(line)
+		b.WriteString(ansi.ResetStyle)
+		if w < p.width {
+			b.WriteString(ansi.EraseLineRight)
+		}
+	}
+	cur := cursorState{}
+	if c := v.Cursor; c != nil {
+		cur = cursorState{x: min(max(c.X, 0), p.width-1), y: min(max(c.Y, 0), p.height-1), visible: true}
+	}
+	if b.Len() == start && !changed && cur == p.cursor {
+		return nil // nothing to say
+	}
+	if cur.visible {
+		b.WriteString(ansi.CursorPosition(cur.x+1, cur.y+1) + ansi.ShowCursor)
+	}
+	p.cursor = cur
+	if _, err := p.opts.Output.Write(b.Bytes()); err != nil {
+		return fmt.Errorf("screen: writing a frame: %w", err)
+	}
+	if b.Cap() > 64<<10 {
+		p.buf = bytes.Buffer{} // a full redraw of a big screen: do not keep it
+	}
+	return nil
+}
+
+// writeStyled appends a row's text in the terminal's colour profile.
+func (p *Program) writeStyled(line string) {
+	if p.color == colorprofile.TrueColor || !strings.Contains(line, "\x1b[") {
+		p.buf.WriteString(line)
+		return
+	}
+	w := colorprofile.Writer{Forward: &p.buf, Profile: p.color}
+	_, _ = io.WriteString(&w, line)
+}
+
+// cleanTitle keeps a window title printable and short.
+func cleanTitle(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r >= 0x7f && r < 0xa0 {
+			return -1
+		}
+		return r
+	}, s)
+	if len(s) > 128 {
+		s = s[:128]
+	}
+	return strings.ToValidUTF8(s, "")
+}
