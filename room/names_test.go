@@ -42,7 +42,7 @@ func TestPreferredNameTakenGivesAnotherWithNotice(t *testing.T) {
 
 func TestInvalidOrMissingNameGetsGuestName(t *testing.T) {
 	h := newHub(t, Config{})
-	for _, want := range []string{"", "bad name!", "\x1b[31mred", strings.Repeat("x", 30)} {
+	for _, want := range []string{"", "bad name!", "\x1b[31mred!", strings.Repeat("x", 30)} {
 		s := connect(t, h, "id-"+want, want)
 		got := s.Name()
 		if err := safetext.ValidateName(got); err != nil {

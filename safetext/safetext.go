@@ -28,13 +28,13 @@ const maxChunk = 256
 const tabWidth = 4
 
 // Message cleans a chat message as the package documentation describes: it
-// removes controls and invisible characters, turns every kind of line break
-// into '\n', trims trailing white space and blank lines, and caps the result
-// at MaxMessageLines lines and MaxMessageRunes runes.
+// removes escape sequences, controls and invisible characters, turns every
+// kind of line break into '\n', trims trailing white space and blank lines,
+// and caps the result at MaxMessageLines lines and MaxMessageRunes runes.
 //
-// cut reports that text was dropped to meet those caps; removing controls or
-// white space is not cutting. A message that holds nothing visible cleans to
-// "", which the caller should refuse.
+// cut reports that text was dropped to meet those caps; removing escape
+// sequences, controls or white space is not cutting. A message that holds
+// nothing visible cleans to "", which the caller should refuse.
 func Message(s string) (clean string, cut bool) {
 	if isPlain(s, MaxMessageRunes, false) {
 		return s, false
@@ -51,9 +51,10 @@ func message(s string) (string, bool) {
 }
 
 // Line cleans a single-line field (name, topic, TERM, username): it removes
-// what Message removes, turns line breaks and tabs into one space each, trims
-// white space at both ends and caps the result at max runes. A max of zero or
-// less means no cap. Runs of spaces inside the line are kept.
+// what Message removes (escape sequences whole), turns line breaks and tabs
+// into one space each, trims white space at both ends and caps the result at
+// max runes. A max of zero or less means no cap. Runs of spaces inside the
+// line are kept.
 func Line(s string, max int) string {
 	if isPlain(s, max, true) {
 		return s
@@ -171,7 +172,8 @@ type writer struct {
 func (w *writer) clean(s string) {
 	badRun := false // the previous rune was invalid UTF-8
 	for i := 0; i < len(s); {
-		if c := s[i]; c > ' ' && c < 0x7F {
+		c := s[i]
+		if c > ' ' && c < 0x7F {
 			// A run of visible ASCII, the bulk of most text, is copied whole.
 			// Chunks of at most maxChunk bytes stop a huge run from being
 			// scanned to its end when only its start fits.
@@ -189,6 +191,17 @@ func (w *writer) clean(s string) {
 			badRun = false
 			w.holdSpace(' ')
 			i++
+			continue
+		}
+		if c == 0x1B || (c == 0xC2 && i+1 < len(s) && c1Intro(s[i+1])) {
+			// An escape sequence goes whole; an introducer that starts
+			// none goes alone, as any other control.
+			n := seqLen(s[i:])
+			if n == 0 {
+				n = 1 + int(c>>7) // ESC, or the two bytes of a C1 control
+			}
+			badRun = false
+			i += n
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])

@@ -3,6 +3,7 @@ package safetext
 import (
 	"errors"
 	"math"
+	"regexp"
 	"strings"
 	"testing"
 	"unicode"
@@ -28,6 +29,14 @@ var hostile = []string{
 	"abc\b\b\bxyz",
 	"safe\rEVIL",
 	"\x1b[200~rm -rf ~\x1b[201~", // bracketed paste markers
+	// Escape sequences: C1 strings and both STs; a string cut by a CSI;
+	// sequences split across lines; nested (a tmux passthrough); ESC
+	// sequences and a raw 8-bit CSI.
+	"\u009d0;title\u009c\u0090q\x07\u009f_\x1b\\x",
+	"\x1b]0;unterminated \x1b[1mbold",
+	"a\x1b]52;c;ZX\nZpbA==\x07b\x1b[3\r\nJ",
+	"dcs\x1bP+q544e\x1b\\ \x1bPtmux;\x1b\x1b]52;c;ZXZpbA==\x07\x1b\\end",
+	"\x1bc\x1b(B\x1b#8\x1b Fx\x1b\x7f\x9b2J\xff\x1b",
 	"\u202egnp.exe",
 	"a\u200db",
 	"\xff\xfe",
@@ -128,6 +137,103 @@ func FuzzLine(f *testing.F) {
 		}
 		if want := refLine(s, max); want != got {
 			t.Fatalf("Line(%q, %d) = %q; reference gives %q", s, max, got, want)
+		}
+	})
+}
+
+// seqIntros are the introducers FuzzSequence builds sequences with: CSI,
+// control strings, and ESC alone for the other escape sequences.
+var seqIntros = []string{"\x1b[", "\u009b", "\x1b]", "\x1bP", "\x1bX", "\x1b^", "\x1b_",
+	"\u009d", "\u0090", "\u0098", "\u009e", "\u009f", "\x1b"}
+
+// seqTerms end the control strings FuzzSequence builds: BEL and the two
+// forms of ST, and four line breaks, which leave a string unrecognised.
+var seqTerms = []string{"\x07", "\x1b\\", "\u009c", "\n", "\r", "\u2028", "\u2029"}
+
+// mapBytes replaces in s every byte that is in from with to.
+func mapBytes(s, from string, to byte) string {
+	b := []byte(s)
+	for i, c := range b {
+		if strings.IndexByte(from, c) >= 0 {
+			b[i] = to
+		}
+	}
+	return string(b)
+}
+
+// FuzzSequence builds an escape sequence from its arguments and puts it
+// between two texts that start none: the result must clean as the two texts
+// with a NUL (a control that goes alone) between them, whatever they hold,
+// so the sequence goes whole and leaves nothing else changed. A sequence of
+// more than maxSeq bytes, or a control string that a line break cuts, must
+// lose its introducer only. pad brings a quarter of the sequences to about
+// maxSeq bytes.
+func FuzzSequence(f *testing.F) {
+	f.Add("a ", uint8(0), "31;41", uint8(45), " RED\x1b[0m", uint16(1))
+	f.Add("copy", uint8(2), "52;c;ZXZpbA==", uint8(0), "this", uint16(1))
+	f.Add("", uint8(7), "0;title 👋\xff\t", uint8(2), "", uint16(1))
+	f.Add("x\xe2\x80", uint8(3), "q#0;2;0;0;0", uint8(1), "\x80y", uint16(4))
+	f.Add("a\r", uint8(4), "sos", uint8(4), "\nb", uint16(1))
+	f.Add("", uint8(12), "(", uint8(18), "B", uint16(1))
+	f.Add("", uint8(12), "", uint8(51), "hello", uint16(1))
+	f.Add("\xff", uint8(1), "2", uint8(10), "\xfe", uint16(0))
+	f.Add("a", uint8(2), "long", uint8(0), "b", uint16(40))
+	f.Fuzz(func(t *testing.T, before string, kind uint8, body string, term uint8, after string, pad uint16) {
+		before = mapBytes(mapBytes(before, "\x1b", 'E'), "\xc2", 'C') // no ESC, no C1 control
+		intro := seqIntros[int(kind)%len(seqIntros)]
+		padding := 0
+		if pad&3 == 0 {
+			padding = maxSeq - 40 + int(pad>>2)%64
+		}
+		var mid, end string
+		cut := false // a line break ends a control string
+		switch {
+		case intro == "\x1b[" || intro == "\u009b", intro == "\x1b":
+			var params, inter []byte
+			for _, c := range []byte(body) {
+				if c < 0x80 && intro != "\x1b" {
+					params = append(params, 0x30+c%16)
+				} else {
+					inter = append(inter, 0x20+c%16)
+				}
+			}
+			if intro == "\x1b" {
+				mid = strings.Repeat(" ", padding) + string(inter)
+				end = string(rune(0x30 + int(term)%79))
+				if mid == "" && strings.Contains("[]PX^_", end) {
+					end = "c" // ESC [ and the rest start other kinds
+				}
+			} else {
+				mid = strings.Repeat("1", padding) + string(params) + string(inter)
+				end = string(rune(0x40 + int(term)%63))
+			}
+		default:
+			mid = mapBytes(body, "\x07", 'b')
+			mid = mapBytes(mid, "\x1b", 'e')
+			mid = mapBytes(mid, "\n\r", 'n')
+			mid = mapBytes(mid, "\xc2", 'c')
+			mid = strings.NewReplacer("\u2028", "L", "\u2029", "P").Replace(mid)
+			mid = strings.Repeat("x", padding) + mid
+			i := int(term) % len(seqTerms)
+			end, cut = seqTerms[i], i >= 3
+		}
+		seq := intro + mid + end
+		if m := refSeq.FindStringIndex(seq); !cut && (m == nil || m[1] != len(seq)) {
+			t.Fatalf("built %+q, which is not one escape sequence", seq)
+		}
+		var want string
+		if cut || len(seq) > maxSeq {
+			want = before + "\x00" + seq[1+int(seq[0]>>7):] + after // ESC or a C1 control removed
+		} else {
+			want = before + "\x00" + after
+		}
+		in := before + seq + after
+		got, gotCut := Message(in)
+		if w, wCut := Message(want); got != w || gotCut != wCut {
+			t.Fatalf("Message(%+q) = %+q, %v; want as Message(%+q) = %+q, %v", in, got, gotCut, want, w, wCut)
+		}
+		if got, w := line(in, 0), line(want, 0); got != w {
+			t.Fatalf("Line(%+q, 0) = %+q; want as Line(%+q, 0) = %+q", in, got, want, w)
 		}
 	})
 }
@@ -268,9 +374,39 @@ func checkClean(t *testing.T, s string, multiline bool) {
 // would otherwise stall the fuzzer on the megabyte seeds.
 const refMax = 4 << 10
 
+// refSeq matches an escape sequence, of any length, at the start of a
+// string, as the package documentation describes them: CSI; a control
+// string (OSC, DCS, SOS, PM, APC) and its terminator (BEL or ST), on one
+// line, with no ESC or C1 control inside; ESC, intermediates and a final
+// byte that does not make it one of the others.
+var refSeq = regexp.MustCompile(`^(?:` +
+	`(?:\x1b\[|\x{9b})[\x30-\x3f]*[\x20-\x2f]*[\x40-\x7e]` +
+	`|(?:\x1b[\]PX^_]|[\x{90}\x{98}\x{9d}\x{9e}\x{9f}])[^\x07\x1b\n\r\x{80}-\x{9f}\x{2028}\x{2029}]*(?:\x07|\x1b\\|\x{9c})` +
+	`|\x1b(?:[\x20-\x2f]+[\x30-\x7e]|[\x30-\x4f\x51-\x57\x59\x5a\x5c\x60-\x7e])` +
+	`)`)
+
+// refStrip replaces every escape sequence of at most maxSeq bytes in s,
+// read from left to right, with a NUL, which cleaning removes as it would
+// the sequence.
+func refStrip(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		if m := refSeq.FindStringIndex(s[i:]); m != nil && m[1] <= maxSeq {
+			b.WriteByte(0)
+			i += m[1]
+			continue
+		}
+		_, size := utf8.DecodeRuneInString(s[i:])
+		b.WriteString(s[i : i+size])
+		i += size
+	}
+	return b.String()
+}
+
 // refRunes is a slow, obvious version of the rune cleaning: it returns the
 // cleaned runes with every line break as '\n' and every tab as tabs.
 func refRunes(s string, tabs string) []rune {
+	s = refStrip(s)
 	var out []rune
 	bad := false
 	for i := 0; i < len(s); {

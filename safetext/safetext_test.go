@@ -51,20 +51,18 @@ func TestMessage(t *testing.T) {
 		{"leading tab", "\tx", "    x", false},
 		{"trailing tab", "x\t", "x", false},
 
-		// Terminal escapes lose their ESC and become plain text.
-		{"OSC 52 clipboard", "\x1b]52;c;ZXZpbA==\x07", "]52;c;ZXZpbA==", false},
-		{"OSC 8 link", "\x1b]8;;http://evil.example/\x1b\\click\x1b]8;;\x1b\\", "]8;;http://evil.example/\\click]8;;\\", false},
-		{"clear screen", "\x1b[2J\x1b[H", "[2J[H", false},
-		{"DCS", "\x1bPq#0;2;0;0;0\x1b\\", "Pq#0;2;0;0;0\\", false},
-		{"C1 CSI", "\u009b31mred", "31mred", false},
-		{"C1 OSC and ST", "\u009d0;title\u009c", "0;title", false},
+		// Escape sequences go whole (see TestSequences); other controls
+		// go alone.
+		{"OSC 52 clipboard", "\x1b]52;c;ZXZpbA==\x07", "", false},
+		{"clear screen", "\x1b[2J\x1b[H", "", false},
+		{"C1 CSI", "\u009b31mred", "red", false},
+		{"unterminated OSC loses its ESC only", "\x1b]0;title", "]0;title", false},
 		{"bell", "ding\x07", "ding", false},
 		{"backspaces", "abc\b\b\bxyz", "abcxyz", false},
-		{"bracketed paste", "\x1b[200~paste\x1b[201~", "[200~paste[201~", false},
 		{"DEL", "\x7fdel", "del", false},
 		{"NUL and C0", "a\x00\x01\x0b\x0c\x1fb", "ab", false},
 		{"only controls", "\x00\x1b\x07", "", false},
-		{"spaces around a control are kept", "a \x1b b", "a  b", false},
+		{"spaces around a control are kept", "a \x07 b", "a  b", false},
 
 		// Bidi and invisible characters.
 		{"RLO", "\u202egnp.exe", "gnp.exe", false},
@@ -104,7 +102,8 @@ func TestMessage(t *testing.T) {
 		{"cut inside breaks", a("a", 1998) + "\n\nb", a("a", 1998), true},
 		{"newlines count", a("a", 1000) + "\n" + a("b", 1000), a("a", 1000) + "\n" + a("b", 999), true},
 		{"runes not bytes", a("é", 2001), a("é", 2000), true},
-		{"controls do not count", a("a\x1b", 2000), a("a", 2000), false},
+		{"controls do not count", a("a\x07", 2000), a("a", 2000), false},
+		{"sequences do not count", a("a\x1b[0m", 2000), a("a", 2000), false},
 		{"tabs count four", a("\t", 500) + "x", "", true},
 		{"1 MiB line", a("x", 1<<20), a("x", 2000), true},
 	}
@@ -149,8 +148,10 @@ func TestLine(t *testing.T) {
 		{"a\u2028b\u2029c", 0, "a b c"},
 		{"\n\n", 0, ""},
 		{"\u3000a\u00a0", 0, "a"},
-		{"\x1b[31mred\x1b[0m", 0, "[31mred[0m"},
-		{"\u009b2J", 0, "2J"},
+		{"\x1b[31mred\x1b[0m", 0, "red"},
+		{"\u009b2J", 0, ""},
+		{"\x1b]0;title", 0, "]0;title"},
+		{"a\x1b]0;ti\ntle\x07b", 0, "a]0;ti tleb"},
 		{"\u202egnp.exe", 0, "gnp.exe"},
 		{"a\u200db\ufeff", 0, "ab"},
 		{"\ue000", 0, ""},
@@ -161,12 +162,14 @@ func TestLine(t *testing.T) {
 		{"ab cd", 3, "ab"},
 		{"ab\ncd", 3, "ab"},
 		{"ééééé", 2, "éé"},
-		{"a\x1bb\x1bc", 2, "ab"},
+		{"a\x07b\x07c", 2, "ab"},
+		{"a\x1b[1mb\x1b[0mc", 2, "ab"},
 		{"  abc", 3, "abc"},
 		{"abcdef", 0, "abcdef"},
 		{"abcdef", -1, "abcdef"},
-		{"a\x1bb ", math.MaxInt, "ab"},
-		{"a\x1bb ", math.MinInt, "ab"},
+		{"a\x07b ", math.MaxInt, "ab"},
+		{"a\x07b ", math.MinInt, "ab"},
+		{"a\x1bb ", math.MaxInt, "a"},
 		{strings.Repeat("x", 1<<20), 80, strings.Repeat("x", 80)},
 	}
 	for _, tt := range tests {
@@ -256,8 +259,9 @@ func TestClassifyAll(t *testing.T) {
 		if got := classify(r); got != drop {
 			t.Errorf("classify(%U) = %d; want drop", r, got)
 		}
-		if got, _ := Message("a" + string(r) + "b"); got != "ab" {
-			t.Errorf("Message(a %U b) = %q; want \"ab\"", r, got)
+		// Not "b": ESC b and U+009B b are escape sequences, which go whole.
+		if got, _ := Message("a" + string(r) + "é"); got != "aé" {
+			t.Errorf("Message(a %U é) = %q; want \"aé\"", r, got)
 		}
 	}
 }
@@ -297,6 +301,7 @@ func BenchmarkMessage(b *testing.B) {
 		{"ascii80", "the quick brown fox jumps over the lazy dog, then files a bug report about it."},
 		{"unicode80", "der schnelle braune Fuchs — springt über den faulen Hund 🦊, dann schreibt er."},
 		{"hostile80", "\x1b]52;c;ZXZpbA==\x07\u202egnp.exe\x1b[2J\x1b[H safe\rEVIL\tz\u200bw\xff\xfe end   "},
+		{"escapes80", "\x1b[1;31mred\x1b[0m, \x1b[32mgreen\x1b[0m, \x1b]8;;https://x.example/\x1b\\a link\x1b]8;;\x1b\\ ok"},
 	} {
 		b.Run(bm.name, func(b *testing.B) {
 			b.SetBytes(int64(len(bm.in)))
