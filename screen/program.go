@@ -9,6 +9,7 @@ import (
 	"io"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -54,13 +55,18 @@ type Options struct {
 }
 
 // Program runs one model on one terminal. Create it with New, start it
-// with Run, and feed it outside events (window sizes) with Send.
+// with Run, and feed it outside events with Send and window sizes with
+// Resize.
 type Program struct {
-	opts  Options
-	msgs  chan tea.Msg  // to the event loop: input, command results, Send
-	quit  chan struct{} // closed when Run returns: nobody may wait on msgs after
-	seed  maphash.Seed
-	color colorprofile.Profile
+	opts Options
+	msgs chan tea.Msg  // to the event loop: input, command results, Send
+	quit chan struct{} // closed when Run returns: nobody may wait on msgs after
+
+	resized chan struct{} // cap 1: a new size waits in size
+	sizeMu  sync.Mutex
+	size    [2]int // the newest size given to Resize, taken by the loop
+	seed    maphash.Seed
+	color   colorprofile.Profile
 
 	// Owned by the event loop (Run).
 	model         tea.Model
@@ -115,14 +121,15 @@ func New(model tea.Model, opts Options) *Program {
 		profile = colorprofile.Ascii // keep cursor movement; drop colours
 	}
 	return &Program{
-		opts:   opts,
-		msgs:   make(chan tea.Msg, 16),
-		quit:   make(chan struct{}),
-		seed:   maphash.MakeSeed(),
-		color:  profile,
-		model:  model,
-		width:  opts.Width,
-		height: opts.Height,
+		opts:    opts,
+		msgs:    make(chan tea.Msg, 16),
+		quit:    make(chan struct{}),
+		resized: make(chan struct{}, 1),
+		seed:    maphash.MakeSeed(),
+		color:   profile,
+		model:   model,
+		width:   opts.Width,
+		height:  opts.Height,
 	}
 }
 
@@ -132,6 +139,19 @@ func (p *Program) Send(msg tea.Msg) {
 	select {
 	case p.msgs <- msg:
 	case <-p.quit:
+	}
+}
+
+// Resize tells the program the terminal's new size. It never waits: of
+// sizes given faster than the loop takes them, only the newest counts, so a
+// storm of resizes costs one redraw.
+func (p *Program) Resize(width, height int) {
+	p.sizeMu.Lock()
+	p.size = [2]int{width, height}
+	p.sizeMu.Unlock()
+	select {
+	case p.resized <- struct{}{}:
+	default:
 	}
 }
 
@@ -180,6 +200,11 @@ func (p *Program) Run(ctx context.Context) (err error) {
 				}
 				break
 			}
+		case <-p.resized:
+			p.sizeMu.Lock()
+			size := p.size
+			p.sizeMu.Unlock()
+			p.handle(tea.WindowSizeMsg{Width: size[0], Height: size[1]})
 		case <-p.escC:
 			p.escC = nil
 			p.decode(true)

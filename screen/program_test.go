@@ -398,3 +398,23 @@ func TestAPanicEndsOnlyThisProgramWithTheStack(t *testing.T) {
 		t.Fatal("the program did not end")
 	}
 }
+
+func TestResizeStormsCoalesce(t *testing.T) {
+	m := &lines{rows: []string{"x"}}
+	r := start(t, m, Options{Width: 40, Height: 10})
+	const n = 2000
+	for i := 1; i <= n; i++ {
+		r.p.Resize(20+i%50, 5+i%7)
+	}
+	r.p.Resize(33, 9)
+	r.waitMsg(t, "the last size", func(msg tea.Msg) bool { w, ok := msg.(tea.WindowSizeMsg); return ok && w.Width == 33 && w.Height == 9 })
+	sizes := 0
+	for _, msg := range r.model.received() {
+		if _, ok := msg.(tea.WindowSizeMsg); ok {
+			sizes++
+		}
+	}
+	if sizes > n/2 {
+		t.Errorf("%d resizes reached the model %d times, want them coalesced", n, sizes)
+	}
+}

@@ -53,10 +53,21 @@ type (
 // window-change itself and keeps only the newest size here, which also
 // coalesces resize storms. One terminal per connection owns the box.
 type windowBox struct {
-	mu      sync.Mutex
-	owned   bool // a pty-req on this connection took it
-	w, h    int
-	changed chan struct{} // cap 1: a new size is waiting
+	mu     sync.Mutex
+	owned  bool // a pty-req on this connection took it
+	w, h   int
+	listen func(w, h int) // the running screen's, or nil; must not wait
+}
+
+// watch calls f with every new size from now on (and with the newest
+// size at once, when one came since the pty request), until watch(nil).
+func (b *windowBox) watch(f func(w, h int), ptyW, ptyH int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.listen = f
+	if f != nil && b.w > 0 && (b.w != ptyW || b.h != ptyH) {
+		f(b.w, b.h)
+	}
 }
 
 func (b *windowBox) claim() bool {
@@ -71,18 +82,11 @@ func (b *windowBox) claim() bool {
 
 func (b *windowBox) set(w, h int) {
 	b.mu.Lock()
-	b.w, b.h = w, h
-	b.mu.Unlock()
-	select {
-	case b.changed <- struct{}{}:
-	default:
-	}
-}
-
-func (b *windowBox) get() (int, int) {
-	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.w, b.h
+	b.w, b.h = w, h
+	if b.listen != nil {
+		b.listen(w, h)
+	}
 }
 
 // gatedConn ties a connection to its Gate ticket. charm.land/ssh clears the
@@ -120,7 +124,7 @@ func (s *Server) admit(ctx ssh.Context, conn net.Conn) net.Conn {
 	}
 	ctx.SetValue(ticketKey{}, t)
 	ctx.SetValue(channelsKey{}, new(atomic.Int32))
-	ctx.SetValue(windowKey{}, &windowBox{changed: make(chan struct{}, 1)})
+	ctx.SetValue(windowKey{}, &windowBox{})
 	return &gatedConn{Conn: conn, ticket: t, ctx: ctx}
 }
 

@@ -6,7 +6,6 @@ import (
 	"net"
 	"time"
 
-	tea "charm.land/bubbletea/v2"
 	"charm.land/ssh"
 	gossh "golang.org/x/crypto/ssh"
 
@@ -181,22 +180,14 @@ func (s *Server) serve(sess ssh.Session) {
 
 	done := make(chan struct{})
 	defer close(done)
-	go func() { // forwards window changes, clamped; owns nothing else
-		box, _ := ctx.Value(windowKey{}).(*windowBox)
-		if box == nil {
-			return
-		}
-		for {
-			select {
-			case <-done:
-				return
-			case <-box.changed: // only the newest size: storms coalesce
-				w, h := box.get()
-				w, h = s.clamp(ssh.Window{Width: w, Height: h})
-				prog.Send(tea.WindowSizeMsg{Width: w, Height: h})
-			}
-		}
-	}()
+	if box, _ := ctx.Value(windowKey{}).(*windowBox); box != nil {
+		// Window changes go straight to the screen, clamped; it keeps only
+		// the newest, so storms coalesce without a goroutine per session.
+		box.watch(func(w, h int) {
+			prog.Resize(s.clamp(ssh.Window{Width: w, Height: h}))
+		}, pty.Window.Width, pty.Window.Height)
+		defer box.watch(nil, 0, 0)
+	}
 	go func() { // a session ended by the room must not wait on a stuck client
 		select {
 		case <-done:
