@@ -24,6 +24,10 @@
 //   - Output is a line diff: the previous frame is remembered as one hash per
 //     row, and only rows whose text changed are rewritten (cursor address,
 //     the row, erase to the end). The alternate screen is always used.
+//   - Rows are prepared once for the whole server: cutting a row to the
+//     width and converting its colours to the terminal's profile is cached
+//     by (row, width, profile) in a bounded cache every Program shares, since
+//     the same message rows appear on every screen of the same width.
 //
 // Ownership: the event loop goroutine (Run) owns the model, the decoder and
 // the frame state; the reader goroutine owns only its read buffer; commands

@@ -125,7 +125,6 @@ func New(model tea.Model, opts Options) *Program {
 		msgs:    make(chan tea.Msg, 16),
 		quit:    make(chan struct{}),
 		resized: make(chan struct{}, 1),
-		seed:    maphash.MakeSeed(),
 		color:   profile,
 		model:   model,
 		width:   opts.Width,
@@ -436,7 +435,7 @@ func (p *Program) draw() error {
 	if len(p.rows) != p.height {
 		b.WriteString(ansi.ResetStyle + ansi.EraseEntireScreen)
 		p.rows = make([]uint64, p.height)
-		blank := maphash.String(p.seed, "")
+		blank := maphash.String(seed, "")
 		for y := range p.rows {
 			p.rows[y] = blank
 		}
@@ -445,19 +444,16 @@ func (p *Program) draw() error {
 	for y := 0; y < p.height; y++ {
 		var line string
 		line, rest, _ = strings.Cut(rest, "\n")
-		h := maphash.String(p.seed, line)
+		h := maphash.String(seed, line)
 		if p.rows[y] == h {
 			continue
 		}
 		p.rows[y] = h
-		w := ansi.StringWidth(line)
-		if w > p.width {
-			line, w = ansi.Truncate(line, p.width, ""), p.width
-		}
+		row := rowCache.prepare(line, h, p.width, p.color)
 		b.WriteString(ansi.CursorPosition(1, y+1))
-		p.writeStyled(line)
+		b.WriteString(row.out)
 		b.WriteString(ansi.ResetStyle)
-		if w < p.width {
+		if row.width < p.width {
 			b.WriteString(ansi.EraseLineRight)
 		}
 	}
@@ -479,16 +475,6 @@ func (p *Program) draw() error {
 		p.buf = bytes.Buffer{} // a full redraw of a big screen: do not keep it
 	}
 	return nil
-}
-
-// writeStyled appends a row's text in the terminal's colour profile.
-func (p *Program) writeStyled(line string) {
-	if p.color == colorprofile.TrueColor || !strings.Contains(line, "\x1b[") {
-		p.buf.WriteString(line)
-		return
-	}
-	w := colorprofile.Writer{Forward: &p.buf, Profile: p.color}
-	_, _ = io.WriteString(&w, line)
 }
 
 // cleanTitle keeps a window title printable and short.

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/hinshun/vt10x"
 )
 
@@ -416,5 +418,55 @@ func TestResizeStormsCoalesce(t *testing.T) {
 	}
 	if sizes > n/2 {
 		t.Errorf("%d resizes reached the model %d times, want them coalesced", n, sizes)
+	}
+}
+
+func TestRowsArePreparedPerWidthAndProfile(t *testing.T) {
+	c := newRowCache(1, 4)
+	row := "\x1b[38;2;255;0;0mred\x1b[m and a longer tail"
+	h := uint64(42)
+	full := c.prepare(row, h, 80, colorprofile.TrueColor)
+	cut := c.prepare(row, h, 5, colorprofile.TrueColor)
+	mono := c.prepare(row, h, 80, colorprofile.Ascii)
+	if full.out != row || full.width != 21 {
+		t.Errorf("full = %+v", full)
+	}
+	if cut.width != 5 || !strings.Contains(cut.out, "red") || strings.Contains(cut.out, "longer") {
+		t.Errorf("cut = %+v", cut)
+	}
+	if strings.Contains(mono.out, "38;2") || ansi.Strip(mono.out) != "red and a longer tail" {
+		t.Errorf("ascii = %q", mono.out)
+	}
+	// A different row under the same hash is not mistaken for the first.
+	other := c.prepare("other", h, 80, colorprofile.TrueColor)
+	if other.out != "other" {
+		t.Errorf("a hash collision returned %q", other.out)
+	}
+	// Bounded: more rows than the cache holds empty it.
+	for i := range 10 {
+		c.prepare(fmt.Sprint(i), uint64(i), 80, colorprofile.TrueColor)
+	}
+	if n := len(c.shards[0].rows); n > 4 {
+		t.Errorf("the cache holds %d rows, bound 4", n)
+	}
+}
+
+func BenchmarkDraw(b *testing.B) {
+	for _, w := range []int{40, 100, 250} {
+		b.Run(fmt.Sprintf("scroll/%dcols", w), func(b *testing.B) {
+			m := &lines{}
+			for i := range 30 {
+				m.rows = append(m.rows, fmt.Sprintf("\x1b[1;38;2;200;100;0mname%d\x1b[m %s", i, strings.Repeat("text ", w/6)))
+			}
+			p := New(m, Options{Output: io.Discard, Width: w, Height: 30, Env: []string{"TERM=xterm-256color"}})
+			b.ReportAllocs()
+			for b.Loop() {
+				// A new message scrolls every row: each one is rewritten.
+				m.rows = append(m.rows[1:], m.rows[0])
+				if err := p.draw(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
