@@ -3,14 +3,34 @@ package room
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 )
 
 // BenchmarkFanout measures one Send to a room of n sessions (the sender's
 // among them), until the message is stored and queued for every session.
-// Each session is drained by its own goroutine, as a transport would.
+// Each session is drained by its own goroutine, as a transport would, here
+// with Events (a goroutine per session forwards into the channel).
 func BenchmarkFanout(b *testing.B) {
+	benchmarkFanout(b, func(s *Session) {
+		for range s.Events() {
+		}
+	})
+}
+
+// BenchmarkFanoutReceive is BenchmarkFanout with sessions drained by
+// Receive, as the terminal UI does.
+func BenchmarkFanoutReceive(b *testing.B) {
+	benchmarkFanout(b, func(s *Session) {
+		var buf []Message
+		for ok := true; ok; {
+			buf, ok = s.Receive(buf, 512)
+		}
+	})
+}
+
+func benchmarkFanout(b *testing.B, drain func(*Session)) {
 	for _, n := range []int{1, 100, 1000, 10000} {
 		b.Run(fmt.Sprintf("sessions=%d", n), func(b *testing.B) {
 			// A queue of 256 keeps 10000 sessions within a few hundred MB.
@@ -35,8 +55,7 @@ func BenchmarkFanout(b *testing.B) {
 				drained.Add(1)
 				go func() {
 					defer drained.Done()
-					for range s.Events() {
-					}
+					drain(s)
 				}()
 			}
 			sender := sessions[0]
@@ -60,4 +79,55 @@ func BenchmarkFanout(b *testing.B) {
 			drained.Wait()
 		})
 	}
+}
+
+// BenchmarkIdleSessionMemory connects 1,000 sessions (each its own
+// identity, all in the default room, as after a reconnect storm), reads
+// everything they were sent, and reports the heap they hold, per session:
+// members, sessions, their backlogs (up to Config.Backlog messages each)
+// and whatever their outgoing queues keep while idle.
+func BenchmarkIdleSessionMemory(b *testing.B) {
+	const n = 1000
+	ctx := context.Background()
+	var perSession float64
+	for b.Loop() {
+		h, err := New(Config{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		heap := func() uint64 {
+			var ms runtime.MemStats
+			runtime.GC()
+			runtime.GC() // the second frees what the first left in pools
+			runtime.ReadMemStats(&ms)
+			return ms.HeapAlloc
+		}
+		before := heap()
+		sessions := make([]*Session, 0, n)
+		for i := range n {
+			s, err := h.Connect(ctx, Identity{ID: fmt.Sprintf("id-%d", i), Name: fmt.Sprintf("user%d", i)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			sessions = append(sessions, s)
+			if i%100 == 99 { // everyone reads the joins so far
+				for _, s := range sessions {
+					drainQueued(s)
+				}
+			}
+		}
+		for _, s := range sessions {
+			drainQueued(s)
+		}
+		after := heap()
+		if _, online := h.Online(); online != n {
+			b.Fatalf("%d of %d sessions are online", online, n)
+		}
+		perSession = (float64(after) - float64(before)) / n
+		runtime.KeepAlive(sessions)
+		if err := h.Close(ctx, ""); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(perSession, "heap-B/session")
 }

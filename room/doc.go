@@ -4,15 +4,18 @@
 //
 // It knows nothing of SSH, terminals or Bubble Tea: a transport authenticates a
 // person, calls Hub.Connect with their Identity, and gets a *Session whose
-// Events channel it renders and whose Send method it feeds with what the
-// person types. Persistence plugs in through the History interface.
+// messages it takes with Receive (or from the Events channel) and renders,
+// and whose Send method it feeds with what the person types. Persistence
+// plugs in through the History interface.
 //
 // # Concurrency
 //
 // All membership state (identities, names, rooms, sessions) is owned by
 // Hub.mu, a single mutex that is never held while waiting on anything: fan-out
-// is a non-blocking send into each session's bounded queue, and a session whose
+// appends to each session's bounded queue without waiting, and a session whose
 // queue is full is disconnected with a reason instead of slowing anyone down.
+// Each queue has its own small lock, taken after Hub.mu, so that a session's
+// reader (Session.Receive) never takes Hub.mu.
 //
 // Ordering is owned by one sequencer goroutine per room (room.run). Everything
 // that is shown in a room (messages, emotes, joins, leaves, renames, topics)

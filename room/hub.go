@@ -23,7 +23,9 @@ const (
 	DefaultRingSize  = 500
 	DefaultBacklog   = 100
 	DefaultQueueSize = 512
-	maxBatch         = 256
+	// DefaultQueueBytes is Config.QueueBytes when left zero: 1 MiB.
+	DefaultQueueBytes = 1 << 20
+	maxBatch          = 256
 )
 
 // ErrClosed is returned once the hub or the session has been closed.
@@ -37,9 +39,20 @@ type Config struct {
 	RingSize int
 	// Backlog is how many recent messages a newcomer is shown on join.
 	Backlog int
-	// QueueSize bounds each session's outgoing queue, in messages. A session
-	// whose queue overflows is disconnected.
+	// QueueSize bounds each session's outgoing queue (what was delivered to
+	// the session and its transport has not taken yet with Receive or
+	// Events), in messages. A session whose queue would overflow is
+	// disconnected, so that a reader that has stopped never holds up the
+	// room. The queue holds no memory while empty: this is a bound, not a
+	// size allocated up front.
 	QueueSize int
+	// QueueBytes bounds each session's outgoing queue by the approximate
+	// memory of the messages in it: the length of their text fields (Room,
+	// From, FromID, To, ToID, Text) plus a fixed overhead per message (the
+	// size of a Message). A session whose queue would overflow is
+	// disconnected, as for QueueSize; a message alone in an empty queue is
+	// accepted whatever its size.
+	QueueBytes int
 	// History stores messages durably; nil keeps them in memory only.
 	History History
 	// Private stores private messages; nil keeps them nowhere.
@@ -110,6 +123,10 @@ type Hub struct {
 	rooms       map[string]*room
 	mutes       atomic.Pointer[map[string]time.Time] // ID -> muted until (zero: until unmuted); copied on write under mu; see admin.go
 	nextSession uint64
+
+	// eventsGrace is the constant of that name; tests shorten it before
+	// anyone connects. Read by Events goroutines without a lock.
+	eventsGrace time.Duration
 }
 
 // member is one online identity. Guarded by Hub.mu.
@@ -142,6 +159,9 @@ func New(cfg Config) (*Hub, error) {
 	if cfg.QueueSize <= 0 {
 		cfg.QueueSize = DefaultQueueSize
 	}
+	if cfg.QueueBytes <= 0 {
+		cfg.QueueBytes = DefaultQueueBytes
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -167,6 +187,7 @@ func New(cfg Config) (*Hub, error) {
 		lastName:   make(map[string]string),
 		rooms:      make(map[string]*room),
 	}
+	h.eventsGrace = eventsGrace
 	r, err := h.loadRoom(context.Background(), RoomKey(cfg.DefaultRoom))
 	if err != nil {
 		return nil, err
@@ -301,7 +322,7 @@ func (h *Hub) Connect(ctx context.Context, id Identity) (*Session, error) {
 		id:       h.nextSession,
 		m:        m,
 		bot:      id.Bot,
-		out:      make(chan Message, h.cfg.QueueSize),
+		q:        outbox{wake: make(chan struct{}, 1)},
 		done:     make(chan struct{}),
 		ready:    make(chan struct{}),
 		backlogs: make(map[string][]Message),
@@ -554,35 +575,40 @@ func (h *Hub) Online() (people, sessions int) {
 }
 
 // deliverLocked puts m on s's queue without waiting. A session whose queue
-// is full is disconnected: it has stopped reading, and nobody else may wait
-// for it.
+// is full (Config.QueueSize messages or Config.QueueBytes bytes) is
+// disconnected: it has stopped reading, and nobody else may wait for it.
 func (h *Hub) deliverLocked(s *Session, m Message) {
 	if s.closed {
 		return
 	}
-	select {
-	case s.out <- m:
+	bound, n, bytes := s.q.put(m, h.cfg.QueueSize, h.cfg.QueueBytes)
+	if bound == "" {
 		if m.Seq > 0 && m.Room != "" {
 			s.seen[m.Room] = m.Seq
 		}
-	default:
-		h.log.Warn("session disconnected: outgoing queue full", "id", s.m.id, "session", s.id, "queue", cap(s.out))
-		h.cfg.Observer.SessionDropped("slow")
-		h.closeSessionLocked(s, "your connection could not keep up with the room")
+		return
 	}
+	limit := h.cfg.QueueSize
+	if bound == boundBytes {
+		limit = h.cfg.QueueBytes
+	}
+	h.log.Warn("session disconnected: outgoing queue full", "id", s.m.id, "session", s.id,
+		"messages", n, "bytes", bytes, "bound", bound, "limit", limit)
+	h.cfg.Observer.SessionDropped("slow")
+	h.closeSessionLocked(s, "your connection could not keep up with the room")
 }
 
-// closeSessionLocked ends s: no more deliveries, out is closed once its
-// last messages are queued, and the person leaves the room when it was
-// their last session there.
+// closeSessionLocked ends s: no more deliveries (what is queued stays for
+// its reader, and Receive reports the end after it), and the person leaves
+// the room when it was their last session there.
 func (h *Hub) closeSessionLocked(s *Session, reason string) {
 	if s.closed {
 		return
 	}
 	s.closed = true
 	s.reason = reason
-	close(s.out)
-	close(s.done)
+	s.q.end()
+	close(s.done) // after end: the Events goroutine, woken by done, finds the queue ended
 	m := s.m
 	for room, seq := range s.seen {
 		id, room, seq := m.id, room, seq

@@ -5,23 +5,32 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"math/bits"
 	"strings"
+	"sync"
 	"time"
+	"unsafe"
 
 	"parley/safetext"
 )
 
 // Session is one connection of one person: what the transport renders and
-// where what the person types goes. Its fields are guarded by Hub.mu; its
-// queue is read by the transport's own goroutine.
+// where what the person types goes. Its fields are guarded by Hub.mu, except
+// the outgoing queue, which has its own lock so that the transport's reader
+// (Receive, or the Events goroutine) never takes Hub.mu, and the Events
+// channel, set once.
 type Session struct {
 	hub   *Hub
 	id    uint64
 	m     *member
-	out   chan Message
+	q     outbox // what the session has still to show, in order
 	done  chan struct{}
 	ready chan struct{}
 	bot   bool // set at creation: a program's session (Identity.Bot)
+
+	eventsOnce sync.Once    // starts the Events goroutine
+	events     chan Message // Events' channel, set by eventsOnce
 
 	// Guarded by Hub.mu.
 	room     *room                // the room this session shows and posts to
@@ -33,9 +42,333 @@ type Session struct {
 	reason   string
 }
 
+// Receive waits for what this session should show after its backlog and
+// returns up to max messages (at least one; max below 1 counts as 1), oldest
+// first, appended to dst[:0], so that a caller can pass the same buffer
+// every time. It returns false, with no messages, once the session has ended
+// and everything queued before the end has been returned: nothing accepted
+// for the session is lost. The reason is then in Reason.
+//
+// Receive is how a transport should read a session: it costs nothing while
+// the session is idle and never takes the hub's lock. A session has one
+// reader: use either Receive or Events, not both, as each message goes to
+// only one of them.
+func (s *Session) Receive(dst []Message, max int) ([]Message, bool) {
+	dst = dst[:0]
+	for {
+		var got, ended bool
+		if dst, got, ended = s.q.take(dst, max); got || ended {
+			return dst, got
+		}
+		<-s.q.wake
+	}
+}
+
 // Events delivers, in order, everything this session should show after its
-// backlog. It is closed when the session ends; the reason is in Reason.
-func (s *Session) Events() <-chan Message { return s.out }
+// backlog, like Receive. It is closed when the session has ended and
+// everything queued before was delivered; the reason is in Reason.
+//
+// Events costs a goroutine per session, and a goroutine switch per message:
+// Receive is the cheap path. The first call starts that goroutine, which
+// feeds the channel from Receive. What is queued at that first call is put
+// in the channel's buffer at once, so a caller may take it without waiting;
+// later messages are handed over one at a time as the caller reads them
+// (the goroutine holds up to eventsBatch of them, beyond Config.QueueSize).
+// The goroutine ends with the session: if the reader has stopped reading by
+// then, it waits at most eventsGrace (30s) for the reader to take each
+// remaining message, then drops them (see handOver).
+func (s *Session) Events() <-chan Message {
+	s.eventsOnce.Do(s.startEvents)
+	return s.events
+}
+
+// startEvents moves what is queued into a new channel's buffer and starts
+// the goroutine that forwards the rest.
+func (s *Session) startEvents() {
+	queued, _, _ := s.q.take(nil, math.MaxInt)
+	ch := make(chan Message, len(queued))
+	for _, m := range queued {
+		ch <- m
+	}
+	s.events = ch
+	go s.forward(ch)
+}
+
+const (
+	// eventsBatch is how many messages the Events goroutine takes from the
+	// queue at a time: fewer trips to the queue's lock, for at most this
+	// many messages held outside the queue's bounds.
+	eventsBatch = 16
+	// eventsGrace is how long the Events goroutine of an ended session waits
+	// for its reader to take each remaining message before dropping them.
+	eventsGrace = 30 * time.Second
+)
+
+// forward is the Events goroutine: it owns the sending side of ch.
+func (s *Session) forward(ch chan<- Message) {
+	defer close(ch)
+	var buf []Message
+	for {
+		var ok bool
+		if buf, ok = s.Receive(buf, eventsBatch); !ok {
+			return
+		}
+		for i := range buf {
+			select {
+			case ch <- buf[i]:
+				buf[i] = Message{} // keep no text while waiting
+				continue
+			case <-s.done:
+			}
+			s.handOver(ch, buf[i:])
+			return
+		}
+	}
+}
+
+// handOver gives the pending messages, and whatever is still queued, to a
+// reader that goes on reading after the session has ended. Nothing more
+// can be queued, so a reader that keeps reading gets everything and then
+// sees ch closed. But nothing tells a channel's sender that its reader has
+// gone away, so when one message waits longer than eventsGrace for the
+// reader, the rest are dropped and the goroutine ends instead of leaking.
+func (s *Session) handOver(ch chan<- Message, pending []Message) {
+	grace := s.hub.eventsGrace
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	for {
+		for i := range pending {
+			select {
+			case ch <- pending[i]:
+				pending[i] = Message{}
+				t.Reset(grace)
+			case <-t.C:
+				n := len(pending) - i + s.q.discard()
+				clear(pending)
+				s.hub.log.Debug("session ended and its events were not read; dropped them",
+					"id", s.m.id, "session", s.id, "messages", n)
+				return
+			}
+		}
+		var ok bool
+		if pending, ok = s.Receive(pending, eventsBatch); !ok { // does not wait: the session has ended
+			return
+		}
+	}
+}
+
+// outbox is a session's outgoing queue: a FIFO of the messages delivered to
+// the session that its reader has not taken yet. The hub puts messages in
+// (with Hub.mu held, then mu: never the other way round) and never waits;
+// the reader takes them out holding only mu.
+//
+// It holds no memory while empty: its ring is taken when a message arrives,
+// replaced by one twice as large when full, and given back once drained.
+// Rings are recycled through pools shared by every session (ringPools), so
+// that a busy room does not allocate per message, nor a lagging reader per
+// burst.
+type outbox struct {
+	mu    sync.Mutex
+	ring  *outRing      // owns buf, to give it back; nil when empty
+	buf   []Message     // ring.slots: a ring of len(buf) slots
+	head  int           // the slot of the oldest message
+	n     int           // messages queued
+	bytes int           // their approximate size (messageSize)
+	ended bool          // the session has ended: nothing more will be queued
+	wake  chan struct{} // capacity 1: a message was queued, or the end
+}
+
+// outRing holds the slots of an outbox ring, so that the ring can be
+// recycled through a pool without allocating.
+type outRing struct{ slots []Message }
+
+const (
+	// ringFirst is the size of a ring when a message arrives in an empty
+	// queue.
+	ringFirst = 16
+	// ringClasses is how many ring sizes are recycled: 16 to 8,192 slots.
+	ringClasses = 10
+)
+
+// ringPools recycle rings by size (ringFirst<<k in ringPools[k]), with all
+// their slots zero. A ring of another size (a QueueSize that is not a
+// power of two) is left to the collector.
+var ringPools [ringClasses]sync.Pool
+
+// ringClass returns k for a ring of ringFirst<<k slots.
+func ringClass(size int) (int, bool) {
+	if size < ringFirst || size&(size-1) != 0 {
+		return 0, false
+	}
+	k := bits.Len(uint(size/ringFirst)) - 1
+	return k, k < ringClasses
+}
+
+// getRing returns a ring of size slots, all zero.
+func getRing(size int) *outRing {
+	if k, ok := ringClass(size); ok {
+		if r, _ := ringPools[k].Get().(*outRing); r != nil {
+			return r
+		}
+	}
+	return &outRing{slots: make([]Message, size)}
+}
+
+// putRing recycles r, whose slots must all be zero.
+func putRing(r *outRing) {
+	if k, ok := ringClass(len(r.slots)); ok {
+		ringPools[k].Put(r)
+	}
+}
+
+// messageOverhead is what a queued message costs besides its strings.
+const messageOverhead = int(unsafe.Sizeof(Message{}))
+
+// messageSize approximates the memory m holds: its text fields and the
+// message itself.
+func messageSize(m *Message) int {
+	return messageOverhead + len(m.Room) + len(m.From) + len(m.FromID) + len(m.To) + len(m.ToID) + len(m.Text)
+}
+
+// Which bound a full outbox hit, for the log.
+const (
+	boundMessages = "messages"
+	boundBytes    = "bytes"
+)
+
+// put queues m unless that would take the queue past maxMessages messages
+// or maxBytes bytes; then it queues nothing and returns the bound and what
+// the queue holds. A message alone in the queue is accepted whatever its
+// size, so that one large message never ends a session that keeps up. After
+// end, put drops m.
+func (q *outbox) put(m Message, maxMessages, maxBytes int) (bound string, n, bytes int) {
+	size := messageSize(&m)
+	q.mu.Lock()
+	switch {
+	case q.ended:
+	case q.n >= maxMessages:
+		bound = boundMessages
+	case q.n > 0 && q.bytes+size > maxBytes:
+		bound = boundBytes
+	default:
+		if q.n == len(q.buf) {
+			q.growLocked(maxMessages)
+		}
+		i := q.head + q.n
+		if i >= len(q.buf) {
+			i -= len(q.buf)
+		}
+		q.buf[i] = m
+		q.n++
+		q.bytes += size
+	}
+	n, bytes = q.n, q.bytes
+	q.mu.Unlock()
+	if bound == "" {
+		q.signal()
+	}
+	return bound, n, bytes
+}
+
+// signal wakes one waiting reader, or the next one to wait.
+func (q *outbox) signal() {
+	select {
+	case q.wake <- struct{}{}:
+	default: // a wake-up is already pending
+	}
+}
+
+// growLocked makes room for one more message: a first ring for an empty
+// queue, else one twice as large (at most maxMessages).
+func (q *outbox) growLocked(maxMessages int) {
+	size := ringFirst
+	if q.ring != nil {
+		size = max(min(2*len(q.buf), maxMessages), q.n+1)
+	}
+	r := getRing(size)
+	if old := q.ring; old != nil {
+		k := copy(r.slots, q.buf[q.head:])
+		copy(r.slots[k:], q.buf[:q.head])
+		clear(q.buf)
+		putRing(old)
+	}
+	q.ring, q.buf, q.head = r, r.slots, 0
+}
+
+// take moves up to limit messages (at least one) from the queue to dst and
+// reports whether there were any and, when there were none, whether the
+// session has ended (so none will come).
+func (q *outbox) take(dst []Message, limit int) (_ []Message, got, ended bool) {
+	limit = max(limit, 1)
+	q.mu.Lock()
+	if q.n == 0 {
+		ended = q.ended
+		q.mu.Unlock()
+		if ended {
+			q.signal() // for another reader, if there is one
+		}
+		return dst, false, ended
+	}
+	if q.n <= limit {
+		// Everything: take the whole ring, and copy out of it without
+		// holding up the hub, which may be waiting for mu.
+		r, head, n := q.ring, q.head, q.n
+		q.ring, q.buf, q.head, q.n, q.bytes = nil, nil, 0, 0, 0
+		q.mu.Unlock()
+		dst = appendRing(dst, r.slots, head, n)
+		clearRing(r.slots, head, n)
+		putRing(r)
+		return dst, true, false
+	}
+	from := len(dst)
+	dst = appendRing(dst, q.buf, q.head, limit)
+	clearRing(q.buf, q.head, limit)
+	for i := range dst[from:] {
+		q.bytes -= messageSize(&dst[from+i])
+	}
+	q.head = (q.head + limit) % len(q.buf)
+	q.n -= limit
+	q.mu.Unlock()
+	q.signal() // more are queued: for another reader, if there is one
+	return dst, true, false
+}
+
+// appendRing appends the n messages of ring from slot head, in order.
+func appendRing(dst, ring []Message, head, n int) []Message {
+	first := min(n, len(ring)-head)
+	dst = append(dst, ring[head:head+first]...)
+	return append(dst, ring[:n-first]...)
+}
+
+// clearRing zeroes the n slots of ring from head, so that it keeps no text
+// it no longer needs (and can go back to a pool).
+func clearRing(ring []Message, head, n int) {
+	first := min(n, len(ring)-head)
+	clear(ring[head : head+first])
+	clear(ring[:n-first])
+}
+
+// end marks the session ended: nothing more is queued. What is queued
+// stays for the reader, who is woken to find out.
+func (q *outbox) end() {
+	q.mu.Lock()
+	q.ended = true
+	q.mu.Unlock()
+	q.signal()
+}
+
+// discard empties the queue and returns how many messages it dropped.
+func (q *outbox) discard() int {
+	q.mu.Lock()
+	r, head, n := q.ring, q.head, q.n
+	q.ring, q.buf, q.head, q.n, q.bytes = nil, nil, 0, 0, 0
+	q.mu.Unlock()
+	if r != nil {
+		clearRing(r.slots, head, n)
+		putRing(r)
+	}
+	return n
+}
 
 // Done is closed when the session has ended.
 func (s *Session) Done() <-chan struct{} { return s.done }
@@ -48,8 +381,8 @@ func (s *Session) Reason() string {
 }
 
 // Backlog returns the recent messages of the session's current room as they
-// were when the session entered it, oldest first. Events continues exactly
-// where it ends.
+// were when the session entered it, oldest first. Receive (or Events)
+// continues exactly where it ends.
 func (s *Session) Backlog() []Message {
 	s.hub.mu.Lock()
 	defer s.hub.mu.Unlock()
@@ -102,7 +435,7 @@ func (s *Session) Close(reason string) {
 // Send handles one line (or pasted block) the person entered: a /command
 // or a message to the room. It returns once the message is stored and
 // delivered, or with an error safe to show the person (see UserMessage).
-// Command output arrives on Events as notices.
+// Command output arrives on Receive (or Events) as notices.
 func (s *Session) Send(ctx context.Context, text string) error {
 	// " /msg bob secret" is a command too: a stray space must never
 	// broadcast a private message.
