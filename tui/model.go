@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"charm.land/bubbles/v2/textarea"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
@@ -41,8 +40,11 @@ var _ Session = (*room.Session)(nil)
 
 // Limits of the model.
 const (
-	// keepEntries is how many messages a screen keeps for scrolling back.
-	keepEntries = 1000
+	// keepEntries is how many messages a screen keeps for scrolling back
+	// (older ones are fetched again from the room's history on PgUp). A
+	// view trims itself only once it holds half as many again, so trimming
+	// costs nothing per message.
+	keepEntries = 300
 	// sideWidth is the member list's width on wide screens.
 	sideWidth = 22
 	// wideAt is the width from which the member list is shown.
@@ -71,10 +73,11 @@ type Model struct {
 	st     styles
 
 	width, height int
-	input         textarea.Model
+	input         input
 	views         map[string]*view // by room name
 	cur           *view            // the room shown
 	members       []room.MemberInfo
+	side          sideCache // the member list as last drawn
 	topic         string
 	name          string
 
@@ -117,19 +120,7 @@ func New(sess Session, opt Options) *Model {
 			m.st, m.themeChosen = newStyles(ThemeMono), true
 		}
 	}
-	in := textarea.New()
-	in.ShowLineNumbers = false
-	in.Prompt = "> "
-	in.Placeholder = "Type a message, /help for commands"
-	in.DynamicHeight = true
-	in.MinHeight = 1
-	in.MaxHeight = maxInputLines
-	in.CharLimit = safetext.MaxMessageRunes * 2
-	in.KeyMap.InsertNewline.SetKeys("alt+enter", "ctrl+j")
-	in.SetVirtualCursor(false)
-	in.KeyMap.LineNext.SetKeys("down")
-	in.KeyMap.LinePrevious.SetKeys("up")
-	in.Focus()
+	in := newInput("> ", "Type a message, /help for commands", maxInputLines, safetext.MaxMessageRunes*2)
 	m.input = in
 	m.styleInput()
 	m.views = make(map[string]*view)
@@ -151,34 +142,57 @@ type eventsMsg struct {
 // sentMsg reports the outcome of one Send.
 type sentMsg struct{ err error }
 
+// receiver is how waitEvents reads a session: room.Session.Receive.
+type receiver interface {
+	Receive(dst []room.Message, max int) ([]room.Message, bool)
+}
+
 // waitEvents returns a command that waits for the session's next messages
-// and takes everything already queued with it, so a burst becomes one frame.
-func waitEvents(ch <-chan room.Message) tea.Cmd {
+// and takes everything already queued with it (up to 512), so a burst
+// becomes one frame. A session without Receive (a test's fake) is read from
+// its Events channel.
+func waitEvents(sess Session) tea.Cmd {
+	r, ok := sess.(receiver)
+	if !ok {
+		r = chanReceiver(sess.Events())
+	}
 	return func() tea.Msg {
-		first, ok := <-ch
+		msgs, ok := r.Receive(nil, 512)
 		if !ok {
 			return eventsMsg{ended: true}
 		}
-		batch := []room.Message{first}
-		for len(batch) < 512 {
-			select {
-			case m, ok := <-ch:
-				if !ok {
-					return eventsMsg{msgs: batch, ended: true}
-				}
-				batch = append(batch, m)
-			default:
-				return eventsMsg{msgs: batch}
-			}
-		}
-		return eventsMsg{msgs: batch}
+		return eventsMsg{msgs: msgs}
 	}
+}
+
+// chanReceiver reads a channel of messages as Receive would.
+type chanReceiver <-chan room.Message
+
+func (ch chanReceiver) Receive(dst []room.Message, max int) ([]room.Message, bool) {
+	dst = dst[:0]
+	first, ok := <-ch
+	if !ok {
+		return dst, false
+	}
+	dst = append(dst, first)
+	for len(dst) < max {
+		select {
+		case m, ok := <-ch:
+			if !ok {
+				return dst, true
+			}
+			dst = append(dst, m)
+		default:
+			return dst, true
+		}
+	}
+	return dst, true
 }
 
 // Init starts listening to the session and asks the terminal for its
 // background colour, to pick the theme (dark when it never answers).
 func (m *Model) Init() tea.Cmd {
-	return tea.Batch(waitEvents(m.sess.Events()), tea.RequestBackgroundColor)
+	return tea.Batch(waitEvents(m.sess), tea.RequestBackgroundColor)
 }
 
 // setTheme switches styles and re-renders everything.
@@ -189,10 +203,7 @@ func (m *Model) setTheme(theme string) {
 }
 
 func (m *Model) styleInput() {
-	st := m.input.Styles()
-	st.Focused.CursorLine = lipgloss.NewStyle()
-	st.Focused.Prompt = m.st.prompt
-	m.input.SetStyles(st)
+	m.input.promptStyle, m.input.holderStyle = m.st.prompt, m.st.dim
 }
 
 // invalidate drops every rendered line, after a change of how they look.
@@ -242,9 +253,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.KeyPressMsg:
 		return m, m.onKey(msg)
 	}
-	var cmd tea.Cmd
-	m.input, cmd = m.input.Update(msg)
-	return m, cmd
+	return m, nil
 }
 
 func (m *Model) onKey(k tea.KeyPressMsg) tea.Cmd {
@@ -320,10 +329,9 @@ func (m *Model) onKey(k tea.KeyPressMsg) tea.Cmd {
 			return nil
 		}
 	}
-	var cmd tea.Cmd
-	m.input, cmd = m.input.Update(k)
+	m.input.Update(k)
 	m.layout()
-	return cmd
+	return nil
 }
 
 // enter handles a line the person entered: the screen's own commands and
@@ -405,9 +413,9 @@ func (m *Model) onEvents(ev eventsMsg) tea.Cmd {
 		return tea.Quit
 	}
 	if ring {
-		return tea.Batch(waitEvents(m.sess.Events()), tea.Raw("\a"))
+		return tea.Batch(waitEvents(m.sess), tea.Raw("\a"))
 	}
-	return waitEvents(m.sess.Events())
+	return waitEvents(m.sess)
 }
 
 // rings reports whether msg should ring the bell in the current bell mode.
@@ -511,6 +519,9 @@ func (m *Model) atTop() bool {
 		e := &m.cur.entries[i]
 		if e.width != w || e.lines == nil {
 			e.lines, e.width = m.renderEntry(e, w), w
+			for j, l := range e.lines { // padded once here, not measured per frame
+				e.lines[j] = padTo(l, w)
+			}
 		}
 		total += len(e.lines)
 	}
@@ -596,7 +607,7 @@ func (v *view) add(msg room.Message, hidden bool) {
 		}
 	}
 	v.entries = append(v.entries, entry{msg: msg})
-	if over := len(v.entries) - keepEntries; over > 0 {
+	if over := len(v.entries) - keepEntries; over > keepEntries/2 {
 		v.entries = append(v.entries[:0:0], v.entries[over:]...)
 	}
 	if v.scroll > 0 {
@@ -705,12 +716,14 @@ func (m *Model) render() string {
 	if m.wide() {
 		side = m.sideLines(ch)
 	}
+	blank := strings.Repeat(" ", cw)
 	for i, line := range chat {
 		b.WriteString(line)
 		if side != nil {
-			pad := cw - ansi.StringWidth(line)
-			b.WriteString(strings.Repeat(" ", max(pad, 0)))
-			b.WriteString(m.st.dim.Render("│"))
+			if line == "" { // chat rows are padded to cw, or empty
+				b.WriteString(blank)
+			}
+			b.WriteString(m.st.divider)
 			b.WriteString(side[i])
 		}
 		b.WriteByte('\n')
@@ -761,6 +774,9 @@ func (m *Model) chatLines(w, h int) []string {
 		e := &m.cur.entries[i]
 		if e.width != w || e.lines == nil {
 			e.lines, e.width = m.renderEntry(e, w), w
+			for j, l := range e.lines { // padded once here, not measured per frame
+				e.lines[j] = padTo(l, w)
+			}
 		}
 		for j := len(e.lines) - 1; j >= 0 && len(lines) < h+skip; j-- {
 			lines = append(lines, e.lines[j])
@@ -787,12 +803,46 @@ func (m *Model) chatLines(w, h int) []string {
 		if m.cur.unseen == 0 {
 			note = " ↓ scrolled up · PgDn to return "
 		}
-		out[h-1] = m.st.marker.Render(ansi.Truncate(note, w, "…"))
+		out[h-1] = padTo(m.st.marker.Render(ansi.Truncate(note, w, "…")), w)
 	}
 	return out
 }
 
+// padTo fills line with spaces to w cells, so that rows beside it line up
+// without measuring it again.
+func padTo(line string, w int) string {
+	if pad := w - ansi.StringWidth(line); pad > 0 {
+		return line + strings.Repeat(" ", pad)
+	}
+	return line
+}
+
+// sideCache keeps the member list's rendered rows between frames: a frame
+// draws them only when the people, the height, the theme or the minute
+// (idle times) changed, not for every message.
+type sideCache struct {
+	members []room.MemberInfo // the slice they were drawn from (compared by identity)
+	h       int
+	theme   string
+	minute  int64
+	lines   []string
+}
+
+func sameSlice(a, b []room.MemberInfo) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
 func (m *Model) sideLines(h int) []string {
+	minute := m.now().Unix() / 60
+	c := &m.side
+	if c.lines != nil && c.h == h && c.theme == m.st.theme && c.minute == minute && sameSlice(c.members, m.members) {
+		return c.lines
+	}
+	*c = sideCache{members: m.members, h: h, theme: m.st.theme, minute: minute, lines: m.drawSide(h)}
+	return c.lines
+}
+
+func (m *Model) drawSide(h int) []string {
 	out := make([]string, h)
 	out[0] = m.st.dim.Render(ansi.Truncate(fmt.Sprintf(" %d here", len(m.members)), sideWidth, ""))
 	now := m.now()
@@ -844,11 +894,11 @@ func (m *Model) overlayLines(w, h int) []string {
 	out := make([]string, h)
 	for i := range out {
 		if i < len(lines) {
-			out[i] = ansi.Truncate(lines[i], w, "")
+			out[i] = padTo(ansi.Truncate(lines[i], w, ""), w)
 		}
 	}
 	if len(lines) > h && h > 0 {
-		out[h-1] = m.st.marker.Render(ansi.Truncate(" ↓ more: Down or Space · other keys close ", w, "…"))
+		out[h-1] = padTo(m.st.marker.Render(ansi.Truncate(" ↓ more: Down or Space · other keys close ", w, "…")), w)
 	}
 	return out
 }

@@ -40,6 +40,7 @@ type styles struct {
 	private, mention    lipgloss.Style
 	prompt, marker      lipgloss.Style
 	help                lipgloss.Style
+	divider             string // the rendered line between conversation and member list
 }
 
 // newStyles builds the styles of a theme. Names keep their identity colour
@@ -84,6 +85,7 @@ func newStyles(theme string) styles {
 		st.mention = lipgloss.NewStyle().Background(c("58")).Foreground(c("230")).Bold(true)
 		st.prompt = lipgloss.NewStyle().Foreground(c("244"))
 	}
+	st.divider = st.dim.Render("│")
 	return st
 }
 
