@@ -1427,7 +1427,7 @@ func TestAbuseStalledReader(t *testing.T) {
 		fmt.Sprintf("writes its screen until its SSH window (2 MiB) is full, then queues (512 messages by default, %d in the test): on overflow that session alone is disconnected (%d messages of 8 KB here), the reason logged, its channel closed", queue, n),
 		// Bounded caches the flood filled: the room keeps its last 500
 		// messages (here of 8 KB each, about 4 MiB), and each screen keeps
-		// up to 1000 entries per room (tui keepEntries): alice's and bob's
+		// up to 450 entries per room (tui keepEntries and its slack): alice's and bob's
 		// lobby views held about 2 MiB each in one measured run; HeapInuse
 		// after such a churn (up to 50 MiB at the peak) varies by several
 		// MiB with fragmentation. A leaked session would show in the
