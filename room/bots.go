@@ -157,7 +157,7 @@ func (h *Hub) Recent(ctx context.Context, name, id string, admin bool, n int) ([
 	r, err := h.roomForLocked(name, id, admin)
 	var msgs []Message
 	if err == nil {
-		msgs = r.ring.last(n)
+		msgs = append([]Message(nil), r.ring.last(n)...) // last is shared
 	}
 	h.mu.Unlock()
 	if err != nil {

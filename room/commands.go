@@ -140,6 +140,7 @@ func builtinCommands() *Registry {
 			h.mu.Lock()
 			was := c.Session.m.away
 			c.Session.m.away = ""
+			c.Hub.memberGen++
 			id := c.Session.m.id
 			h.savePrefLocked(func(ctx context.Context, p Preferences) error { return p.SetSetting(ctx, id, "away", "") })
 			h.mu.Unlock()
@@ -215,6 +216,7 @@ func cmdNick(c *Call) error {
 	h.names[safetext.Fold(want)] = s.m.id
 	h.lastName[s.m.id] = want
 	s.m.name = want
+	h.memberGen++
 	id := s.m.id
 	h.savePrefLocked(func(ctx context.Context, p Preferences) error { return p.SetSetting(ctx, id, "nick", want) })
 	for r := range s.m.rooms {
@@ -286,6 +288,7 @@ func (s *Session) private(toID, text string) error {
 	}
 	now := h.cfg.Now()
 	s.m.lastActive = now
+	h.memberGen++
 	m := Message{Time: now, Kind: KindPrivate, From: s.m.name, FromID: s.m.id, To: to.name, ToID: to.id, Text: clean}
 	h.mu.Unlock()
 
@@ -370,6 +373,7 @@ func cmdAway(c *Call) error {
 	h := c.Hub
 	h.mu.Lock()
 	c.Session.m.away = reason
+	c.Hub.memberGen++
 	id := c.Session.m.id
 	h.savePrefLocked(func(ctx context.Context, p Preferences) error { return p.SetSetting(ctx, id, "away", reason) })
 	h.mu.Unlock()

@@ -54,6 +54,11 @@ type ring struct {
 	buf   []Message
 	start int // index of the oldest message
 	n     int // number of messages held
+	// snap is the last result of last, shared by everyone who asked for the
+	// same k since the newest push: a thousand people arriving in a quiet
+	// room share one backlog instead of holding a copy each.
+	snap  []Message
+	snapK int
 }
 
 func newRing(size int) *ring { return &ring{buf: make([]Message, size)} }
@@ -63,6 +68,7 @@ func (r *ring) push(m Message) {
 	if len(r.buf) == 0 {
 		return
 	}
+	r.snap = nil
 	i := (r.start + r.n) % len(r.buf)
 	r.buf[i] = m
 	if r.n < len(r.buf) {
@@ -72,14 +78,19 @@ func (r *ring) push(m Message) {
 	}
 }
 
-// last returns a copy of the newest k messages, oldest first.
+// last returns the newest k messages, oldest first, in a slice that may be
+// shared: nobody may modify it.
 func (r *ring) last(k int) []Message {
 	if k > r.n {
 		k = r.n
+	}
+	if r.snap != nil && r.snapK == k {
+		return r.snap
 	}
 	out := make([]Message, k)
 	for j := 0; j < k; j++ {
 		out[j] = r.buf[(r.start+r.n-k+j)%len(r.buf)]
 	}
+	r.snap, r.snapK = out, k
 	return out
 }

@@ -123,6 +123,10 @@ type Hub struct {
 	rooms       map[string]*room
 	mutes       atomic.Pointer[map[string]time.Time] // ID -> muted until (zero: until unmuted); copied on write under mu; see admin.go
 	nextSession uint64
+	// memberGen counts changes to what Members shows (who is in which room,
+	// names, away, sessions, last activity): a room's cached list is good
+	// while its generation matches. Guarded by mu.
+	memberGen uint64
 
 	// eventsGrace is the constant of that name; tests shorten it before
 	// anyone connects. Read by Events goroutines without a lock.
@@ -331,6 +335,7 @@ func (h *Hub) Connect(ctx context.Context, id Identity) (*Session, error) {
 		seen:     make(map[string]uint64),
 	}
 	m.sessions[s] = struct{}{}
+	h.memberGen++ // Sessions and Bot change
 	lobby := h.rooms[RoomKey(h.cfg.DefaultRoom)]
 	if newMember {
 		s.room = lobby
@@ -543,7 +548,10 @@ type MemberInfo struct {
 	LastActive time.Time
 }
 
-// Members lists the people in room (without '#'), sorted by name.
+// Members lists the people in room (without '#'), sorted by name. The
+// list is shared by every caller until the room's people change: callers
+// must not modify it. (A thousand screens in one room hold one list, not a
+// thousand copies.)
 func (h *Hub) Members(roomName string) []MemberInfo {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -551,11 +559,15 @@ func (h *Hub) Members(roomName string) []MemberInfo {
 	if r == nil {
 		return nil
 	}
+	if r.membersList != nil && r.membersGen == h.memberGen {
+		return r.membersList
+	}
 	out := make([]MemberInfo, 0, len(r.members))
 	for _, m := range r.members {
 		out = append(out, m.infoLocked())
 	}
 	sort.Slice(out, func(i, j int) bool { return strings.ToLower(out[i].Name) < strings.ToLower(out[j].Name) })
+	r.membersList, r.membersGen = out, h.memberGen
 	return out
 }
 
@@ -615,6 +627,7 @@ func (h *Hub) closeSessionLocked(s *Session, reason string) {
 		h.savePrefLocked(func(ctx context.Context, p Preferences) error { return p.SetReadMark(ctx, id, room, seq) })
 	}
 	delete(m.sessions, s)
+	h.memberGen++
 	for r := range m.rooms {
 		delete(r.sessions, s)
 	}

@@ -24,7 +24,10 @@ type room struct {
 	gone     chan struct{}         // closed when the room is removed
 	ring     *ring
 	queue    []*op // waiting for the sequencer
-	wake     chan struct{}
+
+	membersList []MemberInfo // Members' sorted list, shared; valid while membersGen == Hub.memberGen
+	membersGen  uint64
+	wake        chan struct{}
 
 	seq uint64 // owned by run
 }

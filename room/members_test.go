@@ -1,0 +1,86 @@
+package room
+
+import (
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// freshMembers computes Members without the cache.
+func freshMembers(h *Hub, roomName string) []MemberInfo {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r := h.rooms[RoomKey(roomName)]
+	if r == nil {
+		return nil
+	}
+	out := make([]MemberInfo, 0, len(r.members))
+	for _, m := range r.members {
+		out = append(out, m.infoLocked())
+	}
+	sort.Slice(out, func(i, j int) bool { return strings.ToLower(out[i].Name) < strings.ToLower(out[j].Name) })
+	return out
+}
+
+// TestMembersListIsSharedAndNeverStale: every change to who is where, or
+// to what the list shows of them, is seen by the next Members; while
+// nothing changes, callers share one list.
+func TestMembersListIsSharedAndNeverStale(t *testing.T) {
+	h := newHub(t, Config{})
+	check := func(step string) {
+		t.Helper()
+		for _, r := range []string{"lobby", "side"} {
+			got, want := h.Members(r), freshMembers(h, r)
+			if len(got) == 0 && len(want) == 0 {
+				continue
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("after %s, #%s: Members = %+v, want %+v", step, r, got, want)
+			}
+		}
+	}
+	alice := connect(t, h, "a", "alice")
+	check("alice connects")
+	bob := connect(t, h, "b", "bob")
+	check("bob connects")
+	first, second := h.Members("lobby"), h.Members("lobby")
+	if &first[0] != &second[0] {
+		t.Errorf("two calls without a change built two lists")
+	}
+	bob2 := connect(t, h, "b", "bob") // a second session: Sessions changes
+	check("bob's second session")
+	send(t, alice, "hello") // LastActive
+	check("alice speaks")
+	syncAll(t, alice, bob)
+	check("the room settles")
+	send(t, bob, "/nick robert")
+	check("bob renames")
+	syncAll(t, alice, bob)
+	check("the room settles")
+	send(t, alice, "/away lunch")
+	check("alice goes away")
+	syncAll(t, alice, bob)
+	check("the room settles")
+	send(t, alice, "/back")
+	check("alice is back")
+	syncAll(t, alice, bob)
+	check("the room settles")
+	send(t, bob, "/join #side")
+	check("bob joins #side")
+	syncAll(t, bob)
+	check("the room settles")
+	send(t, bob, "/leave")
+	check("bob leaves #side")
+	syncAll(t, bob)
+	check("the room settles")
+	bob2.Close(ReasonQuit)
+	ended(t, bob2)
+	check("bob closes one session")
+	bob.Close(ReasonQuit)
+	ended(t, bob)
+	check("bob leaves")
+	carol := connectAs(t, h, Identity{ID: "c", Name: "carol", Bot: true})
+	check("a bot arrives")
+	_ = carol
+}
