@@ -18,6 +18,10 @@ type prepared struct {
 	row   string // the row as the model drew it
 	out   string // what to write
 	width int    // cells out takes
+	// With a split (a Band's width): the hash of the row's first split
+	// cells, and what to write for the rest.
+	left  uint64
+	right string
 }
 
 // rowCache holds prepared rows for all Programs. The same rows (a message
@@ -28,9 +32,9 @@ type prepared struct {
 var rowCache = newRowCache(16, 1024)
 
 type rowKey struct {
-	hash    uint64
-	width   int
-	profile colorprofile.Profile
+	hash         uint64
+	width, split int
+	profile      colorprofile.Profile
 }
 
 type rowShard struct {
@@ -51,9 +55,10 @@ func newRowCache(shards, perShard int) *rowCacheT {
 	return c
 }
 
-// prepare returns row cut to width cells and converted to profile.
-func (c *rowCacheT) prepare(row string, hash uint64, width int, profile colorprofile.Profile) prepared {
-	k := rowKey{hash, width, profile}
+// prepare returns row cut to width cells and converted to profile, and
+// with split > 0 the row's parts before and after split cells.
+func (c *rowCacheT) prepare(row string, hash uint64, width, split int, profile colorprofile.Profile) prepared {
+	k := rowKey{hash, width, split, profile}
 	sh := &c.shards[hash%uint64(len(c.shards))]
 	sh.mu.Lock()
 	p, ok := sh.rows[k]
@@ -61,7 +66,7 @@ func (c *rowCacheT) prepare(row string, hash uint64, width int, profile colorpro
 	if ok && p.row == row {
 		return p
 	}
-	p = prepareRow(row, width, profile)
+	p = prepareRow(row, width, split, profile)
 	sh.mu.Lock()
 	if len(sh.rows) >= c.max {
 		clear(sh.rows)
@@ -71,16 +76,28 @@ func (c *rowCacheT) prepare(row string, hash uint64, width int, profile colorpro
 	return p
 }
 
-func prepareRow(row string, width int, profile colorprofile.Profile) prepared {
+func prepareRow(row string, width, split int, profile colorprofile.Profile) prepared {
 	p := prepared{row: row, out: row, width: ansi.StringWidth(row)}
 	if p.width > width {
 		p.out, p.width = ansi.Truncate(row, width, ""), width
 	}
-	if profile != colorprofile.TrueColor && strings.Contains(p.out, "\x1b[") {
-		var b strings.Builder
-		w := colorprofile.Writer{Forward: &b, Profile: profile}
-		_, _ = io.WriteString(&w, p.out)
-		p.out = b.String()
+	if split > 0 {
+		p.left = maphash.String(seed, ansi.Truncate(p.out, split, ""))
+		if split < p.width {
+			p.right = convert(ansi.TruncateLeft(p.out, split, ""), profile)
+		}
 	}
+	p.out = convert(p.out, profile)
 	return p
+}
+
+// convert rewrites s's colours for profile.
+func convert(s string, profile colorprofile.Profile) string {
+	if profile == colorprofile.TrueColor || !strings.Contains(s, "\x1b[") {
+		return s
+	}
+	var b strings.Builder
+	w := colorprofile.Writer{Forward: &b, Profile: profile}
+	_, _ = io.WriteString(&w, s)
+	return b.String()
 }

@@ -82,6 +82,7 @@ type Program struct {
 	dirty         bool             // the model changed since the last frame
 	lastFrame     time.Time
 	rows          []uint64 // hash of each row as drawn; nil: redraw everything
+	band          band     // the model's log region in the last frame (band.go)
 	title         string
 	cursor        cursorState
 	raw           []byte // tea.Raw output waiting for the next frame
@@ -435,21 +436,27 @@ func (p *Program) draw() error {
 	if len(p.rows) != p.height {
 		b.WriteString(ansi.ResetStyle + ansi.EraseEntireScreen)
 		p.rows = make([]uint64, p.height)
+		p.band = band{} // nothing on screen to scroll
 		blank := maphash.String(seed, "")
 		for y := range p.rows {
 			p.rows[y] = blank
 		}
 	}
+	lines := make([]string, p.height)
+	hashes := make([]uint64, p.height)
 	rest := v.Content
-	for y := 0; y < p.height; y++ {
-		var line string
-		line, rest, _ = strings.Cut(rest, "\n")
-		h := maphash.String(seed, line)
+	for y := range lines {
+		lines[y], rest, _ = strings.Cut(rest, "\n")
+		hashes[y] = maphash.String(seed, lines[y])
+	}
+	p.scrollBand(lines, hashes)
+	for y, line := range lines {
+		h := hashes[y]
 		if p.rows[y] == h {
 			continue
 		}
 		p.rows[y] = h
-		row := rowCache.prepare(line, h, p.width, p.color)
+		row := rowCache.prepare(line, h, p.width, 0, p.color)
 		b.WriteString(ansi.CursorPosition(1, y+1))
 		b.WriteString(row.out)
 		b.WriteString(ansi.ResetStyle)

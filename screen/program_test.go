@@ -149,13 +149,19 @@ type rig struct {
 
 func start(t *testing.T, model *lines, opts Options) *rig {
 	t.Helper()
+	return startModel(t, model, model, opts)
+}
+
+// startModel runs model, whose messages rec records.
+func startModel(t *testing.T, model tea.Model, rec *lines, opts Options) *rig {
+	t.Helper()
 	if opts.Width == 0 {
 		opts.Width, opts.Height = 40, 10
 	}
 	in, keys := io.Pipe()
 	tm := newTerm(opts.Width, opts.Height)
 	opts.Input, opts.Output = in, tm
-	r := &rig{p: New(model, opts), model: model, term: tm, keys: keys, done: make(chan error, 1)}
+	r := &rig{p: New(model, opts), model: rec, term: tm, keys: keys, done: make(chan error, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	r.stop = cancel
 	go func() { r.done <- r.p.Run(ctx) }()
@@ -425,9 +431,9 @@ func TestRowsArePreparedPerWidthAndProfile(t *testing.T) {
 	c := newRowCache(1, 4)
 	row := "\x1b[38;2;255;0;0mred\x1b[m and a longer tail"
 	h := uint64(42)
-	full := c.prepare(row, h, 80, colorprofile.TrueColor)
-	cut := c.prepare(row, h, 5, colorprofile.TrueColor)
-	mono := c.prepare(row, h, 80, colorprofile.Ascii)
+	full := c.prepare(row, h, 80, 0, colorprofile.TrueColor)
+	cut := c.prepare(row, h, 5, 0, colorprofile.TrueColor)
+	mono := c.prepare(row, h, 80, 0, colorprofile.Ascii)
 	if full.out != row || full.width != 21 {
 		t.Errorf("full = %+v", full)
 	}
@@ -438,13 +444,13 @@ func TestRowsArePreparedPerWidthAndProfile(t *testing.T) {
 		t.Errorf("ascii = %q", mono.out)
 	}
 	// A different row under the same hash is not mistaken for the first.
-	other := c.prepare("other", h, 80, colorprofile.TrueColor)
+	other := c.prepare("other", h, 80, 0, colorprofile.TrueColor)
 	if other.out != "other" {
 		t.Errorf("a hash collision returned %q", other.out)
 	}
 	// Bounded: more rows than the cache holds empty it.
 	for i := range 10 {
-		c.prepare(fmt.Sprint(i), uint64(i), 80, colorprofile.TrueColor)
+		c.prepare(fmt.Sprint(i), uint64(i), 80, 0, colorprofile.TrueColor)
 	}
 	if n := len(c.shards[0].rows); n > 4 {
 		t.Errorf("the cache holds %d rows, bound 4", n)

@@ -17,6 +17,9 @@ import (
 	"parley/tui"
 )
 
+// The chat screen tells the terminal runtime where its conversation scrolls.
+var _ screen.Band = (*tui.Model)(nil)
+
 // exitGrace is how long a session's program may take to finish after its
 // room session ended before the channel is closed under it (a client that
 // stopped reading would otherwise hold it forever).

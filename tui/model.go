@@ -78,6 +78,7 @@ type Model struct {
 	cur           *view            // the room shown
 	members       []room.MemberInfo
 	side          sideCache // the member list as last drawn
+	band          [3]int    // the conversation's rows and width in the last View: see Band
 	topic         string
 	name          string
 
@@ -699,8 +700,14 @@ func (m *Model) View() tea.View {
 	return v
 }
 
+// Band tells the screen which rows of the last View hold the conversation
+// (top, bottom) and how wide it is, so a new message scrolls the terminal
+// instead of redrawing every row (screen.Band).
+func (m *Model) Band() (top, bottom, width int) { return m.band[0], m.band[1], m.band[2] }
+
 func (m *Model) render() string {
 	if m.width < 10 || m.height < 4 {
+		m.band = [3]int{}
 		return "window too small"
 	}
 	cw, ch := m.chatWidth(), m.chatHeight()
@@ -709,8 +716,10 @@ func (m *Model) render() string {
 	b.WriteByte('\n')
 
 	chat := m.chatLines(cw, ch)
+	m.band = [3]int{1, 1 + ch, cw}
 	if m.overlay != "" {
 		chat = m.overlayLines(cw, ch)
+		m.band = [3]int{}
 	}
 	var side []string
 	if m.wide() {

@@ -1,0 +1,109 @@
+package screen
+
+import (
+	"hash/maphash"
+
+	"github.com/charmbracelet/x/ansi"
+)
+
+// Band is implemented by a model whose view holds a log: rows in which new
+// lines push older ones up, like a chat. After View, Band says which rows
+// hold it (top to bottom-1) and how many cells wide the log's part of each
+// row is (the whole width, or less when something that does not scroll is
+// drawn beside it, like a member list). The screen then scrolls the
+// terminal instead of rewriting the rows that only moved: a new message
+// costs its own rows (and the column beside the log), not the whole screen.
+// A wrong answer costs bytes, never a wrong screen: rows are compared
+// before they are kept.
+type Band interface {
+	Band() (top, bottom, width int)
+}
+
+// band is the log region of the last frame and the hash of the log's part
+// of each of its rows.
+type band struct {
+	top, bottom, width int
+	left               []uint64 // by row - top
+}
+
+// minScroll is the smallest band worth scrolling.
+const minScroll = 4
+
+// scrollBand scrolls the terminal when the model's log moved up, so that
+// the rows that only moved are not written again. It writes to p.buf and
+// updates p.rows to what the terminal shows after the scroll.
+func (p *Program) scrollBand(lines []string, hashes []uint64) {
+	bm, ok := p.model.(Band)
+	if !ok {
+		p.band = band{}
+		return
+	}
+	top, bottom, width := bm.Band()
+	if top < 0 || bottom > p.height || bottom-top < minScroll || width <= 0 || width > p.width {
+		p.band = band{}
+		return
+	}
+	// The log's part of each row of the new frame.
+	left := make([]uint64, bottom-top)
+	for y := top; y < bottom; y++ {
+		left[y-top] = rowCache.prepare(lines[y], hashes[y], p.width, width, p.color).left
+	}
+	old := p.band
+	p.band = band{top: top, bottom: bottom, width: width, left: left}
+	if old.top != top || old.bottom != bottom || old.width != width || len(p.rows) != p.height {
+		return
+	}
+	// How far did it move? The shift under which most rows match, if that
+	// beats not moving at all.
+	n := bottom - top
+	best, bestMatch := 0, 0
+	for y := 0; y < n; y++ {
+		if left[y] == old.left[y] {
+			bestMatch++
+		}
+	}
+	stay := bestMatch
+	for k := 1; k < n-1; k++ {
+		match := 0
+		for y := 0; y+k < n; y++ {
+			if left[y] == old.left[y+k] {
+				match++
+			}
+		}
+		if match > bestMatch {
+			best, bestMatch = k, match
+		}
+	}
+	if best == 0 || bestMatch < 2 || bestMatch <= stay {
+		return
+	}
+	k := best
+	b := &p.buf
+	b.WriteString(ansi.ResetStyle + ansi.SetTopBottomMargins(top+1, bottom) + ansi.SU(k) + ansi.SetTopBottomMargins(0, 0))
+	// The terminal's rows moved: so do their hashes. Rows scrolled in are
+	// blank.
+	blank := maphash.String(seed, "")
+	copy(p.rows[top:bottom-k], p.rows[top+k:bottom])
+	shifted := append([]uint64(nil), old.left[k:]...)
+	for y := bottom - k; y < bottom; y++ {
+		p.rows[y] = blank
+	}
+	if width == p.width {
+		return
+	}
+	// The column beside the log moved with it: put it back where the new
+	// frame has it, on the rows whose log part is now right.
+	for y := top; y < bottom-k; y++ {
+		if shifted[y-top] != left[y-top] || p.rows[y] == hashes[y] {
+			continue
+		}
+		row := rowCache.prepare(lines[y], hashes[y], p.width, width, p.color)
+		b.WriteString(ansi.CursorPosition(width+1, y+1))
+		b.WriteString(row.right)
+		b.WriteString(ansi.ResetStyle)
+		if row.width < p.width {
+			b.WriteString(ansi.EraseLineRight)
+		}
+		p.rows[y] = hashes[y]
+	}
+}

@@ -1,0 +1,146 @@
+package screen
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+)
+
+// logModel is a lines model with a log in rows 1..h-2, logWidth cells
+// wide, and a fixed column beside it when side is set.
+type logModel struct {
+	*lines
+	log      []string
+	h        int
+	logWidth int
+	side     bool
+	claim    [3]int // when set, what Band answers instead of the truth
+}
+
+func (m *logModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	_, cmd := m.lines.Update(msg)
+	return m, cmd
+}
+
+func (m *logModel) Band() (int, int, int) {
+	if m.claim != [3]int{} {
+		return m.claim[0], m.claim[1], m.claim[2]
+	}
+	return 1, m.h - 1, m.logWidth
+}
+
+// compose writes the rows for the model's log.
+func (m *logModel) compose() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	rows := []string{"\x1b[7m header \x1b[m"}
+	n := m.h - 2
+	start := max(len(m.log)-n, 0)
+	shown := m.log[start:]
+	for y := 0; y < n; y++ {
+		var l string
+		if i := y - (n - len(shown)); i >= 0 {
+			l = shown[i]
+		}
+		l += strings.Repeat(" ", m.logWidth-ansi.StringWidth(l))
+		if m.side {
+			l += fmt.Sprintf("\x1b[2m│\x1b[m\x1b[36mperson%d\x1b[m", y)
+		}
+		rows = append(rows, l)
+	}
+	rows = append(rows, "> ")
+	m.rows = rows
+}
+
+func newLog(width, height int, side bool) *logModel {
+	lw := width
+	if side {
+		lw = width - 10
+	}
+	m := &logModel{lines: &lines{}, h: height, logWidth: lw, side: side}
+	for i := 0; i < 20; i++ {
+		m.log = append(m.log, fmt.Sprintf("\x1b[1mold\x1b[m line %02d", i))
+	}
+	m.compose()
+	return m
+}
+
+// add appends a log line and hands the program a message to redraw.
+func (m *logModel) add(r *rig, text string) {
+	m.log = append(m.log, text)
+	m.compose()
+	r.p.Send("redraw")
+}
+
+func TestANewLogLineScrollsInsteadOfRewritingTheScreen(t *testing.T) {
+	for _, side := range []bool{false, true} {
+		t.Run(fmt.Sprintf("side=%v", side), func(t *testing.T) {
+			m := newLog(40, 12, side)
+			r := startModel(t, m, m.lines, Options{Width: 40, Height: 12})
+			m.add(r, "first new")
+			r.term.waitFor(t, "the first line", func(s string) bool { return strings.Contains(s, "first new") })
+			r.term.reset()
+			m.add(r, "second new")
+			r.term.waitFor(t, "the second line", func(s string) bool { return strings.Contains(s, "second new") })
+			out := r.term.output()
+			if !strings.Contains(out, ansi.SU(1)) {
+				t.Errorf("no scroll in %q", out)
+			}
+			if strings.Contains(out, "old line") || strings.Contains(out, "first new") {
+				t.Errorf("log lines that only moved were written again: %q", out)
+			}
+			// The screen is right: log in order, side column in place.
+			rows := strings.Split(r.term.screen(), "\n")
+			if !strings.HasPrefix(rows[9], "first new") || !strings.HasPrefix(rows[10], "second new") || !strings.HasPrefix(rows[1], "old line 12") {
+				t.Errorf("screen:\n%s", r.term.screen())
+			}
+			if side {
+				for y := 1; y <= 10; y++ {
+					if want := fmt.Sprintf("│person%d", y-1); !strings.Contains(rows[y], want) {
+						t.Errorf("row %d = %q, want %q beside the log", y, rows[y], want)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestAWrongBandStillDrawsTheRightScreen(t *testing.T) {
+	m := newLog(40, 12, true)
+	m.claim = [3]int{0, 12, 30} // claims the header and the input scroll with the log
+	r := startModel(t, m, m.lines, Options{Width: 40, Height: 12})
+	r.term.waitFor(t, "the first frame", func(s string) bool { return strings.Contains(s, "old line 19") })
+	for i := 0; i < 5; i++ {
+		m.add(r, fmt.Sprintf("new %d", i))
+	}
+	r.term.waitFor(t, "the last line", func(s string) bool { return strings.Contains(s, "new 4") })
+	m.mu.Lock()
+	want := append([]string(nil), m.rows...)
+	m.mu.Unlock()
+	r.term.waitFor(t, "the frame", func(s string) bool {
+		rows := strings.Split(s, "\n")
+		for y, w := range want {
+			if strings.TrimRight(rows[y], " ") != strings.TrimRight(stripSGR(w), " ") {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func stripSGR(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == 0x1b {
+			for i < len(s) && s[i] != 'm' {
+				i++
+			}
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
