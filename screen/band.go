@@ -23,7 +23,7 @@ type Band interface {
 // of each of its rows.
 type band struct {
 	top, bottom, width int
-	left               []uint64 // by row - top
+	left, right        []uint64 // by row - top: hashes of the log's part and of the rest
 }
 
 // minScroll is the smallest band worth scrolling.
@@ -44,12 +44,13 @@ func (p *Program) scrollBand(lines []string, hashes []uint64) {
 		return
 	}
 	// The log's part of each row of the new frame.
-	left := make([]uint64, bottom-top)
+	left, right := make([]uint64, bottom-top), make([]uint64, bottom-top)
 	for y := top; y < bottom; y++ {
-		left[y-top] = rowCache.prepare(lines[y], hashes[y], p.width, width, p.color).left
+		row := rowCache.prepare(lines[y], hashes[y], p.width, width, p.color)
+		left[y-top], right[y-top] = row.left, row.rightHash
 	}
 	old := p.band
-	p.band = band{top: top, bottom: bottom, width: width, left: left}
+	p.band = band{top: top, bottom: bottom, width: width, left: left, right: right}
 	if old.top != top || old.bottom != bottom || old.width != width || len(p.rows) != p.height {
 		return
 	}
@@ -79,6 +80,10 @@ func (p *Program) scrollBand(lines []string, hashes []uint64) {
 	}
 	k := best
 	b := &p.buf
+	if width < p.width && p.lrmm {
+		p.scrollMargins(top, bottom, width, k, lines, hashes, left, right, old)
+		return
+	}
 	b.WriteString(ansi.ResetStyle + ansi.SetTopBottomMargins(top+1, bottom) + ansi.SU(k) + ansi.SetTopBottomMargins(0, 0))
 	// The terminal's rows moved: so do their hashes. Rows scrolled in are
 	// blank.
@@ -105,5 +110,32 @@ func (p *Program) scrollBand(lines []string, hashes []uint64) {
 			b.WriteString(ansi.EraseLineRight)
 		}
 		p.rows[y] = hashes[y]
+	}
+}
+
+// scrollMargins scrolls only the log's columns, on a terminal with left and
+// right margins (DECLRMM, asked for at start): what is beside the log stays
+// where it is, and a row is right after the scroll when its log part came
+// from k rows below and the rest did not change.
+func (p *Program) scrollMargins(top, bottom, width, k int, lines []string, hashes, left, right []uint64, old band) {
+	p.buf.WriteString(ansi.ResetStyle + ansi.SetTopBottomMargins(top+1, bottom) + ansi.SetLeftRightMargins(1, width) +
+		ansi.SU(k) + ansi.SetLeftRightMargins(0, 0) + ansi.SetTopBottomMargins(0, 0))
+	for y := top; y < bottom; y++ {
+		i := y - top
+		switch {
+		case old.right[i] != right[i]:
+			p.rows[y] = ^hashes[y] // not what the terminal shows: drawn below
+		case i+k < len(old.left) && old.left[i+k] == left[i]:
+			p.rows[y] = hashes[y]
+		default: // a new line: only its log part
+			row := rowCache.prepare(lines[y], hashes[y], p.width, width, p.color)
+			p.buf.WriteString(ansi.CursorPosition(1, y+1))
+			p.buf.WriteString(row.leftOut)
+			p.buf.WriteString(ansi.ResetStyle)
+			if row.leftWidth < width {
+				p.buf.WriteString(ansi.ECH(width - row.leftWidth))
+			}
+			p.rows[y] = hashes[y]
+		}
 	}
 }

@@ -1,12 +1,17 @@
 package screen
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
+	"github.com/charmbracelet/x/vt"
 )
 
 // logModel is a lines model with a log in rows 1..h-2, logWidth cells
@@ -143,4 +148,110 @@ func stripSGR(s string) string {
 		b.WriteByte(s[i])
 	}
 	return b.String()
+}
+
+// TestOnATerminalWithMarginsOnlyTheLogScrolls runs the program against
+// x/vt, which answers the margin query and has left/right margins: the
+// column beside the log is not written again when a line arrives.
+func TestOnATerminalWithMarginsOnlyTheLogScrolls(t *testing.T) {
+	m := newLog(40, 12, true)
+	emu := vt.NewEmulator(40, 12)
+	out := &emuWriter{emu: emu, changed: make(chan struct{}, 1)}
+	in, keys := io.Pipe()
+	p := New(m, Options{Input: in, Output: out, Width: 40, Height: 12})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	go func() { _, _ = io.Copy(keys, emu) }() // the terminal's answers
+	t.Cleanup(func() {
+		cancel()
+		_ = keys.Close()
+		_ = emu.InputPipe().(io.Closer).Close() // ends the copy of its answers
+		<-done
+	})
+	shows := func(what string, ok func([]string) bool) {
+		t.Helper()
+		deadline := time.After(waitTimeout)
+		for {
+			rows := strings.Split(out.screen(), "\n")
+			if len(rows) >= 12 && ok(rows) {
+				return
+			}
+			select {
+			case <-out.changed:
+			case <-deadline:
+				t.Fatalf("the terminal never showed %s:\n%s", what, out.screen())
+			}
+		}
+	}
+	shows("the first frame", func(r []string) bool { return strings.Contains(r[10], "old line 19") })
+	// The answer to the query arrives as input and turns margins on.
+	deadline := time.Now().Add(waitTimeout)
+	for !strings.Contains(out.output(), ansi.SetModeLeftRightMargin) {
+		if time.Now().After(deadline) {
+			t.Fatal("margins were never turned on")
+		}
+		m.add(&rig{p: p}, "poke") // a frame carries the mode change
+		shows("the poke", func(r []string) bool { return strings.Contains(r[10], "poke") })
+	}
+	m.add(&rig{p: p}, "settled")
+	shows("the settled line", func(r []string) bool { return strings.HasPrefix(r[10], "settled") })
+	out.reset()
+	m.add(&rig{p: p}, "fresh line")
+	shows("the new line", func(r []string) bool { return strings.HasPrefix(r[10], "fresh line") })
+	got := out.output()
+	if !strings.Contains(got, ansi.SetLeftRightMargins(1, 30)) {
+		t.Errorf("no margin scroll: %q", got)
+	}
+	if strings.Contains(got, "person") {
+		t.Errorf("the column beside the log was written again: %q", got)
+	}
+	rows := strings.Split(out.screen(), "\n")
+	for y := 1; y <= 10; y++ {
+		if want := fmt.Sprintf("│person%d", y-1); !strings.Contains(rows[y], want) {
+			t.Errorf("row %d = %q, want %q beside the log", y, rows[y], want)
+		}
+	}
+	if !strings.HasPrefix(rows[9], "settled") {
+		t.Errorf("row 9 = %q, want the line before the new one", rows[9])
+	}
+}
+
+// emuWriter feeds frames to an x/vt emulator and keeps them. mu guards
+// the emulator's screen (its answers go through its own pipe).
+type emuWriter struct {
+	mu      sync.Mutex
+	emu     *vt.Emulator
+	raw     strings.Builder
+	changed chan struct{}
+}
+
+func (w *emuWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	w.raw.Write(p)
+	_, _ = w.emu.Write(p)
+	w.mu.Unlock()
+	select {
+	case w.changed <- struct{}{}:
+	default:
+	}
+	return len(p), nil
+}
+
+func (w *emuWriter) screen() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.emu.String()
+}
+
+func (w *emuWriter) output() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.raw.String()
+}
+
+func (w *emuWriter) reset() {
+	w.mu.Lock()
+	w.raw.Reset()
+	w.mu.Unlock()
 }

@@ -20,8 +20,11 @@ type prepared struct {
 	width int    // cells out takes
 	// With a split (a Band's width): the hash of the row's first split
 	// cells, and what to write for the rest.
-	left  uint64
-	right string
+	left      uint64
+	leftOut   string // what to write for the first split cells
+	leftWidth int
+	right     string
+	rightHash uint64
 }
 
 // rowCache holds prepared rows for all Programs. The same rows (a message
@@ -82,9 +85,13 @@ func prepareRow(row string, width, split int, profile colorprofile.Profile) prep
 		p.out, p.width = ansi.Truncate(row, width, ""), width
 	}
 	if split > 0 {
-		p.left = maphash.String(seed, ansi.Truncate(p.out, split, ""))
+		left := ansi.Truncate(p.out, split, "")
+		p.left = maphash.String(seed, left)
+		p.leftOut, p.leftWidth = convert(left, profile), ansi.StringWidth(left)
 		if split < p.width {
-			p.right = convert(ansi.TruncateLeft(p.out, split, ""), profile)
+			right := dropResetStyles(ansi.TruncateLeft(p.out, split, ""))
+			p.rightHash = maphash.String(seed, right)
+			p.right = convert(right, profile)
 		}
 	}
 	p.out = convert(p.out, profile)
@@ -100,4 +107,26 @@ func convert(s string, profile colorprofile.Profile) string {
 	w := colorprofile.Writer{Forward: &b, Profile: profile}
 	_, _ = io.WriteString(&w, s)
 	return b.String()
+}
+
+// dropResetStyles removes the styles at the start of s that a later reset
+// at the start cancels: cutting a row keeps every SGR sequence of the part
+// cut away ("\x1b[1m\x1b[m│..."), which would make equal text look
+// different. Written after a reset, the result looks the same.
+func dropResetStyles(s string) string {
+	keep, i := 0, 0
+	for strings.HasPrefix(s[i:], "\x1b[") {
+		j := i + 2
+		for j < len(s) && (s[j] >= '0' && s[j] <= '9' || s[j] == ';' || s[j] == ':') {
+			j++
+		}
+		if j >= len(s) || s[j] != 'm' {
+			break
+		}
+		if params := s[i+2 : j]; params == "" || params == "0" {
+			keep = j + 1
+		}
+		i = j + 1
+	}
+	return s[keep:]
 }

@@ -83,6 +83,7 @@ type Program struct {
 	lastFrame     time.Time
 	rows          []uint64 // hash of each row as drawn; nil: redraw everything
 	band          band     // the model's log region in the last frame (band.go)
+	lrmm          bool     // the terminal has left/right margins, and they are on
 	title         string
 	cursor        cursorState
 	raw           []byte // tea.Raw output waiting for the next frame
@@ -177,7 +178,7 @@ func (p *Program) Run(ctx context.Context) (err error) {
 	}()
 	p.raw = append(p.raw, ansi.SetModeAltScreenSaveCursor+ansi.SetModeBracketedPaste+
 		ansi.SetModifyOtherKeys2+ansi.PushKittyKeyboard(ansi.KittyDisambiguateEscapeCodes)+
-		ansi.RequestBackgroundColor...) // written with the first frame
+		ansi.RequestBackgroundColor+ansi.RequestModeLeftRightMargin...) // written with the first frame
 	go p.read()
 	p.exec(p.model.Init())
 	p.update(tea.WindowSizeMsg{Width: p.width, Height: p.height})
@@ -229,6 +230,9 @@ func (p *Program) Run(ctx context.Context) (err error) {
 	}
 	p.buf.Reset()
 	p.buf.Write(p.raw)
+	if p.lrmm {
+		p.buf.WriteString(ansi.ResetModeLeftRightMargin)
+	}
 	p.buf.WriteString(ansi.ResetStyle + ansi.ShowCursor + ansi.ResetModeBracketedPaste +
 		ansi.ResetModifyOtherKeys + ansi.PopKittyKeyboard(1) + ansi.ResetModeAltScreenSaveCursor)
 	if _, err := p.opts.Output.Write(p.buf.Bytes()); err != nil {
@@ -410,6 +414,14 @@ func (p *Program) event(ev uv.Event) {
 		p.update(tea.KeyPressMsg(ev))
 	case uv.BackgroundColorEvent:
 		p.update(tea.BackgroundColorMsg(ev))
+	case uv.ModeReportEvent:
+		// The terminal has left and right margins: a log beside something
+		// else can scroll alone (band.go).
+		if ev.Mode == ansi.ModeLeftRightMargin && (ev.Value.IsSet() || ev.Value.IsReset()) && !p.lrmm {
+			p.lrmm = true
+			p.raw = append(p.raw, ansi.SetModeLeftRightMargin...)
+			p.dirty = true
+		}
 	case uv.PasteEvent:
 		p.update(tea.PasteMsg(ev))
 	}

@@ -476,3 +476,18 @@ func BenchmarkDraw(b *testing.B) {
 		})
 	}
 }
+
+func TestDropResetStyles(t *testing.T) {
+	for in, want := range map[string]string{
+		"\x1b[1m\x1b[m\x1b[2m│x":   "\x1b[2m│x",
+		"\x1b[1m\x1b[0mx":          "x",
+		"\x1b[1mx":                 "\x1b[1mx", // no reset: the style is still on
+		"\x1b[m\x1b[38;5;2m\x1b[m": "",
+		"plain":                    "plain",
+		"\x1b[2J\x1b[mx":           "\x1b[2J\x1b[mx", // not a style: stop
+	} {
+		if got := dropResetStyles(in); got != want {
+			t.Errorf("dropResetStyles(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
