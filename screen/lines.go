@@ -85,7 +85,7 @@ func prepareRow(row string, width, split int, profile colorprofile.Profile) prep
 		p.out, p.width = ansi.Truncate(row, width, ""), width
 	}
 	if split > 0 {
-		left := ansi.Truncate(p.out, split, "")
+		left := dropTrailingStyles(ansi.Truncate(p.out, split, ""))
 		p.left = maphash.String(seed, left)
 		p.leftOut, p.leftWidth = convert(left, profile), ansi.StringWidth(left)
 		if split < p.width {
@@ -129,4 +129,22 @@ func dropResetStyles(s string) string {
 		i = j + 1
 	}
 	return s[keep:]
+}
+
+// dropTrailingStyles removes SGR sequences at the end of s: cutting a row
+// keeps those of the part cut away, which would make equal text look
+// different. A reset is written after it anyway.
+func dropTrailingStyles(s string) string {
+	for strings.HasSuffix(s, "m") {
+		i := strings.LastIndex(s, "\x1b[")
+		if i < 0 {
+			break
+		}
+		params := s[i+2 : len(s)-1]
+		if strings.Trim(params, "0123456789;:") != "" {
+			break
+		}
+		s = s[:i]
+	}
+	return s
 }

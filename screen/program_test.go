@@ -491,3 +491,17 @@ func TestDropResetStyles(t *testing.T) {
 		}
 	}
 }
+
+func TestDropTrailingStyles(t *testing.T) {
+	for in, want := range map[string]string{
+		"x\x1b[38;5;244m\x1b[m\x1b[38;5;135m\x1b[m": "x",
+		"\x1b[1mx\x1b[m": "\x1b[1mx",
+		"plain m":        "plain m",
+		"x\x1b[2J":       "x\x1b[2J",
+		"":               "",
+	} {
+		if got := dropTrailingStyles(in); got != want {
+			t.Errorf("dropTrailingStyles(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

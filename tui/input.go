@@ -28,6 +28,18 @@ type input struct {
 	placeholder string
 	promptStyle lipgloss.Style
 	holderStyle lipgloss.Style
+
+	view   string // View's last result, while viewOK
+	viewOK bool   // cleared by every change
+}
+
+// changed drops the cached view.
+func (in *input) changed() { in.viewOK = false }
+
+// setStyles sets the prompt's and the placeholder's styles.
+func (in *input) setStyles(prompt, placeholder lipgloss.Style) {
+	in.promptStyle, in.holderStyle = prompt, placeholder
+	in.changed()
 }
 
 // promptWidth is the width of the prompt and of the indent of later rows.
@@ -42,6 +54,7 @@ func (in *input) Value() string { return string(in.value) }
 
 // SetValue replaces the text and puts the cursor at its end.
 func (in *input) SetValue(s string) {
+	in.changed()
 	in.value = in.value[:0]
 	in.pos = 0
 	in.InsertString(s)
@@ -49,6 +62,7 @@ func (in *input) SetValue(s string) {
 
 // Reset empties the editor and gives back a long value's memory.
 func (in *input) Reset() {
+	in.changed()
 	if cap(in.value) > 256 {
 		in.value = nil
 	}
@@ -70,12 +84,18 @@ func (in *input) InsertString(s string) {
 	if len(add) == 0 {
 		return
 	}
+	in.changed()
 	in.value = append(in.value[:in.pos], append(add, in.value[in.pos:]...)...)
 	in.pos += len(add)
 }
 
 // SetWidth sets the width of the whole editor, prompt included.
-func (in *input) SetWidth(w int) { in.width = max(w-promptWidth, 1) }
+func (in *input) SetWidth(w int) {
+	if w := max(w-promptWidth, 1); w != in.width {
+		in.width = w
+		in.changed()
+	}
+}
 
 // rows lays the value out: each visual row is a [start, end) range of value.
 // A cursor at the very end of a full row gets a row of its own.
@@ -143,6 +163,13 @@ func (in *input) scroll(rows [][2]int) int {
 
 // View renders the editor's rows.
 func (in *input) View() string {
+	if !in.viewOK {
+		in.view, in.viewOK = in.draw(), true
+	}
+	return in.view
+}
+
+func (in *input) draw() string {
 	if len(in.value) == 0 {
 		return in.promptStyle.Render(in.prompt) + in.holderStyle.Render(ansi.Truncate(in.placeholder, in.width, ""))
 	}
@@ -175,6 +202,7 @@ func (in *input) Cursor() *tea.Cursor {
 // Update edits the value for a key. It reports whether the key was an
 // editing key.
 func (in *input) Update(k tea.KeyPressMsg) bool {
+	in.changed()
 	switch k.String() {
 	case "left", "ctrl+b":
 		in.pos = max(in.pos-1, 0)
@@ -221,6 +249,7 @@ func (in *input) delete(from, to int) {
 	if from >= to {
 		return
 	}
+	in.changed()
 	in.value = append(in.value[:from], in.value[to:]...)
 	in.pos = from
 }

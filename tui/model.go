@@ -78,6 +78,9 @@ type Model struct {
 	cur           *view            // the room shown
 	members       []room.MemberInfo
 	side          sideCache // the member list as last drawn
+	headerFor     headerKey // what headerDrawn shows
+	lastLen       int       // the last View's length
+	headerDrawn   string
 	band          [3]int    // the conversation's rows and width in the last View: see Band
 	topic         string
 	name          string
@@ -204,7 +207,7 @@ func (m *Model) setTheme(theme string) {
 }
 
 func (m *Model) styleInput() {
-	m.input.promptStyle, m.input.holderStyle = m.st.prompt, m.st.dim
+	m.input.setStyles(m.st.prompt, m.st.dim)
 }
 
 // invalidate drops every rendered line, after a change of how they look.
@@ -712,6 +715,8 @@ func (m *Model) render() string {
 	}
 	cw, ch := m.chatWidth(), m.chatHeight()
 	var b strings.Builder
+	b.Grow(m.lastLen + 64) // about the size of the last frame: one allocation
+	defer func() { m.lastLen = b.Len() }()
 	b.WriteString(m.header())
 	b.WriteByte('\n')
 
@@ -741,21 +746,40 @@ func (m *Model) render() string {
 	return b.String()
 }
 
+// headerKey is what the header shows: it is drawn again only when that
+// changes, not for every frame.
+type headerKey struct {
+	room, others, topic, name, theme string
+	here, width                      int
+}
+
 func (m *Model) header() string {
-	left := fmt.Sprintf(" #%s ", m.cur.name)
-	info := fmt.Sprintf("%d here", len(m.members))
-	var others []string
-	for _, r := range m.sortedViews() {
-		if r != m.cur {
-			o := "#" + r.name
-			if r.unread > 0 {
-				o += fmt.Sprintf(" (%d)", r.unread)
+	k := headerKey{room: m.cur.name, topic: m.topic, name: m.name, theme: m.st.theme, here: len(m.members), width: m.width}
+	if len(m.views) > 1 {
+		var others []string
+		for _, r := range m.sortedViews() {
+			if r != m.cur {
+				o := "#" + r.name
+				if r.unread > 0 {
+					o += fmt.Sprintf(" (%d)", r.unread)
+				}
+				others = append(others, o)
 			}
-			others = append(others, o)
 		}
+		k.others = strings.Join(others, " ")
 	}
-	if len(others) > 0 {
-		info += " · " + strings.Join(others, " ")
+	if m.headerDrawn != "" && k == m.headerFor {
+		return m.headerDrawn
+	}
+	m.headerFor, m.headerDrawn = k, m.drawHeader(k)
+	return m.headerDrawn
+}
+
+func (m *Model) drawHeader(k headerKey) string {
+	left := fmt.Sprintf(" #%s ", k.room)
+	info := fmt.Sprintf("%d here", k.here)
+	if k.others != "" {
+		info += " · " + k.others
 	}
 	if m.topic != "" {
 		info += " · " + m.topic

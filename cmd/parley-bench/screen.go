@@ -2,10 +2,9 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"sync/atomic"
 	"unicode/utf8"
-
-	"github.com/hinshun/vt10x"
 )
 
 // Tokens are what senders type: "tok-<sender>-<n>-<check>", where check is
@@ -62,10 +61,10 @@ func (t *tokenSet) text(s, n int) string {
 // screen is what scanning needs of a terminal emulator.
 type screen interface {
 	Size() (cols, rows int)
-	Cell(x, y int) vt10x.Glyph
+	Char(x, y int) rune
 }
 
-var _ screen = vt10x.Terminal(nil)
+var _ screen = (*emulator)(nil)
 
 // scan calls found for the token on every chat row of scr. A chat row is
 // "HH:MM name tok-..." from the first column, as tui renders a message;
@@ -85,7 +84,7 @@ func (t *tokenSet) tokenAt(scr screen, y, cols int) (s, n int, ok bool) {
 		if x >= cols {
 			return ' '
 		}
-		return scr.Cell(x, y).Char
+		return scr.Char(x, y)
 	}
 	// "HH:MM " — most rows fail at the first cell.
 	if !isDigit(ch(0)) || !isDigit(ch(1)) || ch(2) != ':' || !isDigit(ch(3)) || !isDigit(ch(4)) || ch(5) != ' ' {
@@ -159,7 +158,7 @@ func screenContains(scr screen, needle string) bool {
 	for y := range rows {
 		for x := 0; x+len(needle) <= cols; x++ {
 			i := 0
-			for i < len(needle) && scr.Cell(x+i, y).Char == rune(needle[i]) {
+			for i < len(needle) && scr.Char(x+i, y) == rune(needle[i]) {
 				i++
 			}
 			if i == len(needle) {
@@ -170,16 +169,16 @@ func screenContains(scr screen, needle string) bool {
 	return false
 }
 
-// utf8Feeder writes output to an emulator. vt10x drops the bytes of a
-// UTF-8 sequence split across two writes, so an incomplete sequence at the
-// end of a chunk is held back for the next one.
+// utf8Feeder writes output to an emulator. An emulator may drop the bytes
+// of a UTF-8 sequence split across two writes (vt10x did), so an incomplete
+// sequence at the end of a chunk is held back for the next one.
 type utf8Feeder struct {
 	held  [utf8.UTFMax]byte
 	nheld int
 	join  []byte // reused when bytes are held
 }
 
-func (f *utf8Feeder) feed(term vt10x.Terminal, b []byte) {
+func (f *utf8Feeder) feed(term io.Writer, b []byte) {
 	data := b
 	if f.nheld > 0 {
 		f.join = append(append(f.join[:0], f.held[:f.nheld]...), b...)

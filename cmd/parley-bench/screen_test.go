@@ -2,17 +2,17 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/hinshun/vt10x"
 )
 
 // draw puts each line on its own row of a fresh 100x30 emulator.
-func draw(t *testing.T, lines ...string) vt10x.Terminal {
+func draw(t *testing.T, lines ...string) *emulator {
 	t.Helper()
-	term := vt10x.New(vt10x.WithSize(100, 30))
+	term := newEmulator(100, 30, io.Discard)
+	t.Cleanup(term.close)
 	var b strings.Builder
 	b.WriteString("\x1b[2J")
 	for y, l := range lines {
@@ -69,7 +69,8 @@ func TestTokenText(t *testing.T) {
 }
 
 func TestFeederHoldsSplitUTF8(t *testing.T) {
-	term := vt10x.New(vt10x.WithSize(20, 2))
+	term := newEmulator(20, 2, io.Discard)
+	defer term.close()
 	var f utf8Feeder
 	text := []byte("a→b│c")
 	for i := range text { // one byte at a time
@@ -77,7 +78,7 @@ func TestFeederHoldsSplitUTF8(t *testing.T) {
 	}
 	var row []rune
 	for x := range 5 {
-		row = append(row, term.Cell(x, 0).Char)
+		row = append(row, term.Char(x, 0))
 	}
 	if string(row) != "a→b│c" {
 		t.Errorf("screen shows %q", string(row))
@@ -86,7 +87,8 @@ func TestFeederHoldsSplitUTF8(t *testing.T) {
 
 func BenchmarkScanFullScreen(b *testing.B) {
 	ts := newTokenSet(42, 20, 100)
-	term := vt10x.New(vt10x.WithSize(100, 30))
+	term := newEmulator(100, 30, io.Discard)
+	defer term.close()
 	var sb strings.Builder
 	sb.WriteString("\x1b[2J\x1b[1;1H #lobby  200 here")
 	for y := 1; y < 29; y++ {
@@ -140,7 +142,8 @@ func TestTwoFramesInOneChunk(t *testing.T) {
 	b.tok.sentAt[1].Store(1)
 	s := newSession(identity{}, false)
 	s.receiver, s.gotScreen = true, true
-	s.term = vt10x.New(vt10x.WithSize(100, 30))
+	s.term = newEmulator(100, 30, io.Discard)
+	defer s.dropTerm()
 	s.seen = newBitset(10)
 	frame := func(n int) string {
 		return "\x1b[?25l\x1b[29;1H12:00 bench0001 " + b.tok.text(0, n) + "\x1b[30;3H\x1b[?25h"

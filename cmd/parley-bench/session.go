@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hinshun/vt10x"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -46,7 +45,7 @@ type session struct {
 
 	// Owned by the reader goroutine.
 	trace     io.Writer // when set, gets every byte of output (-trace)
-	term      vt10x.Terminal
+	term      *emulator
 	feeder    utf8Feeder
 	frames    frameSplitter
 	gotScreen bool
@@ -123,8 +122,9 @@ func (b *bench) connect(ctx context.Context, s *session) (err error) {
 	}
 	_ = nc.SetDeadline(time.Time{})
 	s.shellAt = b.since()
-	s.conn, s.stdin, s.stopClose = client, stdin, stopHard
-	s.term = vt10x.New(vt10x.WithSize(b.cfg.cols, b.cfg.rows))
+	in := &lockedWriter{w: stdin}
+	s.conn, s.stdin, s.stopClose = client, in, stopHard
+	s.term = newEmulator(b.cfg.cols, b.cfg.rows, in)
 	go s.read(b, stdout)
 	return nil
 }
@@ -156,7 +156,7 @@ func (s *session) output(b *bench, p []byte, now time.Duration) {
 	}
 	ph := b.phase.Load()
 	if ph == phaseDone {
-		s.term = nil
+		s.dropTerm()
 		return
 	}
 	measuring := ph == phaseMeasure && s.receiver
@@ -178,7 +178,7 @@ func (s *session) output(b *bench, p []byte, now time.Duration) {
 			s.readyAt = now
 			close(s.ready)
 			if s.idle {
-				s.term = nil // no emulator from now on
+				s.dropTerm() // no emulator from now on
 				return
 			}
 		}
@@ -213,9 +213,17 @@ func (s *session) ended(b *bench) {
 	if s.term != nil {
 		s.endText = lastLines(s.term, 3)
 	}
-	s.term = nil
+	s.dropTerm()
 	if !s.gotScreen {
 		close(s.ready)
+	}
+}
+
+// dropTerm ends the session's emulator (its answers stop) and forgets it.
+func (s *session) dropTerm() {
+	if s.term != nil {
+		s.term.close()
+		s.term = nil
 	}
 }
 
@@ -226,7 +234,7 @@ func lastLines(scr screen, n int) string {
 	for y := rows - 1; y >= 0 && len(out) < n; y-- {
 		var b strings.Builder
 		for x := range cols {
-			r := scr.Cell(x, y).Char
+			r := scr.Char(x, y)
 			if r == 0 {
 				r = ' '
 			}

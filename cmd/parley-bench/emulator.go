@@ -1,0 +1,66 @@
+package main
+
+import (
+	"io"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/charmbracelet/x/vt"
+)
+
+// emulator is a session's terminal: charmbracelet/x/vt, which (unlike
+// vt10x) allocates little per character and has what the server uses on
+// real terminals: scroll regions, left/right margins, and answers to the
+// server's queries (background colour, DECRQM), which go back to the
+// server as input, as a real terminal's do. It is owned by the session's
+// reader goroutine; the answers are copied by a goroutine of its own until
+// close.
+type emulator struct {
+	vt *vt.Emulator
+}
+
+// newEmulator starts an emulator whose answers are written to answers.
+func newEmulator(cols, rows int, answers io.Writer) *emulator {
+	e := &emulator{vt: vt.NewEmulator(cols, rows)}
+	go func() { _, _ = io.Copy(answers, e.vt) }()
+	return e
+}
+
+// Write feeds output to the emulator.
+func (e *emulator) Write(p []byte) (int, error) { return e.vt.Write(p) }
+
+// Size returns the screen's size in cells.
+func (e *emulator) Size() (cols, rows int) { return e.vt.Width(), e.vt.Height() }
+
+// Char returns the character in cell (x, y), 0 for an empty cell.
+func (e *emulator) Char(x, y int) rune {
+	c := e.vt.CellAt(x, y)
+	if c == nil || c.Content == "" {
+		return 0
+	}
+	r, _ := utf8.DecodeRuneInString(c.Content)
+	return r
+}
+
+// close ends the copy of answers.
+func (e *emulator) close() {
+	if c, ok := e.vt.InputPipe().(io.Closer); ok {
+		_ = c.Close()
+	}
+}
+
+// lockedWriter serialises writes to a session's input: what the bench
+// types and what its terminal answers.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// String returns the screen's text, for messages.
+func (e *emulator) String() string { return e.vt.String() }
