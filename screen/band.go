@@ -44,14 +44,19 @@ func (p *Program) scrollBand(lines []string, hashes []uint64) {
 		return
 	}
 	// The log's part of each row of the new frame.
+	old := p.band
+	same := old.top == top && old.bottom == bottom && old.width == width && len(p.rows) == p.height
 	left, right := make([]uint64, bottom-top), make([]uint64, bottom-top)
 	for y := top; y < bottom; y++ {
+		if same && p.rows[y] == hashes[y] { // unchanged since the last frame
+			left[y-top], right[y-top] = old.left[y-top], old.right[y-top]
+			continue
+		}
 		row := rowCache.prepare(lines[y], hashes[y], p.width, width, p.color)
 		left[y-top], right[y-top] = row.left, row.rightHash
 	}
-	old := p.band
 	p.band = band{top: top, bottom: bottom, width: width, left: left, right: right}
-	if old.top != top || old.bottom != bottom || old.width != width || len(p.rows) != p.height {
+	if !same {
 		return
 	}
 	// How far did it move? The shift under which most rows match, if that

@@ -103,6 +103,9 @@ func convert(s string, profile colorprofile.Profile) string {
 	if profile == colorprofile.TrueColor || !strings.Contains(s, "\x1b[") {
 		return s
 	}
+	if profile == colorprofile.ANSI256 && !strings.Contains(s, "8;2;") {
+		return s // no true colours (38;2;... or 48;2;...): nothing to convert
+	}
 	var b strings.Builder
 	w := colorprofile.Writer{Forward: &b, Profile: profile}
 	_, _ = io.WriteString(&w, s)

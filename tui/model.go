@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -81,7 +82,7 @@ type Model struct {
 	headerFor     headerKey // what headerDrawn shows
 	lastLen       int       // the last View's length
 	headerDrawn   string
-	band          [3]int    // the conversation's rows and width in the last View: see Band
+	band          [3]int // the conversation's rows and width in the last View: see Band
 	topic         string
 	name          string
 
@@ -522,10 +523,7 @@ func (m *Model) atTop() bool {
 	for i := range m.cur.entries {
 		e := &m.cur.entries[i]
 		if e.width != w || e.lines == nil {
-			e.lines, e.width = m.renderEntry(e, w), w
-			for j, l := range e.lines { // padded once here, not measured per frame
-				e.lines[j] = padTo(l, w)
-			}
+			e.lines, e.width = m.entryLines(e, w), w
 		}
 		total += len(e.lines)
 	}
@@ -806,10 +804,7 @@ func (m *Model) chatLines(w, h int) []string {
 	for i := len(m.cur.entries) - 1; i >= 0 && len(lines) < h+skip; i-- {
 		e := &m.cur.entries[i]
 		if e.width != w || e.lines == nil {
-			e.lines, e.width = m.renderEntry(e, w), w
-			for j, l := range e.lines { // padded once here, not measured per frame
-				e.lines[j] = padTo(l, w)
-			}
+			e.lines, e.width = m.entryLines(e, w), w
 		}
 		for j := len(e.lines) - 1; j >= 0 && len(lines) < h+skip; j-- {
 			lines = append(lines, e.lines[j])
@@ -871,8 +866,44 @@ func (m *Model) sideLines(h int) []string {
 	if c.lines != nil && c.h == h && c.theme == m.st.theme && c.minute == minute && sameSlice(c.members, m.members) {
 		return c.lines
 	}
-	*c = sideCache{members: m.members, h: h, theme: m.st.theme, minute: minute, lines: m.drawSide(h)}
+	*c = sideCache{members: m.members, h: h, theme: m.st.theme, minute: minute}
+	if lines := sharedSides.get(*c); lines != nil {
+		c.lines = lines
+		return lines
+	}
+	c.lines = m.drawSide(h)
+	sharedSides.put(*c)
 	return c.lines
+}
+
+// sharedSides holds member lists drawn for any screen: the screens in one
+// room share its members list (room.Hub.Members), so those of the same
+// height and theme draw the same rows; a thousand people arriving draw each
+// new list once, not once per screen. The rows are never modified.
+var sharedSides sideShare
+
+type sideShare struct {
+	mu      sync.Mutex
+	entries [16]sideCache
+	next    int
+}
+
+func (s *sideShare) get(k sideCache) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range s.entries {
+		if e.lines != nil && e.h == k.h && e.theme == k.theme && e.minute == k.minute && sameSlice(e.members, k.members) {
+			return e.lines
+		}
+	}
+	return nil
+}
+
+func (s *sideShare) put(c sideCache) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.entries[s.next] = c
+	s.next = (s.next + 1) % len(s.entries)
 }
 
 func (m *Model) drawSide(h int) []string {

@@ -5,6 +5,7 @@ import (
 	"hash/fnv"
 	"image/color"
 	"strings"
+	"sync"
 	"time"
 
 	"charm.land/lipgloss/v2"
@@ -229,3 +230,72 @@ func styled(s *lipgloss.Style, text string) string {
 
 // idle formats the time since t for the member list.
 func idle(now, t time.Time) string { return room.Idle(now.Sub(t)) }
+
+// entryLines returns e rendered at width w, each line padded to w. A room
+// message is the same on every screen of the same width, theme, time
+// format and zone (but for mentions of the viewer, which are part of the
+// key): it is rendered once for all of them (sharedLines).
+func (m *Model) entryLines(e *entry, w int) []string {
+	var k lineKey
+	shared := e.msg.Seq > 0 && e.msg.Room != "" && len(e.others) == 0 &&
+		(e.msg.Kind == room.KindChat || e.msg.Kind == room.KindEmote)
+	if shared {
+		k = lineKey{room: e.msg.Room, seq: e.msg.Seq, width: w, theme: m.st.theme, timeFormat: m.timeFormat, loc: m.loc, mention: m.mentions(e.msg)}
+		if v, ok := sharedLines.get(k); ok && v.msg == e.msg {
+			return v.lines
+		}
+	}
+	lines := m.renderEntry(e, w)
+	for j, l := range lines { // padded once here, not measured per frame
+		lines[j] = padTo(l, w)
+	}
+	if shared {
+		sharedLines.put(k, sharedEntry{msg: e.msg, lines: lines})
+	}
+	return lines
+}
+
+// sharedEntry is a rendered message; msg tells a message apart from
+// another of the same room and number (another hub in the same process).
+type sharedEntry struct {
+	msg   room.Message
+	lines []string
+}
+
+// lineKey is what a room message's rendering depends on.
+type lineKey struct {
+	room              string
+	seq               uint64
+	width             int
+	theme, timeFormat string
+	loc               *time.Location
+	mention           bool
+}
+
+// sharedLines holds room messages rendered for any screen; bounded: when
+// full it is emptied and fills again with what is on screens now. The
+// lines are never modified.
+var sharedLines = lineShare{lines: make(map[lineKey]sharedEntry)}
+
+type lineShare struct {
+	mu    sync.Mutex
+	lines map[lineKey]sharedEntry
+}
+
+const maxSharedLines = 4096
+
+func (s *lineShare) get(k lineKey) (sharedEntry, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, ok := s.lines[k]
+	return l, ok
+}
+
+func (s *lineShare) put(k lineKey, l sharedEntry) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.lines) >= maxSharedLines {
+		clear(s.lines)
+	}
+	s.lines[k] = l
+}
