@@ -69,7 +69,8 @@ func (c *rowCacheT) prepare(row string, hash uint64, width, split int, profile c
 	if ok && p.row == row {
 		return p
 	}
-	p = prepareRow(row, width, split, profile)
+	// The row is a piece of a whole frame: keep a copy, not the frame.
+	p = prepareRow(strings.Clone(row), width, split, profile)
 	sh.mu.Lock()
 	if len(sh.rows) >= c.max {
 		clear(sh.rows)
