@@ -575,3 +575,56 @@ func TestEventsGoroutineEndsWhenNobodyReads(t *testing.T) {
 		})
 	}
 }
+
+// TestReadyAndTryReceive: a transport can wait on Ready in its own loop and
+// take what is queued without blocking; the end is reported after the
+// last message.
+func TestReadyAndTryReceive(t *testing.T) {
+	h := newHub(t, Config{})
+	alice := connect(t, h, "a", "alice")
+	bob := connect(t, h, "b", "bob")
+	// Drain what connecting queued (joins), without waiting.
+	for {
+		msgs, ok := bob.TryReceive(nil, 512)
+		if !ok {
+			t.Fatal("bob's session ended")
+		}
+		if len(msgs) == 0 {
+			break
+		}
+	}
+	send(t, alice, "one")
+	send(t, alice, "two")
+	var got []string
+	deadline := time.After(10 * time.Second)
+	for len(got) < 2 {
+		select {
+		case <-bob.Ready():
+		case <-deadline:
+			t.Fatalf("Ready was not signalled; got %q", got)
+		}
+		msgs, ok := bob.TryReceive(nil, 1) // one at a time: Ready must come again for the rest
+		if !ok {
+			t.Fatal("ended early")
+		}
+		for _, m := range msgs {
+			if m.Kind == KindChat {
+				got = append(got, m.Text)
+			}
+		}
+	}
+	if got[0] != "one" || got[1] != "two" {
+		t.Fatalf("got %q, want one, two in order", got)
+	}
+	bob.Close(ReasonQuit)
+	for {
+		select {
+		case <-bob.Ready():
+		case <-deadline:
+			t.Fatal("the end was not signalled")
+		}
+		if _, ok := bob.TryReceive(nil, 512); !ok {
+			return
+		}
+	}
+}

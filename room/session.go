@@ -64,6 +64,20 @@ func (s *Session) Receive(dst []Message, max int) ([]Message, bool) {
 	}
 }
 
+// Ready is signalled when messages may be waiting for TryReceive, and when
+// the session has ended. A transport that waits for many sessions in its
+// own loops selects on it instead of keeping a goroutine in Receive. One
+// reader per session.
+func (s *Session) Ready() <-chan struct{} { return s.q.wake }
+
+// TryReceive is Receive without waiting: what is queued, up to max (none
+// when nothing is). ok is false once the session has ended and everything
+// queued before was taken.
+func (s *Session) TryReceive(dst []Message, max int) (msgs []Message, ok bool) {
+	dst, got, ended := s.q.take(dst[:0], max)
+	return dst, got || !ended
+}
+
 // Events delivers, in order, everything this session should show after its
 // backlog, like Receive. It is closed when the session has ended and
 // everything queued before was delivered; the reason is in Reason.

@@ -54,6 +54,16 @@ type Options struct {
 	MaxPaste int
 }
 
+// Feed is implemented by a model that takes messages from a source of its
+// own (a chat session): the program's loop waits on Ready and calls Take,
+// instead of a goroutine per session blocked on the source. Take must not
+// wait; it returns nil when nothing is there. Ready may return nil (no
+// source).
+type Feed interface {
+	Ready() <-chan struct{}
+	Take() tea.Msg
+}
+
 // Program runs one model on one terminal. Create it with New, start it
 // with Run, and feed it outside events with Send and window sizes with
 // Resize.
@@ -185,8 +195,17 @@ func (p *Program) Run(ctx context.Context) (err error) {
 	if err := p.draw(); err != nil {
 		return err
 	}
+	feed, _ := p.model.(Feed)
+	var ready <-chan struct{}
+	if feed != nil {
+		ready = feed.Ready()
+	}
 	for !p.quitting {
 		select {
+		case <-ready:
+			if msg := feed.Take(); msg != nil {
+				p.handle(msg)
+			}
 		case <-ctx.Done():
 			return nil // the connection is gone: nothing to restore
 		case msg := <-p.msgs:

@@ -505,3 +505,64 @@ func TestDropTrailingStyles(t *testing.T) {
 		}
 	}
 }
+
+// fedModel is fed by the loop (Feed) from its own channel.
+type fedModel struct {
+	*lines
+	ready chan struct{}
+	mu    sync.Mutex
+	queue []string
+}
+
+func (m *fedModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	_, cmd := m.lines.Update(msg)
+	return m, cmd
+}
+
+func (m *fedModel) Ready() <-chan struct{} { return m.ready }
+
+func (m *fedModel) Take() tea.Msg {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.queue) == 0 {
+		return nil
+	}
+	text := m.queue[0]
+	m.queue = m.queue[1:]
+	if len(m.queue) > 0 {
+		select {
+		case m.ready <- struct{}{}:
+		default:
+		}
+	}
+	return setRow{0, text}
+}
+
+func (m *fedModel) push(text string) {
+	m.mu.Lock()
+	m.queue = append(m.queue, text)
+	m.mu.Unlock()
+	select {
+	case m.ready <- struct{}{}:
+	default:
+	}
+}
+
+func TestAFedModelIsServedByTheLoop(t *testing.T) {
+	m := &fedModel{lines: &lines{rows: []string{"waiting"}}, ready: make(chan struct{}, 1)}
+	r := startModel(t, m, m.lines, Options{})
+	r.term.waitFor(t, "the first frame", func(s string) bool { return strings.Contains(s, "waiting") })
+	for i := range 5 {
+		m.push(fmt.Sprintf("fed %d", i))
+	}
+	r.term.waitFor(t, "the last fed message", func(s string) bool { return strings.Contains(s, "fed 4") })
+	var rows []string
+	for _, msg := range r.model.received() {
+		if s, ok := msg.(setRow); ok {
+			rows = append(rows, s.text)
+		}
+	}
+	if len(rows) != 5 || rows[0] != "fed 0" {
+		t.Errorf("the model got %q, want fed 0..4 in order", rows)
+	}
+}

@@ -20,6 +20,9 @@ import (
 // The chat screen tells the terminal runtime where its conversation scrolls.
 var _ screen.Band = (*tui.Model)(nil)
 
+// The chat screen's messages are fed by the terminal runtime's loop.
+var _ screen.Feed = (*tui.Model)(nil)
+
 // exitGrace is how long a session's program may take to finish after its
 // room session ended before the channel is closed under it (a client that
 // stopped reading would otherwise hold it forever).
@@ -177,7 +180,7 @@ func (s *Server) serve(sess ssh.Session) {
 	w, h := s.clamp(pty.Window)
 	env, _ := s.cfg.Defences.Env.Filter(sess.Environ())
 	env = append(env, "TERM="+safetext.Line(pty.Term, 64))
-	model := tui.New(rs, tui.Options{Env: env, Width: w, Height: h})
+	model := tui.New(rs, tui.Options{Env: env, Width: w, Height: h, Fed: true})
 	defer model.Close()
 	prog := screen.New(model, screen.Options{Input: sess, Output: sess, Env: env, Width: w, Height: h})
 

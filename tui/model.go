@@ -62,11 +62,16 @@ type Options struct {
 	Width, Height int
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// Fed says the runtime calls Ready and Take (the screen package's
+	// Feed) to hand the session's messages over: no goroutine waits on the
+	// session. The session must then have Ready and TryReceive.
+	Fed bool
 }
 
 // Model is the Bubble Tea model of one session.
 type Model struct {
 	sess   Session
+	feed   feeder // the session, when the runtime feeds its messages (Options.Fed)
 	ctx    context.Context
 	cancel context.CancelFunc
 	now    func() time.Time
@@ -115,6 +120,9 @@ func New(sess Session, opt Options) *Model {
 		sess: sess, ctx: ctx, cancel: cancel, now: opt.Now, loc: time.UTC, st: newStyles(ThemeDark),
 		width: opt.Width, height: opt.Height, timeFormat: "15:04", bell: BellMentions, histPos: -1,
 	}
+	if f, ok := sess.(feeder); ok && opt.Fed {
+		m.feed = f
+	}
 	for _, kv := range opt.Env {
 		if tz, ok := strings.CutPrefix(kv, "TZ="); ok {
 			if loc, err := loadZone(tz); err == nil {
@@ -150,6 +158,46 @@ type sentMsg struct{ err error }
 // receiver is how waitEvents reads a session: room.Session.Receive.
 type receiver interface {
 	Receive(dst []room.Message, max int) ([]room.Message, bool)
+}
+
+// feeder is a session the runtime can wait on (Options.Fed).
+type feeder interface {
+	Ready() <-chan struct{}
+	TryReceive(dst []room.Message, max int) ([]room.Message, bool)
+}
+
+// Ready is signalled when the session may have messages for Take; nil
+// unless Options.Fed.
+func (m *Model) Ready() <-chan struct{} {
+	if m.feed == nil {
+		return nil
+	}
+	return m.feed.Ready()
+}
+
+// Take returns what the session has queued as one message for Update, or
+// nil when nothing is; it never waits.
+func (m *Model) Take() tea.Msg {
+	if m.feed == nil {
+		return nil
+	}
+	msgs, ok := m.feed.TryReceive(nil, 512)
+	switch {
+	case !ok:
+		return eventsMsg{ended: true}
+	case len(msgs) == 0:
+		return nil
+	}
+	return eventsMsg{msgs: msgs}
+}
+
+// next is the command that brings the session's next messages: none when
+// the runtime feeds them (Options.Fed).
+func (m *Model) next() tea.Cmd {
+	if m.feed != nil {
+		return nil
+	}
+	return waitEvents(m.sess)
 }
 
 // waitEvents returns a command that waits for the session's next messages
@@ -197,7 +245,7 @@ func (ch chanReceiver) Receive(dst []room.Message, max int) ([]room.Message, boo
 // Init starts listening to the session and asks the terminal for its
 // background colour, to pick the theme (dark when it never answers).
 func (m *Model) Init() tea.Cmd {
-	return tea.Batch(waitEvents(m.sess), tea.RequestBackgroundColor)
+	return tea.Batch(m.next(), tea.RequestBackgroundColor)
 }
 
 // setTheme switches styles and re-renders everything.
@@ -418,9 +466,9 @@ func (m *Model) onEvents(ev eventsMsg) tea.Cmd {
 		return tea.Quit
 	}
 	if ring {
-		return tea.Batch(waitEvents(m.sess), tea.Raw("\a"))
+		return tea.Batch(m.next(), tea.Raw("\a"))
 	}
-	return waitEvents(m.sess)
+	return m.next()
 }
 
 // rings reports whether msg should ring the bell in the current bell mode.
