@@ -343,7 +343,7 @@ func (h *Hub) Connect(ctx context.Context, id Identity) (*Session, error) {
 		m.rooms[lobby] = struct{}{}
 		o := &op{register: s, ready: true, notes: notes}
 		if h.noticeAllowedLocked(m.id) { // a reconnect loop goes quiet
-			o.msg = Message{Room: lobby.name, Kind: KindJoin, From: m.name, FromID: m.id}
+			o.msg = lobby.presenceLocked(Message{Room: lobby.name, Kind: KindJoin, From: m.name, FromID: m.id})
 		}
 		lobby.enqueueLocked(o)
 	} else {
@@ -637,7 +637,9 @@ func (h *Hub) closeSessionLocked(s *Session, reason string) {
 		for r := range m.rooms {
 			delete(r.members, m.id)
 			if !quiet {
-				r.enqueueLocked(&op{msg: Message{Room: r.name, Kind: KindLeave, From: m.name, FromID: m.id, Text: leaveText(reason)}})
+				if msg := r.presenceLocked(Message{Room: r.name, Kind: KindLeave, From: m.name, FromID: m.id, Text: leaveText(reason)}); msg.Kind != 0 {
+					r.enqueueLocked(&op{msg: msg})
+				}
 			}
 		}
 		delete(h.members, m.id)

@@ -25,6 +25,7 @@ type room struct {
 	ring     *ring
 	queue    []*op // waiting for the sequencer
 
+	presence    presence     // grouping of joins and leaves (presence.go)
 	membersList []MemberInfo // Members' sorted list, shared; valid while membersGen == Hub.memberGen
 	membersGen  uint64
 	wake        chan struct{}

@@ -116,7 +116,7 @@ func (s *Session) joinLocked(r *room) {
 		for t := range m.sessions {
 			o := &op{register: t, enter: true}
 			if first {
-				o.msg = Message{Room: r.name, Kind: KindJoin, From: m.name, FromID: m.id}
+				o.msg = r.presenceLocked(Message{Room: r.name, Kind: KindJoin, From: m.name, FromID: m.id})
 				first = false
 			}
 			r.enqueueLocked(o)

@@ -22,6 +22,8 @@ import (
 const (
 	// DefaultFrameInterval caps a session at 40 frames a second.
 	DefaultFrameInterval = 25 * time.Millisecond
+	// DefaultLazyFrameInterval spaces frames that only show lazy updates.
+	DefaultLazyFrameInterval = 500 * time.Millisecond
 	// DefaultEscTimeout is how long a lone ESC waits for the rest of an
 	// escape sequence before it counts as the Escape key.
 	DefaultEscTimeout = 50 * time.Millisecond
@@ -48,10 +50,20 @@ type Options struct {
 	// MinFrameInterval is the shortest time between two frames
 	// (DefaultFrameInterval when zero).
 	MinFrameInterval time.Duration
+	// LazyFrameInterval is the shortest time between frames that show only
+	// lazy updates (DefaultLazyFrameInterval when zero).
+	LazyFrameInterval time.Duration
 	// EscTimeout: see DefaultEscTimeout.
 	EscTimeout time.Duration
 	// MaxPaste: see DefaultMaxPaste.
 	MaxPaste int
+}
+
+// Lazy is implemented by a model whose updates are not all urgent: when
+// every update since the last frame was lazy (people arriving, say), the
+// frame waits LazyFrameInterval instead of MinFrameInterval.
+type Lazy interface {
+	Lazy() bool
 }
 
 // Feed is implemented by a model that takes messages from a source of its
@@ -89,7 +101,9 @@ type Program struct {
 	escC          <-chan time.Time // escTimer's channel while armed, else nil
 	frameTimer    *time.Timer
 	frameC        <-chan time.Time // frameTimer's channel while armed, else nil
+	frameLazy     bool             // the armed frame waits the lazy interval
 	dirty         bool             // the model changed since the last frame
+	urgent        bool             // ... and not only lazily (Lazy)
 	lastFrame     time.Time
 	rows          []uint64 // hash of each row as drawn; nil: redraw everything
 	band          band     // the model's log region in the last frame (band.go)
@@ -118,6 +132,9 @@ type (
 func New(model tea.Model, opts Options) *Program {
 	if opts.MinFrameInterval <= 0 {
 		opts.MinFrameInterval = DefaultFrameInterval
+	}
+	if opts.LazyFrameInterval <= 0 {
+		opts.LazyFrameInterval = DefaultLazyFrameInterval
 	}
 	if opts.EscTimeout <= 0 {
 		opts.EscTimeout = DefaultEscTimeout
@@ -332,17 +349,28 @@ func (p *Program) update(msg tea.Msg) {
 	var cmd tea.Cmd
 	p.model, cmd = p.model.Update(msg)
 	p.dirty = true
+	if l, ok := p.model.(Lazy); !ok || !l.Lazy() {
+		p.urgent = true
+	}
 	p.exec(cmd)
 }
 
 // schedule draws now when the last frame is old enough, or arms the frame
 // timer for when it is.
 func (p *Program) schedule() error {
-	if !p.dirty || p.frameC != nil {
-		return nil
+	if !p.dirty || p.frameC != nil && (!p.urgent || !p.frameLazy) {
+		return nil // nothing new, or a frame soon enough is on its way
 	}
-	wait := p.opts.MinFrameInterval - time.Since(p.lastFrame)
+	interval := p.opts.MinFrameInterval
+	if !p.urgent {
+		interval = p.opts.LazyFrameInterval
+	}
+	wait := interval - time.Since(p.lastFrame)
 	if wait <= 0 {
+		if p.frameC != nil {
+			p.frameTimer.Stop()
+			p.frameC = nil
+		}
 		return p.draw()
 	}
 	if p.frameTimer == nil {
@@ -350,7 +378,7 @@ func (p *Program) schedule() error {
 	} else {
 		p.frameTimer.Reset(wait)
 	}
-	p.frameC = p.frameTimer.C
+	p.frameC, p.frameLazy = p.frameTimer.C, !p.urgent
 	return nil
 }
 
@@ -450,7 +478,7 @@ func (p *Program) event(ev uv.Event) {
 
 // draw writes the rows that changed since the last frame.
 func (p *Program) draw() error {
-	p.dirty = false
+	p.dirty, p.urgent = false, false
 	p.lastFrame = time.Now()
 	v := p.model.View()
 	b := &p.buf

@@ -566,3 +566,46 @@ func TestAFedModelIsServedByTheLoop(t *testing.T) {
 		t.Errorf("the model got %q, want fed 0..4 in order", rows)
 	}
 }
+
+// lazyModel's updates are lazy while its flag says so.
+type lazyModel struct {
+	*lines
+	lazy bool
+}
+
+func (m *lazyModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	_, cmd := m.lines.Update(msg)
+	if s, ok := msg.(setRow); ok {
+		m.lazy = strings.HasPrefix(s.text, "lazy")
+	} else {
+		m.lazy = false
+	}
+	return m, cmd
+}
+
+func (m *lazyModel) Lazy() bool { return m.lazy }
+
+func TestLazyUpdatesWaitButUrgentOnesDoNot(t *testing.T) {
+	m := &lazyModel{lines: &lines{rows: []string{"start"}}}
+	r := startModel(t, m, m.lines, Options{MinFrameInterval: time.Millisecond, LazyFrameInterval: time.Hour})
+	r.term.waitFor(t, "the first frame", func(s string) bool { return strings.Contains(s, "start") })
+	r.p.Send(setRow{0, "lazy join"})
+	r.waitMsg(t, "the lazy update", func(msg tea.Msg) bool { s, ok := msg.(setRow); return ok && s.text == "lazy join" })
+	// An urgent update right after is drawn at once, with the lazy one.
+	r.p.Send(setRow{1, "urgent message"})
+	r.term.waitFor(t, "the urgent message", func(s string) bool { return strings.Contains(s, "urgent message") })
+	if s := r.term.screen(); !strings.Contains(s, "lazy join") {
+		t.Errorf("the lazy update is not on screen with the urgent one:\n%s", s)
+	}
+	// A lazy update alone waits (an hour here): the screen does not show it.
+	r.p.Send(setRow{2, "lazy leave"})
+	r.p.Send(setRow{3, "lazy again"}) // handled after lazy leave was scheduled
+	r.waitMsg(t, "the next lazy update", func(msg tea.Msg) bool { s, ok := msg.(setRow); return ok && s.text == "lazy again" })
+	if s := r.term.screen(); strings.Contains(s, "lazy leave") {
+		t.Errorf("a lazy update was drawn at once:\n%s", s)
+	}
+	r.p.Send("noop-marker")
+	r.waitMsg(t, "the marker", func(msg tea.Msg) bool { s, ok := msg.(string); return ok && s == "noop-marker" })
+	// noop-marker is urgent (not lazy): it draws, and with it the lazy row.
+	r.term.waitFor(t, "the lazy row drawn by the urgent one", func(s string) bool { return strings.Contains(s, "lazy leave") })
+}

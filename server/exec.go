@@ -605,11 +605,19 @@ func formatMessage(m room.Message) string {
 	case room.KindEmote:
 		line = fmt.Sprintf("* %s %s", m.From, m.Text)
 	case room.KindJoin:
+		if m.From == "" { // many at once: the room wrote the names (room/presence.go)
+			line = "→ " + m.Text + " joined"
+			break
+		}
 		line = fmt.Sprintf("→ %s joined", m.From)
 		if m.Text != "" {
 			line += " (with " + m.Text + ")"
 		}
 	case room.KindLeave:
+		if m.From == "" {
+			line = "← " + m.Text + " left"
+			break
+		}
 		line = fmt.Sprintf("← %s left", m.From)
 		if m.Text != "" {
 			line += " (" + m.Text + ")"

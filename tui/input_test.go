@@ -6,6 +6,8 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
+
+	"parley/room"
 )
 
 // key is the key press a terminal sends for s ("enter", "ctrl+c", "a").
@@ -167,4 +169,20 @@ func abs(n int) int {
 		return -n
 	}
 	return n
+}
+
+func TestAGroupedArrivalIsOneLine(t *testing.T) {
+	f := newFake()
+	m := newModel(f, 80, 12)
+	m.Update(eventsMsg{msgs: []room.Message{
+		{Seq: 1, Time: t0, Room: "lobby", Kind: room.KindJoin, Text: "ann, ben, cy and 45 others"},
+		{Seq: 2, Time: t0, Room: "lobby", Kind: room.KindLeave, Text: "dee and eve"},
+	}})
+	s := strings.Join(screen(m), "\n")
+	if !strings.Contains(s, "→ ann, ben, cy and 45 others joined #lobby") || !strings.Contains(s, "← dee and eve left") {
+		t.Errorf("grouped presence lines:\n%s", s)
+	}
+	if !m.Lazy() {
+		t.Error("others arriving is not lazy")
+	}
 }

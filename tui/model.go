@@ -86,6 +86,7 @@ type Model struct {
 	side          sideCache // the member list as last drawn
 	headerFor     headerKey // what headerDrawn shows
 	lastLen       int       // the last View's length
+	lazy          bool      // the last Update brought only others' joins and leaves
 	headerDrawn   string
 	band          [3]int // the conversation's rows and width in the last View: see Band
 	topic         string
@@ -269,7 +270,16 @@ func (m *Model) invalidate() {
 }
 
 // Update handles one message.
+// Lazy reports whether the last Update only brought other people's joins
+// and leaves: the runtime may draw it a little later (screen.Lazy), so a
+// crowd arriving at once costs each screen a few frames, not one per
+// arrival.
+func (m *Model) Lazy() bool { return m.lazy }
+
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	if _, ok := msg.(eventsMsg); !ok {
+		m.lazy = false
+	}
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
@@ -427,7 +437,11 @@ func (m *Model) sendNext() tea.Cmd {
 
 func (m *Model) onEvents(ev eventsMsg) tea.Cmd {
 	refresh, ring := false, false
+	m.lazy = !ev.ended
 	for _, msg := range ev.msgs {
+		if msg.Kind != room.KindJoin && msg.Kind != room.KindLeave || msg.FromID == m.sess.ID() {
+			m.lazy = false
+		}
 		switch msg.Kind {
 		case room.KindEnter:
 			m.view(msg.Room).load(m.sess.RoomBacklog(msg.Room))

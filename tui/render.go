@@ -117,6 +117,9 @@ func (m *Model) renderLines(msg room.Message, width int) []string {
 // people names From and the coalesced others: "alice", "alice and bob",
 // "alice, bob and carol", "alice, bob, carol and 12 others".
 func people(e *entry) string {
+	if e.msg.From == "" { // many at once: the room wrote the names (room/presence.go)
+		return e.msg.Text
+	}
 	names := append([]string{e.msg.From}, e.others...)
 	switch n := len(names); {
 	case n == 1:
@@ -156,7 +159,7 @@ func (m *Model) renderEntry(e *entry, width int) []string {
 		prefix, text, textStyle = "→ ", people(e)+" joined #"+msg.Room, &st.dim
 	case room.KindLeave:
 		text = people(e) + " left"
-		if msg.Text != "" {
+		if msg.Text != "" && msg.From != "" {
 			text += " (" + msg.Text + ")"
 		}
 		prefix, textStyle = "← ", &st.dim
