@@ -1424,7 +1424,7 @@ func TestAbuseStalledReader(t *testing.T) {
 		p.Close(room.ReasonQuit)
 	}
 	ab.finish("a reader that stops reading",
-		fmt.Sprintf("writes its screen until its SSH window (2 MiB) is full, then queues (512 messages by default, %d in the test): on overflow that session alone is disconnected (%d messages of 8 KB here), the reason logged, its channel closed", queue, n),
+		fmt.Sprintf("draws at most 40 frames/s until its SSH window (2 MiB) is full, then its room queue fills (512 messages or 1 MiB by default, %d messages in the test): on overflow that session alone is disconnected (after %d messages of 8 KB here), the reason logged, its channel closed", queue, n),
 		// Bounded caches the flood filled: the room keeps its last 500
 		// messages (here of 8 KB each, about 4 MiB), and each screen keeps
 		// up to 450 entries per room (tui keepEntries and its slack): alice's and bob's

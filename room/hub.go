@@ -621,6 +621,9 @@ func (h *Hub) closeSessionLocked(s *Session, reason string) {
 	s.reason = reason
 	s.q.end()
 	close(s.done) // after end: the Events goroutine, woken by done, finds the queue ended
+	if s.onEnd != nil {
+		s.onEnd()
+	}
 	m := s.m
 	for room, seq := range s.seen {
 		id, room, seq := m.id, room, seq

@@ -628,3 +628,29 @@ func TestReadyAndTryReceive(t *testing.T) {
 		}
 	}
 }
+
+// TestOnEndIsCalledOnceWhenTheSessionEnds, or at once when it has.
+func TestOnEndIsCalledOnceWhenTheSessionEnds(t *testing.T) {
+	h := newHub(t, Config{})
+	s := connect(t, h, "a", "alice")
+	calls := make(chan struct{}, 2)
+	s.OnEnd(func() { calls <- struct{}{} })
+	select {
+	case <-calls:
+		t.Fatal("called before the end")
+	default:
+	}
+	s.Close(ReasonQuit)
+	<-s.Done()
+	select {
+	case <-calls:
+	case <-time.After(10 * time.Second):
+		t.Fatal("not called at the end")
+	}
+	s.OnEnd(func() { calls <- struct{}{} }) // already ended: at once
+	select {
+	case <-calls:
+	default:
+		t.Fatal("not called at once after the end")
+	}
+}

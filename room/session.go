@@ -26,6 +26,7 @@ type Session struct {
 	m     *member
 	q     outbox // what the session has still to show, in order
 	done  chan struct{}
+	onEnd func() // OnEnd's; guarded by Hub.mu
 	ready chan struct{}
 	bot   bool // set at creation: a program's session (Identity.Bot)
 
@@ -62,6 +63,19 @@ func (s *Session) Receive(dst []Message, max int) ([]Message, bool) {
 		}
 		<-s.q.wake
 	}
+}
+
+// OnEnd has f called once when the session ends (at once if it has):
+// without a goroutine per session waiting on Done. f runs with the hub
+// locked: it must not wait or call the hub (start a timer, say).
+func (s *Session) OnEnd(f func()) {
+	s.hub.mu.Lock()
+	defer s.hub.mu.Unlock()
+	if s.closed {
+		f()
+		return
+	}
+	s.onEnd = f
 }
 
 // Ready is signalled when messages may be waiting for TryReceive, and when

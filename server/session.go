@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"charm.land/ssh"
@@ -184,8 +186,6 @@ func (s *Server) serve(sess ssh.Session) {
 	defer model.Close()
 	prog := screen.New(model, screen.Options{Input: sess, Output: sess, Env: env, Width: w, Height: h})
 
-	done := make(chan struct{})
-	defer close(done)
 	if box, _ := ctx.Value(windowKey{}).(*windowBox); box != nil {
 		// Window changes go straight to the screen, clamped; it keeps only
 		// the newest, so storms coalesce without a goroutine per session.
@@ -194,20 +194,18 @@ func (s *Server) serve(sess ssh.Session) {
 		}, pty.Window.Width, pty.Window.Height)
 		defer box.watch(nil, 0, 0)
 	}
-	go func() { // a session ended by the room must not wait on a stuck client
-		select {
-		case <-done:
-		case <-rs.Done():
-			t := time.NewTimer(exitGrace)
-			defer t.Stop()
-			select {
-			case <-done:
-			case <-t.C:
+	// A session ended by the room must not wait on a stuck client: if the
+	// screen has not finished exitGrace after the end, close the channel.
+	var finished atomic.Bool
+	defer finished.Store(true)
+	rs.OnEnd(func() {
+		time.AfterFunc(exitGrace, func() {
+			if !finished.Load() {
 				log.Warn("closing a session that did not finish", "reason", rs.Reason())
 				_ = sess.Close()
 			}
-		}
-	}()
+		})
+	})
 
 	if err := prog.Run(ctx); err != nil && ctx.Err() == nil {
 		log.Warn("session program ended with an error", "err", err)
@@ -241,7 +239,9 @@ type keepaliveKey struct{}
 
 // startKeepalive runs keepalives for the connection once: every interval a
 // keepalive@openssh.com request; after KeepaliveMax unanswered intervals
-// the connection is closed, so dead peers leave no ghosts.
+// the connection is closed, so dead peers leave no ghosts. No goroutine
+// waits between keepalives (a timer calls tick); one lives only while a
+// request waits for its reply.
 func (s *Server) startKeepalive(ctx ssh.Context) {
 	if ctx.Value(keepaliveKey{}) != nil {
 		return
@@ -251,40 +251,46 @@ func (s *Server) startKeepalive(ctx ssh.Context) {
 	if !ok {
 		return
 	}
-	go func() {
-		t := time.NewTicker(s.cfg.KeepaliveInterval)
-		defer t.Stop()
-		var reply chan error
-		missed := 0
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			if reply != nil {
-				select {
-				case err := <-reply:
-					reply = nil
-					if err != nil {
-						return // connection already gone
-					}
-					missed = 0
-				default:
-					missed++
-					if missed >= s.cfg.KeepaliveMax {
-						s.log.Info("closing unresponsive connection", "addr", conn.RemoteAddr().String(), "missed", missed)
-						_ = conn.Close()
-						return
-					}
-					continue
-				}
-			}
-			reply = make(chan error, 1)
-			go func(r chan error) {
-				_, _, err := conn.SendRequest("keepalive@openssh.com", true, nil)
-				r <- err
-			}(reply)
+	k := &keepalive{s: s, ctx: ctx, conn: conn}
+	time.AfterFunc(s.cfg.KeepaliveInterval, k.tick)
+}
+
+// keepalive is one connection's keepalive state; mu guards it between the
+// timer's ticks and the goroutine that waits for a reply.
+type keepalive struct {
+	s    *Server
+	ctx  ssh.Context
+	conn gossh.Conn
+
+	mu      sync.Mutex
+	waiting bool // a request has not been answered yet
+	missed  int  // intervals in a row it was not
+}
+
+func (k *keepalive) tick() {
+	if k.ctx.Err() != nil {
+		return // the connection is gone
+	}
+	k.mu.Lock()
+	if k.waiting {
+		k.missed++
+		if k.missed >= k.s.cfg.KeepaliveMax {
+			k.mu.Unlock()
+			k.s.log.Info("closing unresponsive connection", "addr", k.conn.RemoteAddr().String(), "missed", k.missed)
+			_ = k.conn.Close()
+			return
 		}
-	}()
+	} else {
+		k.waiting = true
+		go func() {
+			if _, _, err := k.conn.SendRequest("keepalive@openssh.com", true, nil); err != nil {
+				return // connection gone
+			}
+			k.mu.Lock()
+			k.waiting, k.missed = false, 0
+			k.mu.Unlock()
+		}()
+	}
+	k.mu.Unlock()
+	time.AfterFunc(k.s.cfg.KeepaliveInterval, k.tick)
 }
