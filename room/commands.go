@@ -287,8 +287,7 @@ func (s *Session) private(toID, text string) error {
 		return Errorf("that is you: private messages go to someone else")
 	}
 	now := h.cfg.Now()
-	s.m.lastActive = now
-	h.memberGen++
+	h.activeLocked(s.m, now)
 	m := Message{Time: now, Kind: KindPrivate, From: s.m.name, FromID: s.m.id, To: to.name, ToID: to.id, Text: clean}
 	h.mu.Unlock()
 

@@ -21,7 +21,7 @@ import (
 const (
 	DefaultRoom      = "lobby"
 	DefaultRingSize  = 500
-	DefaultBacklog   = 100
+	DefaultBacklog   = 50
 	DefaultQueueSize = 512
 	// DefaultQueueBytes is Config.QueueBytes when left zero: 1 MiB.
 	DefaultQueueBytes = 1 << 20
@@ -546,6 +546,16 @@ type MemberInfo struct {
 	Sessions   int
 	Since      time.Time
 	LastActive time.Time
+}
+
+// activeLocked notes that m spoke at now. The members list shows idle
+// time in minutes, so it is built again only when that can change: a busy
+// room does not make every screen fetch a new list for every message.
+func (h *Hub) activeLocked(m *member, now time.Time) {
+	if now.Sub(m.lastActive) >= time.Minute || m.lastActive.Truncate(time.Minute) != now.Truncate(time.Minute) {
+		h.memberGen++
+	}
+	m.lastActive = now
 }
 
 // Members lists the people in room (without '#'), sorted by name. The

@@ -54,7 +54,7 @@ func TestConnectRequiresID(t *testing.T) {
 	}
 }
 
-func TestBacklogIsLastHundredAndEventsContinue(t *testing.T) {
+func TestBacklogIsTheLastMessagesAndEventsContinue(t *testing.T) {
 	h := newHub(t, Config{})
 	alice := connect(t, h, "id-alice", "alice") // join: Seq 1
 	for i := range 150 {
@@ -67,8 +67,9 @@ func TestBacklogIsLastHundredAndEventsContinue(t *testing.T) {
 		t.Fatalf("backlog has %d messages, want %d", len(bl), DefaultBacklog)
 	}
 	for i, m := range bl {
-		wantSeq := uint64(52 + i)
-		wantText := fmt.Sprintf("m%03d", 50+i)
+		first := 150 - DefaultBacklog // the oldest message in the backlog
+		wantSeq := uint64(first + 2 + i)
+		wantText := fmt.Sprintf("m%03d", first+i)
 		if m.Seq != wantSeq || m.Kind != KindChat || m.Text != wantText || m.From != "alice" {
 			t.Fatalf("backlog[%d] = %+v, want chat %q from alice with Seq %d", i, m, wantText, wantSeq)
 		}

@@ -489,8 +489,7 @@ func (s *Session) post(ctx context.Context, kind Kind, text string) error {
 		h.mu.Unlock()
 		return ErrClosed
 	}
-	s.m.lastActive = h.cfg.Now()
-	h.memberGen++
+	h.activeLocked(s.m, h.cfg.Now())
 	o := &op{msg: Message{Room: s.room.name, Kind: kind, From: s.m.name, FromID: s.m.id, Text: clean}, done: make(chan error, 1)}
 	s.room.enqueueLocked(o)
 	h.mu.Unlock()
