@@ -342,7 +342,11 @@ func (q *outbox) take(dst []Message, limit int) (_ []Message, got, ended bool) {
 		// holding up the hub, which may be waiting for mu.
 		r, head, n := q.ring, q.head, q.n
 		q.ring, q.buf, q.head, q.n, q.bytes = nil, nil, 0, 0, 0
+		ended := q.ended
 		q.mu.Unlock()
+		if ended {
+			q.signal() // the end is next: a reader waiting on wake must come back for it
+		}
 		dst = appendRing(dst, r.slots, head, n)
 		clearRing(r.slots, head, n)
 		putRing(r)

@@ -69,8 +69,9 @@ type Lazy interface {
 // Feed is implemented by a model that takes messages from a source of its
 // own (a chat session): the program's loop waits on Ready and calls Take,
 // instead of a goroutine per session blocked on the source. Take must not
-// wait; it returns nil when nothing is there. Ready may return nil (no
-// source).
+// wait; it returns nil when nothing is there. Ready is asked again after
+// every Take and may return nil: no source, or it has ended (a channel that
+// stays ready after the end would make the loop spin).
 type Feed interface {
 	Ready() <-chan struct{}
 	Take() tea.Msg
@@ -223,6 +224,7 @@ func (p *Program) Run(ctx context.Context) (err error) {
 			if msg := feed.Take(); msg != nil {
 				p.handle(msg)
 			}
+			ready = feed.Ready() // nil once the source has nothing more to give
 		case <-ctx.Done():
 			return nil // the connection is gone: nothing to restore
 		case msg := <-p.msgs:

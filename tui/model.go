@@ -170,8 +170,8 @@ type feeder interface {
 // Ready is signalled when the session may have messages for Take; nil
 // unless Options.Fed.
 func (m *Model) Ready() <-chan struct{} {
-	if m.feed == nil {
-		return nil
+	if m.feed == nil || m.ended {
+		return nil // nothing more will come
 	}
 	return m.feed.Ready()
 }
@@ -179,7 +179,7 @@ func (m *Model) Ready() <-chan struct{} {
 // Take returns what the session has queued as one message for Update, or
 // nil when nothing is; it never waits.
 func (m *Model) Take() tea.Msg {
-	if m.feed == nil {
+	if m.feed == nil || m.ended {
 		return nil
 	}
 	msgs, ok := m.feed.TryReceive(nil, 512)
