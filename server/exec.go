@@ -95,6 +95,9 @@ type execCall struct {
 // runExec runs the session's command for an authorized key and returns
 // the exit code.
 func (s *Server) runExec(sess ssh.Session, entry keys.Entry, log *slog.Logger) int {
+	if s.testExecHook != nil {
+		s.testExecHook(sess.RawCommand())
+	}
 	_, _, pty := sess.Pty()
 	x := &execCall{s: s, ctx: sess.Context(), sess: sess, entry: entry, log: log,
 		stdin: sess, stdout: sess, stderr: sess.Stderr(), pty: pty}

@@ -308,3 +308,26 @@ func TestExecWithTerminal(t *testing.T) {
 	}
 	eventually(t, "bob's bot gone", func() bool { _, ok := ts.hub().Member(bob.fp); return !ok })
 }
+
+// TestAPanicEndsOnlyThatSession: a bug hit by one session's command ends
+// that session, logged with its stack; the server and the room go on.
+func TestAPanicEndsOnlyThatSession(t *testing.T) {
+	alice, bob := newTUser(t, "alice"), newTUser(t, "bob")
+	ts := startTestServer(t, "", alice.line(""), bob.line(""))
+	ts.srv.testExecHook = func(command string) {
+		if command == "who" {
+			panic("a bug in who")
+		}
+	}
+	r := ts.run(t, bob, "", "who", "")
+	if r.code != 1 || !strings.Contains(r.stderr, "something went wrong") {
+		t.Errorf("the panicking command: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if logs := ts.logs.String(); !strings.Contains(logs, "session panicked") || !strings.Contains(logs, "a bug in who") || !strings.Contains(logs, "exec.go") {
+		t.Errorf("the panic is not logged with its stack:\n%s", logs)
+	}
+	// The server goes on: the next command works.
+	if r := ts.run(t, alice, "", "rooms", ""); r.code != 0 || !strings.Contains(r.stdout, "lobby") {
+		t.Errorf("after the panic: exit %d, stdout %q", r.code, r.stdout)
+	}
+}

@@ -81,6 +81,9 @@ func Defaults() Config {
 
 // Server is a running parley: SSH listener, keys, rooms.
 type Server struct {
+	// testExecHook, when set (by tests), runs before every exec command.
+	testExecHook func(command string)
+
 	cfg      Config
 	log      *slog.Logger
 	hub      *room.Hub

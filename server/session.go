@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -123,6 +124,15 @@ func (s *Server) serve(sess ssh.Session) {
 		return
 	}
 	defer s.handlers.Done()
+	defer func() {
+		// A bug in one session (a command, the exec API) ends that session,
+		// logged with its stack; the server and everyone else go on.
+		if r := recover(); r != nil {
+			s.log.Error("session panicked", "addr", sess.RemoteAddr().String(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			fmt.Fprintln(sess.Stderr(), "parley: something went wrong on the server; please reconnect")
+			_ = sess.Exit(1)
+		}
+	}()
 	ctx := sess.Context()
 	start := time.Now()
 	pk := sess.PublicKey()
