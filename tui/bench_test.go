@@ -2,10 +2,15 @@ package tui
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
+
+	"github.com/charmbracelet/x/ansi"
 
 	"parley/room"
+	"parley/safetext"
 )
 
 // busyRoom is a fake session in a room of people members with a backlog of
@@ -65,4 +70,37 @@ func BenchmarkView(b *testing.B) {
 			}
 		})
 	}
+}
+
+// FuzzRenderMessage: any text, as the room hands it over (sanitised),
+// renders in lines no wider than the screen, in valid UTF-8, with no
+// control character outside the renderer's own SGR styles.
+func FuzzRenderMessage(f *testing.F) {
+	f.Add("hello world", "alice", 40)
+	f.Add("日本語のテキスト and a long word: supercalifragilisticexpialidocious", "bob", 12)
+	f.Add("\x1b]52;c;ZXZpbA==\x07 osc \u202e bidi \x9b2J", "mallory", 30)
+	f.Add(strings.Repeat("wide 👍🏽 ", 50), "😀", 5)
+	f.Fuzz(func(t *testing.T, text, from string, width int) {
+		width = 1 + abs(width)%300
+		clean, _ := safetext.Message(text)
+		name := safetext.Line(from, 32)
+		m := newModel(busyRoom(3), 80, 24)
+		for _, kind := range []room.Kind{room.KindChat, room.KindEmote, room.KindNotice, room.KindLeave} {
+			e := entry{msg: room.Message{Seq: 1, Time: t0, Room: "lobby", Kind: kind, From: name, FromID: "id-x", Text: clean}}
+			for _, line := range m.renderEntry(&e, width) {
+				if !utf8.ValidString(line) {
+					t.Fatalf("invalid UTF-8: %q", line)
+				}
+				plain := ansi.Strip(line)
+				for _, r := range plain {
+					if r < 0x20 || r >= 0x7f && r < 0xa0 {
+						t.Fatalf("control %U in %q", r, plain)
+					}
+				}
+				if w := ansi.StringWidth(line); w > width {
+					t.Fatalf("line %q is %d cells wide, screen %d", plain, w, width)
+				}
+			}
+		}
+	})
 }
