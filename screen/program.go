@@ -88,7 +88,6 @@ type Program struct {
 	resized chan struct{} // cap 1: a new size waits in size
 	sizeMu  sync.Mutex
 	size    [2]int // the newest size given to Resize, taken by the loop
-	seed    maphash.Seed
 	color   colorprofile.Profile
 
 	// Owned by the event loop (Run).
