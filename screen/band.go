@@ -46,7 +46,7 @@ func (p *Program) scrollBand(lines []string, hashes []uint64) {
 	// The log's part of each row of the new frame.
 	old := p.band
 	same := old.top == top && old.bottom == bottom && old.width == width && len(p.rows) == p.height
-	left, right := make([]uint64, bottom-top), make([]uint64, bottom-top)
+	left, right := reuse(p.spare.left, bottom-top), reuse(p.spare.right, bottom-top)
 	for y := top; y < bottom; y++ {
 		if same && p.rows[y] == hashes[y] { // unchanged since the last frame
 			left[y-top], right[y-top] = old.left[y-top], old.right[y-top]
@@ -55,7 +55,7 @@ func (p *Program) scrollBand(lines []string, hashes []uint64) {
 		row := rowCache.prepare(lines[y], hashes[y], p.width, width, p.color)
 		left[y-top], right[y-top] = row.left, row.rightHash
 	}
-	p.band = band{top: top, bottom: bottom, width: width, left: left, right: right}
+	p.band, p.spare = band{top: top, bottom: bottom, width: width, left: left, right: right}, old
 	if !same {
 		return
 	}
@@ -143,4 +143,12 @@ func (p *Program) scrollMargins(top, bottom, width, k int, lines []string, hashe
 			p.rows[y] = hashes[y]
 		}
 	}
+}
+
+// reuse returns s resized to n, allocating only when it is too small.
+func reuse(s []uint64, n int) []uint64 {
+	if cap(s) < n {
+		return make([]uint64, n)
+	}
+	return s[:n]
 }

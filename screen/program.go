@@ -32,6 +32,11 @@ const (
 	DefaultMaxPaste = 256 << 10
 )
 
+// keepFrameBuf is the largest frame buffer a program keeps between frames:
+// a message costs ~200 bytes, and a thousand idle sessions should not each
+// hold the size of their first full screen.
+const keepFrameBuf = 2 << 10
+
 // readSize is the reader goroutine's buffer: keystrokes are a few bytes, and
 // a paste arrives in several reads.
 const readSize = 512
@@ -107,6 +112,9 @@ type Program struct {
 	lastFrame     time.Time
 	rows          []uint64 // hash of each row as drawn; nil: redraw everything
 	band          band     // the model's log region in the last frame (band.go)
+	spare         band     // the band before it, whose slices the next frame reuses
+	lines         []string // scratch for draw: the frame's rows
+	hashes        []uint64 // scratch for draw: their hashes
 	lrmm          bool     // the terminal has left/right margins, and they are on
 	title         string
 	cursor        cursorState
@@ -502,8 +510,8 @@ func (p *Program) draw() error {
 			p.rows[y] = blank
 		}
 	}
-	lines := make([]string, p.height)
-	hashes := make([]uint64, p.height)
+	lines, hashes := p.scratch(p.height)
+	defer clear(lines) // keep no reference to the frame's text
 	rest := v.Content
 	for y := range lines {
 		lines[y], rest, _ = strings.Cut(rest, "\n")
@@ -538,10 +546,18 @@ func (p *Program) draw() error {
 	if _, err := p.opts.Output.Write(b.Bytes()); err != nil {
 		return fmt.Errorf("screen: writing a frame: %w", err)
 	}
-	if b.Cap() > 64<<10 {
-		p.buf = bytes.Buffer{} // a full redraw of a big screen: do not keep it
+	if b.Cap() > keepFrameBuf {
+		p.buf = bytes.Buffer{} // a full redraw: do not keep its size for every small frame after
 	}
 	return nil
+}
+
+// scratch returns the per-frame row slices, reused between frames.
+func (p *Program) scratch(n int) ([]string, []uint64) {
+	if cap(p.lines) < n {
+		p.lines, p.hashes = make([]string, n), make([]uint64, n)
+	}
+	return p.lines[:n], p.hashes[:n]
 }
 
 // cleanTitle keeps a window title printable and short.
