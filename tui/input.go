@@ -26,18 +26,21 @@ type input struct {
 	top         int // first visual row shown, when the value is taller than maxHeight
 	prompt      string
 	placeholder string
-	promptStyle lipgloss.Style
-	holderStyle lipgloss.Style
+	promptStyle *lipgloss.Style // shared with the theme's styles
+	holderStyle *lipgloss.Style
 
 	view   string // View's last result, while viewOK
 	viewOK bool   // cleared by every change
 }
 
+// plain is the style of an editor given none.
+var plain = &lipgloss.Style{}
+
 // changed drops the cached view.
 func (in *input) changed() { in.viewOK = false }
 
 // setStyles sets the prompt's and the placeholder's styles.
-func (in *input) setStyles(prompt, placeholder lipgloss.Style) {
+func (in *input) setStyles(prompt, placeholder *lipgloss.Style) {
 	in.promptStyle, in.holderStyle = prompt, placeholder
 	in.changed()
 }
@@ -170,8 +173,12 @@ func (in *input) View() string {
 }
 
 func (in *input) draw() string {
+	prompt, holder := plain, plain
+	if in.promptStyle != nil {
+		prompt, holder = in.promptStyle, in.holderStyle
+	}
 	if len(in.value) == 0 {
-		return in.promptStyle.Render(in.prompt) + in.holderStyle.Render(ansi.Truncate(in.placeholder, in.width, ""))
+		return prompt.Render(in.prompt) + holder.Render(ansi.Truncate(in.placeholder, in.width, ""))
 	}
 	rows := in.rows()
 	h := in.scroll(rows)
@@ -181,7 +188,7 @@ func (in *input) draw() string {
 			b.WriteByte('\n')
 		}
 		if i == 0 {
-			b.WriteString(in.promptStyle.Render(in.prompt))
+			b.WriteString(prompt.Render(in.prompt))
 		} else {
 			b.WriteString(strings.Repeat(" ", promptWidth))
 		}

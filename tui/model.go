@@ -76,7 +76,7 @@ type Model struct {
 	cancel context.CancelFunc
 	now    func() time.Time
 	loc    *time.Location
-	st     styles
+	st     *styles // shared by every screen in the theme (stylesFor)
 
 	width, height int
 	input         input
@@ -118,7 +118,7 @@ func New(sess Session, opt Options) *Model {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &Model{
-		sess: sess, ctx: ctx, cancel: cancel, now: opt.Now, loc: time.UTC, st: newStyles(ThemeDark),
+		sess: sess, ctx: ctx, cancel: cancel, now: opt.Now, loc: time.UTC, st: stylesFor(ThemeDark),
 		width: opt.Width, height: opt.Height, timeFormat: "15:04", bell: BellMentions, histPos: -1,
 	}
 	if f, ok := sess.(feeder); ok && opt.Fed {
@@ -131,7 +131,7 @@ func New(sess Session, opt Options) *Model {
 			}
 		}
 		if v, ok := strings.CutPrefix(kv, "NO_COLOR="); ok && v != "" {
-			m.st, m.themeChosen = newStyles(ThemeMono), true
+			m.st, m.themeChosen = stylesFor(ThemeMono), true
 		}
 	}
 	in := newInput("> ", "Type a message, /help for commands", maxInputLines, safetext.MaxMessageRunes*2)
@@ -251,13 +251,13 @@ func (m *Model) Init() tea.Cmd {
 
 // setTheme switches styles and re-renders everything.
 func (m *Model) setTheme(theme string) {
-	m.st = newStyles(theme)
+	m.st = stylesFor(theme)
 	m.styleInput()
 	m.invalidate()
 }
 
 func (m *Model) styleInput() {
-	m.input.setStyles(m.st.prompt, m.st.dim)
+	m.input.setStyles(&m.st.prompt, &m.st.dim)
 }
 
 // invalidate drops every rendered line, after a change of how they look.

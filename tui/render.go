@@ -47,6 +47,29 @@ type styles struct {
 // newStyles builds the styles of a theme. Names keep their identity colour
 // in both colour themes (the palette reads on dark and light); mono uses
 // only bold, faint and reverse, for NO_COLOR and for people who prefer it.
+// themes holds each theme's styles, built once and shared by every screen
+// (a styles value is ~8 KiB: a thousand screens need not hold a copy each).
+// They are never modified after they are built.
+var themes struct {
+	mu sync.Mutex
+	by map[string]*styles
+}
+
+// stylesFor returns the shared styles of a theme.
+func stylesFor(theme string) *styles {
+	themes.mu.Lock()
+	defer themes.mu.Unlock()
+	if st, ok := themes.by[theme]; ok {
+		return st
+	}
+	if themes.by == nil {
+		themes.by = make(map[string]*styles)
+	}
+	st := newStyles(theme)
+	themes.by[theme] = &st
+	return &st
+}
+
 func newStyles(theme string) styles {
 	c := lipgloss.Color
 	st := styles{
@@ -134,7 +157,7 @@ func people(e *entry) string {
 // renderEntry lays out one entry; see renderLines.
 func (m *Model) renderEntry(e *entry, width int) []string {
 	msg := e.msg
-	st := &m.st
+	st := m.st
 	ts := ""
 	if !msg.Time.IsZero() && m.timeFormat != "" {
 		ts = msg.Time.In(m.loc).Format(m.timeFormat) + " "
