@@ -258,13 +258,13 @@ func styled(s *lipgloss.Style, text string) string {
 func idle(now, t time.Time) string { return room.Idle(now.Sub(t)) }
 
 // entryLines returns e rendered at width w, each line padded to w. A room
-// message is the same on every screen of the same width, theme, time
-// format and zone (but for mentions of the viewer, which are part of the
-// key): it is rendered once for all of them (sharedLines).
+// message (not folded with others, not private) is the same on every
+// screen of the same width, theme, time format and zone (but for mentions
+// of the viewer, which are part of the key): it is rendered once for all
+// of them (sharedLines).
 func (m *Model) entryLines(e *entry, w int) []string {
 	var k lineKey
-	shared := e.msg.Seq > 0 && e.msg.Room != "" && len(e.others) == 0 &&
-		(e.msg.Kind == room.KindChat || e.msg.Kind == room.KindEmote)
+	shared := e.msg.Seq > 0 && e.msg.Room != "" && len(e.others) == 0 && e.msg.Kind != room.KindPrivate
 	if shared {
 		k = lineKey{room: e.msg.Room, seq: e.msg.Seq, width: w, theme: m.st.theme, timeFormat: m.timeFormat, loc: m.loc, mention: m.mentions(e.msg)}
 		if v, ok := sharedLines.get(k); ok && v.msg == e.msg {
