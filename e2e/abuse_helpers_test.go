@@ -592,28 +592,7 @@ func terminalOn(t testing.TB, name string, conn *ssh.Client, sess *ssh.Session, 
 	if err := c.sess.Shell(); err != nil {
 		return fail(err)
 	}
-	var readers sync.WaitGroup
-	readers.Add(2)
-	go func() { defer readers.Done(); c.read(stdout, &c.raw) }()
-	go func() { defer readers.Done(); c.read(stderr, &c.stderr) }()
-	go func() {
-		readers.Wait()
-		c.mu.Lock()
-		c.eof = true
-		c.notifyLocked()
-		c.mu.Unlock()
-		close(c.readerDone)
-	}()
-	go func() {
-		err := c.sess.Wait()
-		c.mu.Lock()
-		c.waitErr = err
-		close(c.waitDone)
-		c.notifyLocked()
-		c.mu.Unlock()
-		c.conn.Close()
-	}()
-	t.Cleanup(c.Close)
+	c.watch(t, stdout, stderr, true)
 	return c, nil
 }
 

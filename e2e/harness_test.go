@@ -497,34 +497,7 @@ func (ts *testServer) tryConnect(t testing.TB, u *user, opts ...clientOpt) (*cli
 	if err := c.sess.Shell(); err != nil {
 		return fail(err)
 	}
-	if cs.noReader {
-		close(c.readerDone)
-	} else {
-		// Like a terminal, the screen shows both stdout and stderr.
-		var readers sync.WaitGroup
-		readers.Add(2)
-		go func() { defer readers.Done(); c.read(stdout, &c.raw) }()
-		go func() { defer readers.Done(); c.read(stderr, &c.stderr) }()
-		go func() {
-			readers.Wait()
-			c.mu.Lock()
-			c.eof = true
-			c.notifyLocked()
-			c.mu.Unlock()
-			close(c.readerDone)
-		}()
-	}
-	go func() {
-		err := c.sess.Wait()
-		c.mu.Lock()
-		c.waitErr = err
-		close(c.waitDone)
-		c.notifyLocked()
-		c.mu.Unlock()
-		// Like ssh(1): when the session ends, the connection is closed.
-		c.conn.Close()
-	}()
-	t.Cleanup(c.Close)
+	c.watch(t, stdout, stderr, !cs.noReader)
 	return c, nil
 }
 
@@ -957,4 +930,37 @@ func TestHarnessSplitRunes(t *testing.T) {
 	if got := strings.TrimRight(c.Row(0), " "); got != "a│b𝐀c" {
 		t.Errorf("screen row %q, want %q", got, "a│b𝐀c")
 	}
+}
+
+// watch starts reading the session's stdout and stderr (unless reading is
+// false: a client that never reads) and waiting for its end. Like a
+// terminal, the screen shows both outputs; like ssh(1), the connection is
+// closed when the session ends.
+func (c *client) watch(t testing.TB, stdout, stderr io.Reader, reading bool) {
+	if !reading {
+		close(c.readerDone)
+	} else {
+		var readers sync.WaitGroup
+		readers.Add(2)
+		go func() { defer readers.Done(); c.read(stdout, &c.raw) }()
+		go func() { defer readers.Done(); c.read(stderr, &c.stderr) }()
+		go func() {
+			readers.Wait()
+			c.mu.Lock()
+			c.eof = true
+			c.notifyLocked()
+			c.mu.Unlock()
+			close(c.readerDone)
+		}()
+	}
+	go func() {
+		err := c.sess.Wait()
+		c.mu.Lock()
+		c.waitErr = err
+		close(c.waitDone)
+		c.notifyLocked()
+		c.mu.Unlock()
+		c.conn.Close()
+	}()
+	t.Cleanup(c.Close)
 }
