@@ -140,7 +140,7 @@ func builtinCommands() *Registry {
 			h.mu.Lock()
 			was := c.Session.m.away
 			c.Session.m.away = ""
-			c.Hub.memberGen++
+			h.presenceChangedLocked(c.Session.m)
 			id := c.Session.m.id
 			h.savePrefLocked(func(ctx context.Context, p Preferences) error { return p.SetSetting(ctx, id, "away", "") })
 			h.mu.Unlock()
@@ -372,7 +372,7 @@ func cmdAway(c *Call) error {
 	h := c.Hub
 	h.mu.Lock()
 	c.Session.m.away = reason
-	c.Hub.memberGen++
+	h.presenceChangedLocked(c.Session.m)
 	id := c.Session.m.id
 	h.savePrefLocked(func(ctx context.Context, p Preferences) error { return p.SetSetting(ctx, id, "away", reason) })
 	h.mu.Unlock()

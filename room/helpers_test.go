@@ -79,10 +79,14 @@ func next(t testing.TB, s *Session) Message {
 	panic("unreachable")
 }
 
-// expect returns the next event and checks its kind.
+// expect returns the next event and checks its kind. Member-list
+// refreshes (KindPresence: nothing shown) are passed over unless asked for.
 func expect(t testing.TB, s *Session, kind Kind) Message {
 	t.Helper()
 	m := next(t, s)
+	for m.Kind == KindPresence && kind != KindPresence {
+		m = next(t, s)
+	}
 	if m.Kind != kind {
 		t.Fatalf("session %d of %s: got %s event %+v, want %s", s.id, s.ID(), m.Kind, m, kind)
 	}

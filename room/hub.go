@@ -548,6 +548,21 @@ type MemberInfo struct {
 	LastActive time.Time
 }
 
+// presenceChangedLocked tells every session in m's rooms that the member
+// list changed (m went away or came back): a KindPresence each, so member
+// lists beside the conversation stay true without a line in it.
+func (h *Hub) presenceChangedLocked(m *member) {
+	h.memberGen++
+	now := h.cfg.Now()
+	for r := range m.rooms {
+		for s := range r.sessions {
+			if s.m != m { // their own screens get a notice instead
+				h.deliverLocked(s, Message{Time: now, Room: r.name, Kind: KindPresence})
+			}
+		}
+	}
+}
+
 // activeLocked notes that m spoke at now. The members list shows idle
 // time in minutes, so it is built again only when that can change: a busy
 // room does not make every screen fetch a new list for every message.

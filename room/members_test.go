@@ -95,3 +95,24 @@ func minutes(list []MemberInfo) []MemberInfo {
 	}
 	return out
 }
+
+// TestAwayTellsOthersTheListChanged: going away or coming back changes what
+// others' member lists show; they are told with a KindPresence (no line).
+func TestAwayTellsOthersTheListChanged(t *testing.T) {
+	h := newHub(t, Config{})
+	alice := connect(t, h, "a", "alice")
+	bob := connect(t, h, "b", "bob")
+	syncAll(t, alice, bob)
+	send(t, alice, "/away lunch")
+	m, _ := until(t, bob, isKind(KindPresence))
+	if m.Room != "lobby" || m.Seq != 0 {
+		t.Errorf("presence event %+v", m)
+	}
+	for _, p := range h.Members("lobby") {
+		if p.Name == "alice" && p.Away != "lunch" {
+			t.Errorf("alice is %+v after /away", p)
+		}
+	}
+	send(t, alice, "/back")
+	until(t, bob, isKind(KindPresence))
+}

@@ -33,6 +33,10 @@ const (
 	// joined it, possibly from another session): RoomBacklog(Room) holds the
 	// messages before this point. Never stored.
 	KindEnter
+	// KindPresence tells a session that someone in Room went away or came
+	// back: nothing to show, but the member list (Members) changed. Never
+	// stored.
+	KindPresence
 )
 
 // String names the kind, for logs and JSON.
@@ -60,6 +64,8 @@ func (k Kind) String() string {
 		return "error"
 	case KindEnter:
 		return "enter"
+	case KindPresence:
+		return "presence"
 	}
 	return "unknown"
 }

@@ -585,7 +585,7 @@ func (x *execCall) tail(args []string) int {
 				// This identity left the room from another session.
 				fmt.Fprintf(x.stderr, "parley: you left #%s\n", r)
 				return cli.ExitError
-			case m.Kind == room.KindNotice, m.Kind == room.KindError, m.Kind == room.KindEnter:
+			case m.Kind == room.KindNotice, m.Kind == room.KindError, m.Kind == room.KindEnter, m.Kind == room.KindPresence:
 				continue
 			case m.Room != r && m.Kind != room.KindPrivate && m.Kind != room.KindAnnounce:
 				continue

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,5 +53,31 @@ func TestAFedModelStopsAskingOnceTheSessionEnded(t *testing.T) {
 	}
 	if m.Take() != nil {
 		t.Error("Take returns something after the end")
+	}
+}
+
+// TestPresenceRefreshesTheMemberList: someone going away changes the
+// member list beside the conversation, and adds no line to it.
+func TestPresenceRefreshesTheMemberList(t *testing.T) {
+	f := newFake()
+	f.members = []room.MemberInfo{{ID: "id-alice", Name: "alice"}, {ID: "id-dan", Name: "dan"}}
+	m := newModel(f, 100, 12)
+	before := strings.Join(screen(m), "\n")
+	if strings.Contains(before, "(away)") {
+		t.Fatalf("away before anyone is:\n%s", before)
+	}
+	f.mu.Lock()
+	f.members = []room.MemberInfo{{ID: "id-alice", Name: "alice"}, {ID: "id-dan", Name: "dan", Away: "lunch"}}
+	f.mu.Unlock()
+	m.Update(eventsMsg{msgs: []room.Message{{Time: t0, Room: "lobby", Kind: room.KindPresence}}})
+	after := strings.Join(screen(m), "\n")
+	if !strings.Contains(after, "dan (away)") {
+		t.Errorf("the member list did not change:\n%s", after)
+	}
+	if strings.Count(after, "\n") != strings.Count(before, "\n") || strings.Contains(after, "presence") {
+		t.Errorf("a presence event drew a line:\n%s", after)
+	}
+	if !m.Lazy() {
+		t.Error("someone else's away mark is not lazy")
 	}
 }

@@ -270,8 +270,8 @@ func (m *Model) invalidate() {
 }
 
 // Update handles one message.
-// Lazy reports whether the last Update only brought other people's joins
-// and leaves: the runtime may draw it a little later (screen.Lazy), so a
+// Lazy reports whether the last Update only brought other people's joins,
+// leaves and away marks: the runtime may draw it a little later (screen.Lazy), so a
 // crowd arriving at once costs each screen a few frames, not one per
 // arrival.
 func (m *Model) Lazy() bool { return m.lazy }
@@ -439,7 +439,7 @@ func (m *Model) onEvents(ev eventsMsg) tea.Cmd {
 	refresh, ring := false, false
 	m.lazy = !ev.ended
 	for _, msg := range ev.msgs {
-		if msg.Kind != room.KindJoin && msg.Kind != room.KindLeave || msg.FromID == m.sess.ID() {
+		if msg.Kind != room.KindJoin && msg.Kind != room.KindLeave && msg.Kind != room.KindPresence || msg.FromID == m.sess.ID() {
 			m.lazy = false
 		}
 		switch msg.Kind {
@@ -461,6 +461,9 @@ func (m *Model) onEvents(ev eventsMsg) tea.Cmd {
 			refresh = true
 		case room.KindJoin, room.KindNick, room.KindTopic:
 			refresh = true
+		case room.KindPresence: // someone went away or came back: the list only
+			refresh = true
+			continue
 		}
 		ring = ring || m.rings(msg)
 		v := m.cur
