@@ -187,7 +187,9 @@ func cmdLeave(c *Call) error {
 		// Tells each of their screens to drop the room.
 		h.deliverLocked(t, Message{Time: now, Room: r.name, Kind: KindLeave, From: m.name, FromID: m.id})
 	}
-	r.enqueueLocked(&op{msg: Message{Room: r.name, Kind: KindLeave, From: m.name, FromID: m.id}})
+	if msg := r.presenceLocked(Message{Room: r.name, Kind: KindLeave, From: m.name, FromID: m.id}); msg.Kind != 0 {
+		r.enqueueLocked(&op{msg: msg})
+	}
 	return nil
 }
 

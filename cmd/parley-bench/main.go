@@ -54,6 +54,7 @@ type config struct {
 	hostKey   string // expected SHA256 fingerprint of an external server
 
 	sessions, idle, concurrency, senders int
+	idleRoom                             string
 	perSource                            int
 	rate                                 float64
 	duration, drain, timeout, quiet      time.Duration
@@ -85,6 +86,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.hostKey, "host-key", "", "the external server's host key `fingerprint` (SHA256:...); default: accept any")
 	fs.IntVar(&c.sessions, "sessions", 100, "sessions that chat: they receive, and the first -senders of them send")
 	fs.IntVar(&c.idle, "idle", 0, "extra sessions that connect first and sit idle (not measured as receivers)")
+	fs.StringVar(&c.idleRoom, "idle-room", "", "idle sessions move to this `room` (without #) once connected, leaving\nthe lobby where the chat happens")
 	fs.IntVar(&c.concurrency, "concurrency", 50, "at most this many handshakes in flight")
 	fs.IntVar(&c.perSource, "per-source", 16, "against a loopback address, at most this many sessions per source address\n(127.1.0.1, 127.1.0.2, ...), under the server's per-source caps; 0: all from one address")
 	fs.IntVar(&c.senders, "senders", 10, "sessions that type tokens (0: connect only)")

@@ -179,6 +179,11 @@ func (s *session) output(b *bench, p []byte, now time.Duration) {
 			close(s.ready)
 			if s.idle {
 				s.dropTerm() // no emulator from now on
+				if r := b.cfg.idleRoom; r != "" {
+					// Joining adds a room; leaving the lobby takes them out of
+					// the chat's fan-out.
+					_, _ = io.WriteString(s.stdin, "/join #"+r+"\r/leave #lobby\r")
+				}
 				return
 			}
 		}
