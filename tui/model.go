@@ -222,6 +222,8 @@ func waitEvents(sess Session) tea.Cmd {
 // chanReceiver reads a channel of messages as Receive would.
 type chanReceiver <-chan room.Message
 
+// Receive waits for the channel's next message and takes what else is
+// already there, up to max.
 func (ch chanReceiver) Receive(dst []room.Message, max int) ([]room.Message, bool) {
 	dst = dst[:0]
 	first, ok := <-ch
@@ -276,6 +278,8 @@ func (m *Model) invalidate() {
 // arrival.
 func (m *Model) Lazy() bool { return m.lazy }
 
+// Update handles one message: a key, a paste, the window's size, the
+// terminal's background colour, or what the session delivered.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	if _, ok := msg.(eventsMsg); !ok {
 		m.lazy = false
