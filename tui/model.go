@@ -271,11 +271,10 @@ func (m *Model) invalidate() {
 	}
 }
 
-// Update handles one message.
 // Lazy reports whether the last Update only brought other people's joins,
-// leaves and away marks: the runtime may draw it a little later (screen.Lazy), so a
-// crowd arriving at once costs each screen a few frames, not one per
-// arrival.
+// leaves and away marks: the runtime may draw it a little later
+// (screen.Lazy), so a crowd arriving at once costs each screen a few
+// frames, not one per arrival.
 func (m *Model) Lazy() bool { return m.lazy }
 
 // Update handles one message: a key, a paste, the window's size, the
