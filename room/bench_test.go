@@ -33,8 +33,15 @@ func BenchmarkFanoutReceive(b *testing.B) {
 func benchmarkFanout(b *testing.B, drain func(*Session)) {
 	for _, n := range []int{1, 100, 1000, 10000} {
 		b.Run(fmt.Sprintf("sessions=%d", n), func(b *testing.B) {
-			// A queue of 256 keeps 10000 sessions within a few hundred MB.
-			h, err := New(Config{QueueSize: 256})
+			// b.Loop sends as fast as it can, faster than a reader
+			// goroutine takes for small rooms: their queues may grow (they
+			// hold nothing until used). A queue of 256 keeps 10000 sessions
+			// within a few hundred MB.
+			cfg := Config{QueueSize: 1 << 16, QueueBytes: 1 << 30}
+			if n >= 1000 {
+				cfg = Config{QueueSize: 256}
+			}
+			h, err := New(cfg)
 			if err != nil {
 				b.Fatal(err)
 			}
