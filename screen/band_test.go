@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -156,7 +155,7 @@ func stripSGR(s string) string {
 func TestOnATerminalWithMarginsOnlyTheLogScrolls(t *testing.T) {
 	m := newLog(40, 12, true)
 	emu := vt.NewEmulator(40, 12)
-	out := &emuWriter{emu: emu, changed: make(chan struct{}, 1)}
+	out := newTermOn(emu)
 	in, keys := io.Pipe()
 	p := New(m, Options{Input: in, Output: out, Width: 40, Height: 12})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -171,18 +170,10 @@ func TestOnATerminalWithMarginsOnlyTheLogScrolls(t *testing.T) {
 	})
 	shows := func(what string, ok func([]string) bool) {
 		t.Helper()
-		deadline := time.After(waitTimeout)
-		for {
-			rows := strings.Split(out.screen(), "\n")
-			if len(rows) >= 12 && ok(rows) {
-				return
-			}
-			select {
-			case <-out.changed:
-			case <-deadline:
-				t.Fatalf("the terminal never showed %s:\n%s", what, out.screen())
-			}
-		}
+		out.waitFor(t, what, func(s string) bool {
+			rows := strings.Split(s, "\n")
+			return len(rows) >= 12 && ok(rows)
+		})
 	}
 	shows("the first frame", func(r []string) bool { return strings.Contains(r[10], "old line 19") })
 	// The answer to the query arrives as input and turns margins on.
@@ -215,43 +206,4 @@ func TestOnATerminalWithMarginsOnlyTheLogScrolls(t *testing.T) {
 	if !strings.HasPrefix(rows[9], "settled") {
 		t.Errorf("row 9 = %q, want the line before the new one", rows[9])
 	}
-}
-
-// emuWriter feeds frames to an x/vt emulator and keeps them. mu guards
-// the emulator's screen (its answers go through its own pipe).
-type emuWriter struct {
-	mu      sync.Mutex
-	emu     *vt.Emulator
-	raw     strings.Builder
-	changed chan struct{}
-}
-
-func (w *emuWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	w.raw.Write(p)
-	_, _ = w.emu.Write(p)
-	w.mu.Unlock()
-	select {
-	case w.changed <- struct{}{}:
-	default:
-	}
-	return len(p), nil
-}
-
-func (w *emuWriter) screen() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.emu.String()
-}
-
-func (w *emuWriter) output() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.raw.String()
-}
-
-func (w *emuWriter) reset() {
-	w.mu.Lock()
-	w.raw.Reset()
-	w.mu.Unlock()
 }

@@ -78,22 +78,36 @@ func (m *lines) received() []tea.Msg {
 	return append([]tea.Msg(nil), m.got...)
 }
 
-// term is the client side: a terminal emulator fed with the frames.
+// term is the client side: a terminal emulator fed with the frames, and
+// the bytes it was fed. mu guards both (an emulator's answers to queries,
+// if any, go through its own pipe).
 type term struct {
 	mu      sync.Mutex
-	vt      vt10x.Terminal
+	emu     emulator
+	vt      vt10x.Terminal // emu, when it is vt10x (cursor, resize)
 	raw     bytes.Buffer
 	changed chan struct{}
 }
 
-func newTerm(w, h int) *term {
-	return &term{vt: vt10x.New(vt10x.WithSize(w, h)), changed: make(chan struct{}, 1)}
+// emulator is what term needs of a terminal emulator (vt10x or x/vt).
+type emulator interface {
+	io.Writer
+	String() string
 }
+
+func newTerm(w, h int) *term {
+	vt := vt10x.New(vt10x.WithSize(w, h))
+	t := newTermOn(vt)
+	t.vt = vt
+	return t
+}
+
+func newTermOn(emu emulator) *term { return &term{emu: emu, changed: make(chan struct{}, 1)} }
 
 func (t *term) Write(p []byte) (int, error) {
 	t.mu.Lock()
 	t.raw.Write(p)
-	_, _ = t.vt.Write(p)
+	_, _ = t.emu.Write(p)
 	t.mu.Unlock()
 	select {
 	case t.changed <- struct{}{}:
@@ -105,7 +119,7 @@ func (t *term) Write(p []byte) (int, error) {
 func (t *term) screen() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.vt.String()
+	return t.emu.String()
 }
 
 func (t *term) output() string {
