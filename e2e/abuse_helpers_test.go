@@ -563,7 +563,6 @@ func terminalOn(t testing.TB, name string, conn *ssh.Client, sess *ssh.Session, 
 	}
 	c.hostKeyOK.Store(true)
 	fail := func(err error) (*client, error) { conn.Close(); return nil, err }
-	var err error
 	if prep != nil {
 		if err := prep(c.sess); err != nil {
 			return fail(err)
@@ -578,21 +577,9 @@ func terminalOn(t testing.TB, name string, conn *ssh.Client, sess *ssh.Session, 
 			return fail(err)
 		}
 	}
-	if c.stdin, err = c.sess.StdinPipe(); err != nil {
+	if err := c.shell(t, true); err != nil {
 		return fail(err)
 	}
-	stdout, err := c.sess.StdoutPipe()
-	if err != nil {
-		return fail(err)
-	}
-	stderr, err := c.sess.StderrPipe()
-	if err != nil {
-		return fail(err)
-	}
-	if err := c.sess.Shell(); err != nil {
-		return fail(err)
-	}
-	c.watch(t, stdout, stderr, true)
 	return c, nil
 }
 

@@ -483,21 +483,9 @@ func (ts *testServer) tryConnect(t testing.TB, u *user, opts ...clientOpt) (*cli
 	if err := c.sess.RequestPty(cs.term, cs.h, cs.w, modes); err != nil {
 		return fail(err)
 	}
-	if c.stdin, err = c.sess.StdinPipe(); err != nil {
+	if err := c.shell(t, !cs.noReader); err != nil {
 		return fail(err)
 	}
-	stdout, err := c.sess.StdoutPipe()
-	if err != nil {
-		return fail(err)
-	}
-	stderr, err := c.sess.StderrPipe()
-	if err != nil {
-		return fail(err)
-	}
-	if err := c.sess.Shell(); err != nil {
-		return fail(err)
-	}
-	c.watch(t, stdout, stderr, !cs.noReader)
 	return c, nil
 }
 
@@ -930,6 +918,28 @@ func TestHarnessSplitRunes(t *testing.T) {
 	if got := strings.TrimRight(c.Row(0), " "); got != "a│b𝐀c" {
 		t.Errorf("screen row %q, want %q", got, "a│b𝐀c")
 	}
+}
+
+// shell opens the session's input and outputs, starts its shell and
+// watches it (see watch).
+func (c *client) shell(t testing.TB, reading bool) error {
+	var err error
+	if c.stdin, err = c.sess.StdinPipe(); err != nil {
+		return err
+	}
+	stdout, err := c.sess.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	stderr, err := c.sess.StderrPipe()
+	if err != nil {
+		return err
+	}
+	if err := c.sess.Shell(); err != nil {
+		return err
+	}
+	c.watch(t, stdout, stderr, reading)
+	return nil
 }
 
 // watch starts reading the session's stdout and stderr (unless reading is
