@@ -567,7 +567,7 @@ func (h *Hub) presenceChangedLocked(m *member) {
 // time in minutes, so it is built again only when that can change: a busy
 // room does not make every screen fetch a new list for every message.
 func (h *Hub) activeLocked(m *member, now time.Time) {
-	if now.Sub(m.lastActive) >= time.Minute || m.lastActive.Truncate(time.Minute) != now.Truncate(time.Minute) {
+	if !m.lastActive.Truncate(time.Minute).Equal(now.Truncate(time.Minute)) {
 		h.memberGen++
 	}
 	m.lastActive = now

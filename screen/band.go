@@ -94,7 +94,6 @@ func (p *Program) scrollBand(lines []string, hashes []uint64) {
 	// blank.
 	blank := maphash.String(seed, "")
 	copy(p.rows[top:bottom-k], p.rows[top+k:bottom])
-	shifted := append([]uint64(nil), old.left[k:]...)
 	for y := bottom - k; y < bottom; y++ {
 		p.rows[y] = blank
 	}
@@ -104,7 +103,7 @@ func (p *Program) scrollBand(lines []string, hashes []uint64) {
 	// The column beside the log moved with it: put it back where the new
 	// frame has it, on the rows whose log part is now right.
 	for y := top; y < bottom-k; y++ {
-		if shifted[y-top] != left[y-top] || p.rows[y] == hashes[y] {
+		if old.left[y-top+k] != left[y-top] || p.rows[y] == hashes[y] {
 			continue
 		}
 		row := rowCache.prepare(lines[y], hashes[y], p.width, width, p.color)
