@@ -194,7 +194,7 @@ func (s *Server) serve(sess ssh.Session) {
 	env = append(env, "TERM="+safetext.Line(pty.Term, 64))
 	model := tui.New(rs, tui.Options{Env: env, Width: w, Height: h, Fed: true})
 	defer model.Close()
-	prog := screen.New(model, screen.Options{Input: sess, Output: sess, Env: env, Width: w, Height: h})
+	prog := screen.New(model, screen.Options{Input: sess, Output: chunkedWriter{w: sess, max: maxWrite}, Env: env, Width: w, Height: h})
 
 	if box, _ := ctx.Value(windowKey{}).(*windowBox); box != nil {
 		// Window changes go straight to the screen, clamped; it keeps only
