@@ -615,6 +615,12 @@ func (h *Hub) Online() (people, sessions int) {
 // is full (Config.QueueSize messages or Config.QueueBytes bytes) is
 // disconnected: it has stopped reading, and nobody else may wait for it.
 func (h *Hub) deliverLocked(s *Session, m Message) {
+	h.deliverSharedLocked(s, &m)
+}
+
+// deliverSharedLocked is deliverLocked for a message that many sessions
+// receive: they all queue (and show) the same one, which nobody modifies.
+func (h *Hub) deliverSharedLocked(s *Session, m *Message) {
 	if s.closed {
 		return
 	}

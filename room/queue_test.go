@@ -371,7 +371,7 @@ func TestOutgoingQueueIsAFIFO(t *testing.T) {
 	for range 20000 {
 		if rng.IntN(2) == 0 {
 			m := Message{Seq: uint64(next), Text: strings.Repeat("y", rng.IntN(5))}
-			if bound, _, _ := q.put(m, 300, math.MaxInt); bound == "" {
+			if bound, _, _ := q.put(&m, 300, math.MaxInt); bound == "" {
 				model = append(model, m)
 				next++
 			} else if len(model) != 300 {
@@ -652,5 +652,47 @@ func TestOnEndIsCalledOnceWhenTheSessionEnds(t *testing.T) {
 	case <-calls:
 	default:
 		t.Fatal("not called at once after the end")
+	}
+}
+
+// TestARoomMessageIsSharedByItsReceivers: a message fanned out to a room
+// is one value that every receiver's queue points to, not a copy each;
+// TryReceive still hands out copies that are the receiver's to change.
+func TestARoomMessageIsSharedByItsReceivers(t *testing.T) {
+	h := newHub(t, Config{})
+	ann, ben := connect(t, h, "a", "ann"), connect(t, h, "b", "ben")
+	// Empty both queues (joins), then send one chat.
+	sharedChat := func(s *Session) *Message {
+		t.Helper()
+		deadline := time.Now().Add(waitFor)
+		for time.Now().Before(deadline) {
+			<-s.Ready()
+			msgs, ok := s.TryReceiveShared(nil, 100)
+			if !ok {
+				t.Fatalf("session of %s ended", s.ID())
+			}
+			for _, m := range msgs {
+				if m.Kind == KindChat {
+					return m
+				}
+			}
+		}
+		t.Fatalf("no chat for %s within %v", s.ID(), waitFor)
+		return nil
+	}
+	if err := ann.Send(context.Background(), "hello both"); err != nil {
+		t.Fatal(err)
+	}
+	a, b := sharedChat(ann), sharedChat(ben)
+	if a != b || a.Text != "hello both" {
+		t.Fatalf("ann and ben got %p %q and %p %q, want one shared message", a, a.Text, b, b.Text)
+	}
+	if err := ben.Send(context.Background(), "again"); err != nil {
+		t.Fatal(err)
+	}
+	m := expectChat(t, ann, "ben", "again")
+	m.Text = "changed by ann"
+	if got := expectChat(t, ben, "ben", "again"); got.Text != "again" {
+		t.Fatalf("a copy from Events changed what ben received: %q", got.Text)
 	}
 }

@@ -234,8 +234,10 @@ func (r *room) step() (ran, failed bool) {
 			}
 			r.ring.push(o.msg)
 			h.cfg.Observer.MessageStored(o.msg.Kind, 1)
+			shared := new(Message) // one for every receiver
+			*shared = o.msg
 			for s := range r.sessions {
-				h.deliverLocked(s, o.msg)
+				h.deliverSharedLocked(s, shared)
 			}
 		}
 		if s := o.register; s != nil && o.ready {

@@ -92,6 +92,14 @@ func (s *Session) TryReceive(dst []Message, max int) (msgs []Message, ok bool) {
 	return dst, got || !ended
 }
 
+// TryReceiveShared is TryReceive without the copies: each message is the
+// one every session it went to holds (a room's message is allocated once
+// however many receive it). Read them; never modify them.
+func (s *Session) TryReceiveShared(dst []*Message, max int) (msgs []*Message, ok bool) {
+	dst, got, ended := s.q.takeShared(dst[:0], max)
+	return dst, got || !ended
+}
+
 // Events delivers, in order, everything this session should show after its
 // backlog, like Receive. It is closed when the session has ended and
 // everything queued before was delivered; the reason is in Reason.
@@ -198,7 +206,7 @@ func (s *Session) handOver(ch chan<- Message, pending []Message) {
 type outbox struct {
 	mu    sync.Mutex
 	ring  *outRing      // owns buf, to give it back; nil when empty
-	buf   []Message     // ring.slots: a ring of len(buf) slots
+	buf   []*Message    // ring.slots: a ring of len(buf) slots
 	head  int           // the slot of the oldest message
 	n     int           // messages queued
 	bytes int           // their approximate size (messageSize)
@@ -208,7 +216,7 @@ type outbox struct {
 
 // outRing holds the slots of an outbox ring, so that the ring can be
 // recycled through a pool without allocating.
-type outRing struct{ slots []Message }
+type outRing struct{ slots []*Message }
 
 const (
 	// ringFirst is the size of a ring when a message arrives in an empty
@@ -239,7 +247,7 @@ func getRing(size int) *outRing {
 			return r
 		}
 	}
-	return &outRing{slots: make([]Message, size)}
+	return &outRing{slots: make([]*Message, size)}
 }
 
 // putRing recycles r, whose slots must all be zero.
@@ -269,8 +277,8 @@ const (
 // the queue holds. A message alone in the queue is accepted whatever its
 // size, so that one large message never ends a session that keeps up. After
 // end, put drops m.
-func (q *outbox) put(m Message, maxMessages, maxBytes int) (bound string, n, bytes int) {
-	size := messageSize(&m)
+func (q *outbox) put(m *Message, maxMessages, maxBytes int) (bound string, n, bytes int) {
+	size := messageSize(m)
 	q.mu.Lock()
 	switch {
 	case q.ended:
@@ -327,6 +335,17 @@ func (q *outbox) growLocked(maxMessages int) {
 // reports whether there were any and, when there were none, whether the
 // session has ended (so none will come).
 func (q *outbox) take(dst []Message, limit int) (_ []Message, got, ended bool) {
+	var shared []*Message
+	shared, got, ended = q.takeShared(nil, limit)
+	for _, m := range shared {
+		dst = append(dst, *m)
+	}
+	return dst, got, ended
+}
+
+// takeShared is take for the messages themselves, shared with every
+// session they went to.
+func (q *outbox) takeShared(dst []*Message, limit int) (_ []*Message, got, ended bool) {
 	limit = max(limit, 1)
 	q.mu.Lock()
 	if q.n == 0 {
@@ -355,8 +374,8 @@ func (q *outbox) take(dst []Message, limit int) (_ []Message, got, ended bool) {
 	from := len(dst)
 	dst = appendRing(dst, q.buf, q.head, limit)
 	clearRing(q.buf, q.head, limit)
-	for i := range dst[from:] {
-		q.bytes -= messageSize(&dst[from+i])
+	for _, m := range dst[from:] {
+		q.bytes -= messageSize(m)
 	}
 	q.head = (q.head + limit) % len(q.buf)
 	q.n -= limit
@@ -366,15 +385,15 @@ func (q *outbox) take(dst []Message, limit int) (_ []Message, got, ended bool) {
 }
 
 // appendRing appends the n messages of ring from slot head, in order.
-func appendRing(dst, ring []Message, head, n int) []Message {
+func appendRing(dst, ring []*Message, head, n int) []*Message {
 	first := min(n, len(ring)-head)
 	dst = append(dst, ring[head:head+first]...)
 	return append(dst, ring[:n-first]...)
 }
 
-// clearRing zeroes the n slots of ring from head, so that it keeps no text
-// it no longer needs (and can go back to a pool).
-func clearRing(ring []Message, head, n int) {
+// clearRing zeroes the n slots of ring from head, so that it keeps no
+// message it no longer needs (and can go back to a pool).
+func clearRing(ring []*Message, head, n int) {
 	first := min(n, len(ring)-head)
 	clear(ring[head : head+first])
 	clear(ring[:n-first])
@@ -414,11 +433,12 @@ func (s *Session) Reason() string {
 
 // Backlog returns the recent messages of the session's current room as they
 // were when the session entered it, oldest first. Receive (or Events)
-// continues exactly where it ends.
+// continues exactly where it ends. The slice is shared with everyone who
+// entered the room since its last message: read it, never modify it.
 func (s *Session) Backlog() []Message {
 	s.hub.mu.Lock()
 	defer s.hub.mu.Unlock()
-	return append([]Message(nil), s.backlogs[s.room.name]...)
+	return s.backlogs[s.room.name]
 }
 
 // RoomBacklog is Backlog for any room the session is in (after its
@@ -426,7 +446,7 @@ func (s *Session) Backlog() []Message {
 func (s *Session) RoomBacklog(name string) []Message {
 	s.hub.mu.Lock()
 	defer s.hub.mu.Unlock()
-	return append([]Message(nil), s.backlogs[RoomKey(name)]...)
+	return s.backlogs[RoomKey(name)]
 }
 
 // ID returns the session's identity (key fingerprint).

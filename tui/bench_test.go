@@ -40,7 +40,7 @@ func BenchmarkRenderLine(b *testing.B) {
 	msg := chatMsg(1, 1)
 	b.ReportAllocs()
 	for b.Loop() {
-		e := entry{msg: msg}
+		e := entry{msg: &msg}
 		m.renderEntry(&e, 100)
 	}
 }
@@ -86,7 +86,7 @@ func FuzzRenderMessage(f *testing.F) {
 		name := safetext.Line(from, 32)
 		m := newModel(busyRoom(3), 80, 24)
 		for _, kind := range []room.Kind{room.KindChat, room.KindEmote, room.KindNotice, room.KindLeave} {
-			e := entry{msg: room.Message{Seq: 1, Time: t0, Room: "lobby", Kind: kind, From: name, FromID: "id-x", Text: clean}}
+			e := entry{msg: &room.Message{Seq: 1, Time: t0, Room: "lobby", Kind: kind, From: name, FromID: "id-x", Text: clean}}
 			for _, line := range m.renderEntry(&e, width) {
 				if !utf8.ValidString(line) {
 					t.Fatalf("invalid UTF-8: %q", line)

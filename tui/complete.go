@@ -112,7 +112,7 @@ func (m *Model) applyCompletion() {
 
 // mentions reports whether msg, from someone else, names this person: as
 // @name or as the name on its own, ignoring case.
-func (m *Model) mentions(msg room.Message) bool {
+func (m *Model) mentions(msg *room.Message) bool {
 	if msg.FromID == m.sess.ID() || m.name == "" {
 		return false
 	}

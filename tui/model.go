@@ -149,8 +149,9 @@ func New(sess Session, opt Options) *Model {
 
 // eventsMsg carries messages from the session, in order.
 type eventsMsg struct {
-	msgs  []room.Message
-	ended bool
+	msgs   []room.Message
+	shared []*room.Message // instead of msgs: the room's own, shared with other screens
+	ended  bool
 }
 
 // sentMsg reports the outcome of one Send.
@@ -167,6 +168,12 @@ type feeder interface {
 	TryReceive(dst []room.Message, max int) ([]room.Message, bool)
 }
 
+// sharedFeeder is a feeder that can hand over the messages themselves,
+// shared with every screen that shows them, instead of a copy each.
+type sharedFeeder interface {
+	TryReceiveShared(dst []*room.Message, max int) ([]*room.Message, bool)
+}
+
 // Ready is signalled when the session may have messages for Take; nil
 // unless Options.Fed.
 func (m *Model) Ready() <-chan struct{} {
@@ -181,6 +188,16 @@ func (m *Model) Ready() <-chan struct{} {
 func (m *Model) Take() tea.Msg {
 	if m.feed == nil || m.ended {
 		return nil
+	}
+	if sf, ok := m.feed.(sharedFeeder); ok {
+		msgs, ok := sf.TryReceiveShared(nil, 512)
+		switch {
+		case !ok:
+			return eventsMsg{ended: true}
+		case len(msgs) == 0:
+			return nil
+		}
+		return eventsMsg{shared: msgs}
 	}
 	msgs, ok := m.feed.TryReceive(nil, 512)
 	switch {
@@ -441,7 +458,14 @@ func (m *Model) sendNext() tea.Cmd {
 func (m *Model) onEvents(ev eventsMsg) tea.Cmd {
 	refresh, ring := false, false
 	m.lazy = !ev.ended
-	for _, msg := range ev.msgs {
+	msgs := ev.shared
+	if msgs == nil {
+		msgs = make([]*room.Message, len(ev.msgs))
+		for i := range ev.msgs {
+			msgs[i] = &ev.msgs[i]
+		}
+	}
+	for _, msg := range msgs { // entries point to these: no copy per screen
 		if msg.Kind != room.KindJoin && msg.Kind != room.KindLeave && msg.Kind != room.KindPresence || msg.FromID == m.sess.ID() {
 			m.lazy = false
 		}
@@ -492,7 +516,7 @@ func (m *Model) onEvents(ev eventsMsg) tea.Cmd {
 }
 
 // rings reports whether msg should ring the bell in the current bell mode.
-func (m *Model) rings(msg room.Message) bool {
+func (m *Model) rings(msg *room.Message) bool {
 	if msg.FromID == "" || msg.FromID == m.sess.ID() {
 		return false
 	}
@@ -507,7 +531,7 @@ func (m *Model) rings(msg room.Message) bool {
 
 // addLocal shows a line that only exists on this screen.
 func (m *Model) addLocal(kind room.Kind, text string) {
-	m.cur.add(room.Message{Time: m.now(), Kind: kind, Text: text}, false)
+	m.cur.add(&room.Message{Time: m.now(), Kind: kind, Text: text}, false)
 }
 
 // view is one room as this screen shows it.
@@ -537,7 +561,7 @@ func (v *view) markUnread(mark uint64, me string) {
 			if i == 0 {
 				text = "new since you were last here (and older, PgUp)"
 			}
-			line := entry{msg: room.Message{Kind: kindUnread, Text: text}}
+			line := entry{msg: &room.Message{Kind: kindUnread, Text: text}}
 			v.entries = append(v.entries[:i], append([]entry{line}, v.entries[i:]...)...)
 			return
 		}
@@ -610,8 +634,8 @@ func (m *Model) onOlder(msg olderMsg) {
 	}
 	oldest := v.oldestSeq()
 	var page []entry
-	for _, x := range msg.msgs {
-		if x.Seq < oldest {
+	for i := range msg.msgs {
+		if x := &msg.msgs[i]; x.Seq < oldest {
 			page = append(page, entry{msg: x})
 		}
 	}
@@ -656,8 +680,8 @@ func (m *Model) view(name string) *view {
 // load replaces the view's messages with a room's backlog.
 func (v *view) load(backlog []room.Message) {
 	v.entries = v.entries[:0]
-	for _, msg := range backlog {
-		v.entries = append(v.entries, entry{msg: msg})
+	for i := range backlog { // shared with others who entered: pointers, not copies
+		v.entries = append(v.entries, entry{msg: &backlog[i]})
 	}
 	v.scroll, v.unseen, v.unread = 0, 0, 0
 }
@@ -667,7 +691,7 @@ func (v *view) load(backlog []room.Message) {
 const coalesceWithin = 2 * time.Minute
 
 // add appends a message; hidden says the view is not on screen.
-func (v *view) add(msg room.Message, hidden bool) {
+func (v *view) add(msg *room.Message, hidden bool) {
 	if n := len(v.entries); n > 0 && (msg.Kind == room.KindJoin || msg.Kind == room.KindLeave) && msg.Text == "" {
 		last := &v.entries[n-1]
 		if last.msg.Kind == msg.Kind && last.msg.Room == msg.Room && last.msg.Text == "" && msg.Time.Sub(last.msg.Time) < coalesceWithin {

@@ -83,6 +83,9 @@ func chat(seq uint64, from, text string) room.Message {
 	return room.Message{Seq: seq, Time: t0, Room: "lobby", Kind: room.KindChat, From: from, FromID: "id-" + from, Text: text}
 }
 
+// ptr returns a pointer to a copy of m.
+func ptr(m room.Message) *room.Message { return &m }
+
 func newModel(f *fakeSession, w, h int) *Model {
 	return New(f, Options{Width: w, Height: h, Now: func() time.Time { return t0 }})
 }
@@ -368,7 +371,7 @@ func TestMentionsAreHighlightedAndRingForThatUserOnly(t *testing.T) {
 	if hasBell(cmd) {
 		t.Fatal("a word containing the name rang the bell")
 	}
-	if !m.mentions(chat(4, "bob", "alice: hi")) || m.mentions(chat(5, "bob", "malice")) || m.mentions(chat(6, "alice", "alice")) {
+	if !m.mentions(ptr(chat(4, "bob", "alice: hi"))) || m.mentions(ptr(chat(5, "bob", "malice"))) || m.mentions(ptr(chat(6, "alice", "alice"))) {
 		t.Fatal("mention detection is wrong")
 	}
 	// The highlighted text is rendered with the mention style, plain text is not.

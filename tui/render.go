@@ -124,7 +124,7 @@ func (st *styles) nameStyle(name, id string) string {
 
 // entry is one message and its lines as last rendered for a width.
 type entry struct {
-	msg    room.Message
+	msg    *room.Message // shared with the room's backlog or a received batch: never modified
 	others []string // more people who joined or left with msg.From (coalesced)
 	width  int
 	lines  []string
@@ -134,7 +134,7 @@ type entry struct {
 // name) on the first line and the text wrapped under itself, not under the
 // name (a hanging indent).
 func (m *Model) renderLines(msg room.Message, width int) []string {
-	return m.renderEntry(&entry{msg: msg}, width)
+	return m.renderEntry(&entry{msg: &msg}, width)
 }
 
 // people names From and the coalesced others: "alice", "alice and bob",
@@ -156,7 +156,7 @@ func people(e *entry) string {
 
 // renderEntry lays out one entry; see renderLines.
 func (m *Model) renderEntry(e *entry, width int) []string {
-	msg := e.msg
+	msg := *e.msg
 	st := m.st
 	ts := ""
 	if !msg.Time.IsZero() && m.timeFormat != "" {
@@ -169,13 +169,13 @@ func (m *Model) renderEntry(e *entry, width int) []string {
 	case room.KindChat:
 		prefix = nameStyle(msg.From, msg.FromID) + " "
 		text = msg.Text
-		if m.mentions(msg) {
+		if m.mentions(&msg) {
 			textStyle = &st.mention
 		}
 	case room.KindEmote:
 		prefix = "* " + nameStyle(msg.From, msg.FromID) + " "
 		text = msg.Text
-		if m.mentions(msg) {
+		if m.mentions(&msg) {
 			textStyle = &st.mention
 		}
 	case room.KindJoin:
@@ -267,7 +267,7 @@ func (m *Model) entryLines(e *entry, w int) []string {
 	shared := e.msg.Seq > 0 && e.msg.Room != "" && len(e.others) == 0 && e.msg.Kind != room.KindPrivate
 	if shared {
 		k = lineKey{room: e.msg.Room, seq: e.msg.Seq, width: w, theme: m.st.theme, timeFormat: m.timeFormat, loc: m.loc, mention: m.mentions(e.msg)}
-		if v, ok := sharedLines.get(k); ok && v.msg == e.msg {
+		if v, ok := sharedLines.get(k); ok && (v.msg == e.msg || *v.msg == *e.msg) {
 			return v.lines
 		}
 	}
@@ -284,7 +284,7 @@ func (m *Model) entryLines(e *entry, w int) []string {
 // sharedEntry is a rendered message; msg tells a message apart from
 // another of the same room and number (another hub in the same process).
 type sharedEntry struct {
-	msg   room.Message
+	msg   *room.Message
 	lines []string
 }
 
