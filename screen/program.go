@@ -20,8 +20,15 @@ import (
 
 // Defaults for the zero values of Options.
 const (
-	// DefaultFrameInterval caps a session at 40 frames a second.
+	// DefaultFrameInterval caps a session at 40 frames a second, on
+	// average: see FrameBurst.
 	DefaultFrameInterval = 25 * time.Millisecond
+	// FrameBurst is how many frames may follow each other closer than
+	// MinFrameInterval after a quiet spell: a message that arrives just
+	// after another is drawn at once instead of waiting out the interval,
+	// and a sustained stream still gets at most one frame per interval
+	// (plus FrameBurst-1).
+	FrameBurst = 3
 	// DefaultLazyFrameInterval spaces frames that only show lazy updates.
 	DefaultLazyFrameInterval = 500 * time.Millisecond
 	// DefaultEscTimeout is how long a lone ESC waits for the rest of an
@@ -110,6 +117,7 @@ type Program struct {
 	dirty         bool             // the model changed since the last frame
 	urgent        bool             // ... and not only lazily (Lazy)
 	lastFrame     time.Time
+	frameDue      time.Time // when the frame credit is whole again (schedule)
 	rows          []uint64 // hash of each row as drawn; nil: redraw everything
 	band          band     // the model's log region in the last frame (band.go)
 	spare         band     // the band before it, whose slices the next frame reuses
@@ -256,7 +264,7 @@ func (p *Program) Run(ctx context.Context) (err error) {
 			p.decode(true)
 		case <-p.frameC:
 			p.frameC = nil
-			if err := p.draw(); err != nil {
+			if err := p.drawScheduled(time.Now()); err != nil {
 				return err
 			}
 			continue
@@ -370,17 +378,21 @@ func (p *Program) schedule() error {
 	if !p.dirty || p.frameC != nil && (!p.urgent || !p.frameLazy) {
 		return nil // nothing new, or a frame soon enough is on its way
 	}
-	interval := p.opts.MinFrameInterval
-	if !p.urgent {
-		interval = p.opts.LazyFrameInterval
+	now := time.Now()
+	var wait time.Duration
+	if p.urgent {
+		// A credit of FrameBurst frames, one back per interval: frameDue
+		// is when it is whole, each frame moves it an interval later.
+		wait = p.frameDue.Add(-time.Duration(FrameBurst-1) * p.opts.MinFrameInterval).Sub(now)
+	} else {
+		wait = p.opts.LazyFrameInterval - now.Sub(p.lastFrame)
 	}
-	wait := interval - time.Since(p.lastFrame)
 	if wait <= 0 {
 		if p.frameC != nil {
 			p.frameTimer.Stop()
 			p.frameC = nil
 		}
-		return p.draw()
+		return p.drawScheduled(now)
 	}
 	if p.frameTimer == nil {
 		p.frameTimer = time.NewTimer(wait)
@@ -389,6 +401,23 @@ func (p *Program) schedule() error {
 	}
 	p.frameC, p.frameLazy = p.frameTimer.C, !p.urgent
 	return nil
+}
+
+// drawScheduled draws a frame that schedule allowed: an urgent one spends
+// a frame of credit.
+func (p *Program) drawScheduled(now time.Time) error {
+	if p.urgent {
+		p.frameDue = maxTime(p.frameDue, now).Add(p.opts.MinFrameInterval)
+	}
+	return p.draw()
+}
+
+// maxTime returns the later of a and b.
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // pasteEnd closes a bracketed paste.

@@ -320,12 +320,25 @@ func TestBurstsAreCoalescedIntoFewFrames(t *testing.T) {
 	m.mu.Lock()
 	frames := m.views - before
 	m.mu.Unlock()
-	// At most one frame per interval, plus the one drawn at once.
-	if limit := int(time.Since(began)/(50*time.Millisecond)) + 2; frames > limit {
+	// At most one frame per interval, plus the burst drawn at once.
+	if limit := int(time.Since(began)/(50*time.Millisecond)) + FrameBurst + 1; frames > limit {
 		t.Errorf("%d messages drew %d frames in %v, want at most %d", n, frames, time.Since(began), limit)
 	}
 	if frames >= n {
 		t.Errorf("every message drew its own frame")
+	}
+}
+
+func TestAFrameAfterAQuietSpellIsDrawnAtOnce(t *testing.T) {
+	// Two messages 1 ms apart, with a frame interval of an hour: both are
+	// on the screen at once (the burst credit), not an hour later.
+	m := &lines{rows: []string{"start"}}
+	r := start(t, m, Options{MinFrameInterval: time.Hour})
+	r.term.waitFor(t, "the first frame", func(s string) bool { return strings.Contains(s, "start") })
+	for i := range FrameBurst - 1 {
+		text := fmt.Sprintf("message %d", i)
+		r.p.Send(setRow{0, text})
+		r.term.waitFor(t, text, func(s string) bool { return strings.Contains(s, text) })
 	}
 }
 
