@@ -52,6 +52,10 @@ func (p *Program) scrollBand(lines []string, hashes []uint64) {
 			left[y-top], right[y-top] = old.left[y-top], old.right[y-top]
 			continue
 		}
+		if same && y+1 < bottom && p.rows[y+1] == hashes[y] { // moved up a row: a new message's usual frame
+			left[y-top], right[y-top] = old.left[y+1-top], old.right[y+1-top]
+			continue
+		}
 		row := rowCache.prepare(lines[y], hashes[y], p.width, width, p.color)
 		left[y-top], right[y-top] = row.left, row.rightHash
 	}

@@ -207,3 +207,44 @@ func TestOnATerminalWithMarginsOnlyTheLogScrolls(t *testing.T) {
 		t.Errorf("row 9 = %q, want the line before the new one", rows[9])
 	}
 }
+
+// BenchmarkDrawBand is the frame each of 100 receivers' screens draws
+// after a new message (100x30, the log scrolling beside a member column),
+// with and without left/right margins (lrmm). The screens share one
+// model, as receivers share rendered rows, so a row is prepared once for
+// all of them; the figure is per screen.
+func BenchmarkDrawBand(b *testing.B) {
+	const screens = 100
+	for _, lrmm := range []bool{false, true} {
+		b.Run(fmt.Sprintf("lrmm=%v", lrmm), func(b *testing.B) {
+			m := &logModel{lines: &lines{}, h: 30, logWidth: 75, side: true}
+			line := func(i int) string { return fmt.Sprintf("\x1b[1;38;2;200;100;0mname%d\x1b[m message %d", i%7, i) }
+			for i := range 40 {
+				m.log = append(m.log, line(i))
+			}
+			m.compose()
+			var ps []*Program
+			for range screens {
+				p := New(m, Options{Output: io.Discard, Width: 100, Height: 30, Env: []string{"TERM=xterm-256color"}})
+				p.lrmm = lrmm
+				if err := p.draw(); err != nil {
+					b.Fatal(err)
+				}
+				ps = append(ps, p)
+			}
+			b.ReportAllocs()
+			i := len(m.log)
+			for b.Loop() {
+				m.log = append(m.log[1:], line(i))
+				i++
+				m.compose()
+				for _, p := range ps {
+					if err := p.draw(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*screens), "ns/screen")
+		})
+	}
+}
