@@ -123,6 +123,7 @@ func (b *bench) run(ctx context.Context) *result {
 	}
 	per := int(math.Ceil(cfg.rate * cfg.duration.Seconds()))
 	b.tok = newTokenSet(newNonce(), cfg.senders, max(per, 1))
+	b.tok.anywhere = cfg.lineLayout
 	b.allSeen = make(chan struct{})
 
 	var proc *procStats
@@ -303,7 +304,7 @@ feed:
 		}
 		if s.readyAt == 0 {
 			st.Failed++
-			errs["connected, but the first screen never showed "+firstScreen]++
+			errs["connected, but the first screen never showed "+b.cfg.ready]++
 			continue
 		}
 		st.Connected++

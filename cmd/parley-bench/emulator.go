@@ -42,6 +42,9 @@ func (e *emulator) Char(x, y int) rune {
 	return r
 }
 
+// CursorRow returns the row the cursor is on.
+func (e *emulator) CursorRow() int { return e.vt.CursorPosition().Y }
+
 // close ends the copy of answers.
 func (e *emulator) close() {
 	if c, ok := e.vt.InputPipe().(io.Closer); ok {

@@ -60,6 +60,8 @@ type config struct {
 	duration, drain, timeout, quiet      time.Duration
 	cols, rows                           int
 	term                                 string
+	lineLayout                           bool   // -layout line
+	ready                                string // -ready: the first screen shows this
 	minDelivered                         float64
 	json                                 bool
 	cpuprofile, memprofile               string
@@ -97,6 +99,8 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.quiet, "quiet", 500*time.Millisecond, "after connecting, wait until no screen changed for this long")
 	size := fs.String("size", "100x30", "the pty size, `COLSxROWS`; the emulators have the same size")
 	fs.StringVar(&c.term, "term", "xterm-256color", "the TERM the sessions claim")
+	fs.StringVar(&c.ready, "ready", defaultReady, "a session's first screen is up when this `text` is on it")
+	layout := fs.String("layout", "parley", "how received messages look: `parley` (\"HH:MM name text\" rows), or line: a token\nanywhere on a row but the cursor's, to load servers that print lines (ssh-chat) the same way")
 	fs.Float64Var(&c.minDelivered, "min-delivered", 1.0, "exit 1 when the delivered fraction is below this")
 	fs.BoolVar(&c.json, "json", false, "print the result as JSON")
 	fs.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of this whole process to `file`")
@@ -142,6 +146,13 @@ Flags:
 		return c, fmt.Errorf("-size %q: want COLSxROWS, at least 20x5 and at most 400x200", *size)
 	}
 	c.cols, c.rows = cols, rows
+	switch *layout {
+	case "parley":
+	case "line":
+		c.lineLayout = true
+	default:
+		return c, fmt.Errorf("-layout %q: want parley or line", *layout)
+	}
 	switch {
 	case c.inprocess && (set["addr"] || set["pid"] || set["host-key"]):
 		return c, errors.New("-inprocess starts its own server: -addr, -pid and -host-key do not apply")

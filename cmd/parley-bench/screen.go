@@ -26,6 +26,8 @@ type tokenSet struct {
 	per     int            // tokens per sender, at most
 	sentAt  []atomic.Int64 // by index: since the run's epoch, 0 = not sent
 	sentN   []atomic.Int32 // by sender: how many it sent
+	// anywhere: a token counts wherever it is on a row (-layout line).
+	anywhere bool
 }
 
 func newTokenSet(nonce uint64, senders, per int) *tokenSet {
@@ -69,23 +71,48 @@ var _ screen = (*emulator)(nil)
 // scan calls found for the token on every chat row of scr. A chat row is
 // "HH:MM name tok-..." from the first column, as tui renders a message;
 // the input box ("> tok-...", the sender's own typing) never matches.
+// With anywhere set (-layout line, for servers that print plain lines),
+// a token counts wherever it is on a row, but for the cursor's row: the
+// prompt, where the sender's own typing is echoed.
 func (t *tokenSet) scan(scr screen, found func(s, n int)) {
 	cols, rows := scr.Size()
+	skip := -1
+	if c, ok := scr.(cursorScreen); ok && t.anywhere {
+		skip = c.CursorRow()
+	}
 	for y := range rows {
-		if s, n, ok := t.tokenAt(scr, y, cols); ok {
-			found(s, n)
+		if y == skip {
+			continue
+		}
+		ch := func(x int) rune {
+			if x >= cols {
+				return ' '
+			}
+			return scr.Char(x, y)
+		}
+		if !t.anywhere {
+			if s, n, ok := t.tokenAt(ch, cols); ok {
+				found(s, n)
+			}
+			continue
+		}
+		for x := 0; x+len(tokenPrefix) <= cols; x++ {
+			if ch(x) != rune(tokenPrefix[0]) || (x > 0 && !isBlank(ch(x-1))) {
+				continue
+			}
+			if s, n, ok := t.tokenFrom(ch, x); ok {
+				found(s, n)
+			}
 		}
 	}
 }
 
-// tokenAt parses row y as a chat row carrying one of this run's tokens.
-func (t *tokenSet) tokenAt(scr screen, y, cols int) (s, n int, ok bool) {
-	ch := func(x int) rune {
-		if x >= cols {
-			return ' '
-		}
-		return scr.Char(x, y)
-	}
+// cursorScreen is a screen that knows its cursor's row.
+type cursorScreen interface{ CursorRow() int }
+
+// tokenAt parses a row (its cells by ch) as a chat row carrying one of
+// this run's tokens.
+func (t *tokenSet) tokenAt(ch func(int) rune, cols int) (s, n int, ok bool) {
 	// "HH:MM " — most rows fail at the first cell.
 	if !isDigit(ch(0)) || !isDigit(ch(1)) || ch(2) != ':' || !isDigit(ch(3)) || !isDigit(ch(4)) || ch(5) != ' ' {
 		return 0, 0, false
@@ -94,7 +121,11 @@ func (t *tokenSet) tokenAt(scr screen, y, cols int) (s, n int, ok bool) {
 	for x < cols && !isBlank(ch(x)) { // the sender's name
 		x++
 	}
-	x++
+	return t.tokenFrom(ch, x+1)
+}
+
+// tokenFrom parses one of this run's tokens at cell x, ending at a blank.
+func (t *tokenSet) tokenFrom(ch func(int) rune, x int) (s, n int, ok bool) {
 	for i := 0; i < len(tokenPrefix); i++ {
 		if ch(x) != rune(tokenPrefix[i]) {
 			return 0, 0, false

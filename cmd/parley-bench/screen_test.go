@@ -32,6 +32,28 @@ func found(ts *tokenSet, scr screen) []pair {
 	return got
 }
 
+func TestScanLineLayoutFindsTokensAnywhereButThePrompt(t *testing.T) {
+	ts := newTokenSet(42, 3, 10)
+	ts.anywhere = true
+	term := draw(t,
+		"bench0001: "+ts.text(0, 0),
+		"[12:01] bench0003: hello "+ts.text(2, 9)+" there",
+		"bench0002: x"+ts.text(1, 6), // glued to a word
+		"bench0002: "+ts.text(1, 5)+"a",
+		"* bench0002 "+ts.text(1, 7),
+		"[bench0002] "+ts.text(1, 8), // the prompt: the cursor is left here
+	)
+	got := found(ts, term)
+	want := []pair{{0, 0}, {2, 9}, {1, 7}}
+	if !slices.Equal(got, want) {
+		t.Errorf("found %v, want %v; screen:\n%s", got, want, term.String())
+	}
+	ts.anywhere = false
+	if got := found(ts, term); len(got) != 0 {
+		t.Errorf("parley layout found %v on rows that are not parley's", got)
+	}
+}
+
 func TestScanFindsTokensOnChatRowsOnly(t *testing.T) {
 	ts := newTokenSet(42, 3, 10)
 	other := newTokenSet(43, 3, 10) // an earlier run's tokens

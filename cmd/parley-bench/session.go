@@ -20,8 +20,8 @@ const handshakeTimeout = 30 * time.Second
 // per write, a few KiB at most at 100x30.
 const readBufSize = 8 << 10
 
-// firstScreen is what a screen shows once the chat is up.
-const firstScreen = "#lobby"
+// defaultReady is what parley's screen shows once the chat is up.
+const defaultReady = "#lobby"
 
 // session is one SSH session with a pty. A receiver's output goes through
 // its own terminal emulator for the whole run; an idle session's only
@@ -171,7 +171,7 @@ func (s *session) output(b *bench, p []byte, now time.Duration) {
 		s.feeder.feed(s.term, p[:n])
 		p = p[n:]
 		if !s.gotScreen {
-			if !screenContains(s.term, firstScreen) {
+			if !screenContains(s.term, b.cfg.ready) {
 				continue
 			}
 			s.gotScreen = true
