@@ -118,12 +118,12 @@ type Program struct {
 	urgent        bool             // ... and not only lazily (Lazy)
 	lastFrame     time.Time
 	frameDue      time.Time // when the frame credit is whole again (schedule)
-	rows          []uint64 // hash of each row as drawn; nil: redraw everything
-	band          band     // the model's log region in the last frame (band.go)
-	spare         band     // the band before it, whose slices the next frame reuses
-	lines         []string // scratch for draw: the frame's rows
-	hashes        []uint64 // scratch for draw: their hashes
-	lrmm          bool     // the terminal has left/right margins, and they are on
+	rows          []uint64  // hash of each row as drawn; nil: redraw everything
+	band          band      // the model's log region in the last frame (band.go)
+	spare         band      // the band before it, whose slices the next frame reuses
+	lines         []string  // scratch for draw: the frame's rows
+	hashes        []uint64  // scratch for draw: their hashes
+	lrmm          bool      // the terminal has left/right margins, and they are on
 	title         string
 	cursor        cursorState
 	raw           []byte // tea.Raw output waiting for the next frame

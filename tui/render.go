@@ -125,7 +125,7 @@ func (st *styles) nameStyle(name, id string) string {
 // entry is one message and its lines as last rendered for a width.
 type entry struct {
 	msg    *room.Message // shared with the room's backlog or a received batch: never modified
-	others []string // more people who joined or left with msg.From (coalesced)
+	others []string      // more people who joined or left with msg.From (coalesced)
 	width  int
 	lines  []string
 }
