@@ -335,17 +335,17 @@ func (q *outbox) growLocked(maxMessages int) {
 // reports whether there were any and, when there were none, whether the
 // session has ended (so none will come).
 func (q *outbox) take(dst []Message, limit int) (_ []Message, got, ended bool) {
-	var shared []*Message
-	shared, got, ended = q.takeShared(nil, limit)
-	for _, m := range shared {
-		dst = append(dst, *m)
-	}
-	return dst, got, ended
+	return takeAs(q, dst, limit, func(m *Message) Message { return *m })
 }
 
 // takeShared is take for the messages themselves, shared with every
 // session they went to.
 func (q *outbox) takeShared(dst []*Message, limit int) (_ []*Message, got, ended bool) {
+	return takeAs(q, dst, limit, func(m *Message) *Message { return m })
+}
+
+// takeAs is take and takeShared: each message taken is appended as as(m).
+func takeAs[T any](q *outbox, dst []T, limit int, as func(*Message) T) (_ []T, got, ended bool) {
 	limit = max(limit, 1)
 	q.mu.Lock()
 	if q.n == 0 {
@@ -366,29 +366,24 @@ func (q *outbox) takeShared(dst []*Message, limit int) (_ []*Message, got, ended
 		if ended {
 			q.signal() // the end is next: a reader waiting on wake must come back for it
 		}
-		dst = appendRing(dst, r.slots, head, n)
+		for i := range n {
+			dst = append(dst, as(r.slots[(head+i)%len(r.slots)]))
+		}
 		clearRing(r.slots, head, n)
 		putRing(r)
 		return dst, true, false
 	}
-	from := len(dst)
-	dst = appendRing(dst, q.buf, q.head, limit)
-	clearRing(q.buf, q.head, limit)
-	for _, m := range dst[from:] {
+	for i := range limit {
+		m := q.buf[(q.head+i)%len(q.buf)]
 		q.bytes -= messageSize(m)
+		dst = append(dst, as(m))
 	}
+	clearRing(q.buf, q.head, limit)
 	q.head = (q.head + limit) % len(q.buf)
 	q.n -= limit
 	q.mu.Unlock()
 	q.signal() // more are queued: for another reader, if there is one
 	return dst, true, false
-}
-
-// appendRing appends the n messages of ring from slot head, in order.
-func appendRing(dst, ring []*Message, head, n int) []*Message {
-	first := min(n, len(ring)-head)
-	dst = append(dst, ring[head:head+first]...)
-	return append(dst, ring[:n-first]...)
 }
 
 // clearRing zeroes the n slots of ring from head, so that it keeps no
