@@ -524,14 +524,7 @@ func (ts *testServer) sshFrom(src string, cfg *ssh.ClientConfig) (*ssh.Client, e
 	if err != nil {
 		return nil, err
 	}
-	_ = nc.SetDeadline(time.Now().Add(waitTimeout))
-	c, chans, reqs, err := ssh.NewClientConn(nc, ts.addr, cfg)
-	if err != nil {
-		nc.Close()
-		return nil, err
-	}
-	_ = nc.SetDeadline(time.Time{})
-	return ssh.NewClient(c, chans, reqs), nil
+	return ts.handshake(nc, cfg)
 }
 
 // terminal opens a session with a pty and a shell on conn and shows it on

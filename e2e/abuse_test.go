@@ -1392,16 +1392,7 @@ func TestAbuseStalledReader(t *testing.T) {
 			t.Fatalf("after %d messages (%v) the stalled reader is still in the room", n, time.Since(start))
 		}
 		var tag string
-		for i := 0; i < round; i++ {
-			tag = fmt.Sprintf("m%04d", n)
-			ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-			err := posters[n%2].Send(ctx, bulk(tag))
-			cancel()
-			if err != nil {
-				t.Fatalf("message %d: %v", n, err)
-			}
-			n++
-		}
+		tag, n = postBulk(t, posters, n, round)
 		d.WaitFor(t, contains(tag), waitTimeout)
 	}
 	t.Logf("the stalled reader was disconnected after %d messages of %d bytes, %v", n, len(bulk("m0000")), time.Since(start).Round(time.Millisecond))

@@ -346,6 +346,12 @@ func (ts *testServer) dial(cfg *ssh.ClientConfig) (*ssh.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	return ts.handshake(nc, cfg)
+}
+
+// handshake authenticates on nc, with a deadline on the whole handshake;
+// it closes nc when that fails.
+func (ts *testServer) handshake(nc net.Conn, cfg *ssh.ClientConfig) (*ssh.Client, error) {
 	_ = nc.SetDeadline(time.Now().Add(waitTimeout))
 	c, chans, reqs, err := ssh.NewClientConn(nc, ts.addr, cfg)
 	if err != nil {

@@ -254,16 +254,7 @@ func TestSlowReaderIsDisconnected(t *testing.T) {
 			t.Fatalf("after %d messages (%v) the slow reader is still in the room", n, time.Since(start))
 		}
 		var tag string
-		for i := 0; i < perRound; i++ {
-			tag = fmt.Sprintf("m%04d", n)
-			ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-			err := posters[n%2].Send(ctx, bulk(tag))
-			cancel()
-			if err != nil {
-				t.Fatalf("message %d: %v", n, err)
-			}
-			n++
-		}
+		tag, n = postBulk(t, posters, n, perRound)
 		// Pace by what the people who read see.
 		a.WaitFor(t, contains(tag), waitTimeout)
 		b.WaitFor(t, contains(tag), waitTimeout)
@@ -290,6 +281,23 @@ func TestSlowReaderIsDisconnected(t *testing.T) {
 // mathematical letters, one cell wide), ending with tag (so the tag shows
 // in its last line). The letters vary from line to line and message to
 // message: a renderer that only draws what changed cannot skip any of it.
+// postBulk has posters take turns sending count bulk messages numbered
+// from n, and returns the last one's tag and the next number.
+func postBulk(t *testing.T, posters []*room.Session, n, count int) (tag string, next int) {
+	t.Helper()
+	for range count {
+		tag = fmt.Sprintf("m%04d", n)
+		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+		err := posters[n%len(posters)].Send(ctx, bulk(tag))
+		cancel()
+		if err != nil {
+			t.Fatalf("message %d: %v", n, err)
+		}
+		n++
+	}
+	return tag, n
+}
+
 func bulk(tag string) string {
 	seed := 0
 	for _, c := range tag {
