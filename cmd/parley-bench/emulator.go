@@ -8,13 +8,29 @@ import (
 	"github.com/charmbracelet/x/vt"
 )
 
-// emulator is a session's terminal: charmbracelet/x/vt, which (unlike
-// vt10x) allocates little per character and has what the server uses on
-// real terminals: scroll regions, left/right margins, and answers to the
-// server's queries (background colour, DECRQM), which go back to the
-// server as input, as a real terminal's do. It is owned by the session's
-// reader goroutine; the answers are copied by a goroutine of its own until
-// close.
+// terminal is a session's terminal emulator: it takes the server's output
+// and answers the server's queries (background colour, DECRQM) on the
+// session's input, as a real terminal does.
+type terminal interface {
+	io.Writer
+	screen
+	CursorRow() int
+	String() string
+	close()
+}
+
+// newTerminal returns the terminal -emulator asks for, answering to answers.
+func (c config) newTerminal(answers io.Writer) terminal {
+	if c.xvt {
+		return newEmulator(c.cols, c.rows, answers)
+	}
+	return newTerm(c.cols, c.rows, answers)
+}
+
+// emulator is the full-featured terminal (-emulator xvt):
+// charmbracelet/x/vt, with scroll regions, left/right margins and styled
+// cells. It is owned by the session's reader goroutine; the answers are
+// copied by a goroutine of its own until close.
 type emulator struct {
 	vt *vt.Emulator
 }

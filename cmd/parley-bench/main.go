@@ -61,6 +61,7 @@ type config struct {
 	cols, rows                           int
 	term                                 string
 	lineLayout                           bool   // -layout line
+	xvt                                  bool   // -emulator xvt
 	ready                                string // -ready: the first screen shows this
 	minDelivered                         float64
 	json                                 bool
@@ -101,6 +102,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.term, "term", "xterm-256color", "the TERM the sessions claim")
 	fs.StringVar(&c.ready, "ready", defaultReady, "a session's first screen is up when this `text` is on it")
 	layout := fs.String("layout", "parley", "how received messages look: `parley` (\"HH:MM name text\" rows), or line: a token\nanywhere on a row but the cursor's, to load servers that print lines (ssh-chat) the same way")
+	emulator := fs.String("emulator", "grid", "each session's terminal emulator: `grid` (the bench's own: text only, light)\nor xvt (charmbracelet/x/vt: full cells, about three times the CPU)")
 	fs.Float64Var(&c.minDelivered, "min-delivered", 1.0, "exit 1 when the delivered fraction is below this")
 	fs.BoolVar(&c.json, "json", false, "print the result as JSON")
 	fs.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of this whole process to `file`")
@@ -152,6 +154,13 @@ Flags:
 		c.lineLayout = true
 	default:
 		return c, fmt.Errorf("-layout %q: want parley or line", *layout)
+	}
+	switch *emulator {
+	case "grid":
+	case "xvt":
+		c.xvt = true
+	default:
+		return c, fmt.Errorf("-emulator %q: want grid or xvt", *emulator)
 	}
 	switch {
 	case c.inprocess && (set["addr"] || set["pid"] || set["host-key"]):

@@ -66,7 +66,17 @@ type screen interface {
 	Char(x, y int) rune
 }
 
-var _ screen = (*emulator)(nil)
+var (
+	_ terminal = (*emulator)(nil)
+	_ terminal = (*term)(nil)
+)
+
+// changeScreen is a screen that knows which rows were written to since
+// they were last scanned; scan then reads only those.
+type changeScreen interface {
+	Changed(y int) bool
+	Seen(y int)
+}
 
 // scan calls found for the token on every chat row of scr. A chat row is
 // "HH:MM name tok-..." from the first column, as tui renders a message;
@@ -80,9 +90,16 @@ func (t *tokenSet) scan(scr screen, found func(s, n int)) {
 	if c, ok := scr.(cursorScreen); ok && t.anywhere {
 		skip = c.CursorRow()
 	}
+	changes, _ := scr.(changeScreen)
 	for y := range rows {
-		if y == skip {
+		if y == skip { // still changed: scanned once the cursor has left it
 			continue
+		}
+		if changes != nil {
+			if !changes.Changed(y) {
+				continue
+			}
+			changes.Seen(y)
 		}
 		ch := func(x int) rune {
 			if x >= cols {

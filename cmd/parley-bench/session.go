@@ -45,7 +45,7 @@ type session struct {
 
 	// Owned by the reader goroutine.
 	trace     io.Writer // when set, gets every byte of output (-trace)
-	term      *emulator
+	term      terminal
 	feeder    utf8Feeder
 	frames    frameSplitter
 	gotScreen bool
@@ -124,7 +124,7 @@ func (b *bench) connect(ctx context.Context, s *session) (err error) {
 	s.shellAt = b.since()
 	in := &lockedWriter{w: stdin}
 	s.conn, s.stdin, s.stopClose = client, in, stopHard
-	s.term = newEmulator(b.cfg.cols, b.cfg.rows, in)
+	s.term = b.cfg.newTerminal(in)
 	go s.read(b, stdout)
 	return nil
 }
