@@ -3,6 +3,8 @@ package screen
 import (
 	"hash/maphash"
 
+	tea "charm.land/bubbletea/v2"
+
 	"github.com/charmbracelet/x/ansi"
 )
 
@@ -26,38 +28,47 @@ type band struct {
 	left, right        []uint64 // by row - top: hashes of the log's part and of the rest
 }
 
+// Rows is implemented by a model that can hand the screen its frame as
+// rows in two parts instead of one string: ViewRows is View without
+// Content, filling left and right (a row each, Height rows; rows it does
+// not fill are empty). Row y shows left[y] then right[y]; within a Band,
+// right[y] (the column beside the log) starts at the band's width. The
+// screen then builds and splits no frame string and finds the log's part
+// of a row without measuring it: a frame after a new message hashes its
+// rows and writes the new one.
+type Rows interface {
+	ViewRows(left, right []string) tea.View
+}
+
 // minScroll is the smallest band worth scrolling.
 const minScroll = 4
 
 // scrollBand scrolls the terminal when the model's log moved up, so that
 // the rows that only moved are not written again. It writes to p.buf and
 // updates p.rows to what the terminal shows after the scroll.
-func (p *Program) scrollBand(lines []string, hashes []uint64) {
-	bm, ok := p.model.(Band)
-	if !ok {
+func (p *Program) scrollBand(f *frame) {
+	top, bottom, width := p.modelBand()
+	if bottom == 0 {
 		p.band = band{}
 		return
 	}
-	top, bottom, width := bm.Band()
-	if top < 0 || bottom > p.height || bottom-top < minScroll || width <= 0 || width > p.width {
-		p.band = band{}
-		return
-	}
+	lines, hashes := f.lines, f.hashes
 	// The log's part of each row of the new frame.
 	old := p.band
 	same := old.top == top && old.bottom == bottom && old.width == width && len(p.rows) == p.height
 	left, right := reuse(p.spare.left, bottom-top), reuse(p.spare.right, bottom-top)
 	for y := top; y < bottom; y++ {
-		if same && p.rows[y] == hashes[y] { // unchanged since the last frame
+		switch {
+		case f.rights != nil: // the model's parts
+			left[y-top], right[y-top] = f.leftH[y], f.rightH[y]
+		case same && p.rows[y] == hashes[y]: // unchanged since the last frame
 			left[y-top], right[y-top] = old.left[y-top], old.right[y-top]
-			continue
-		}
-		if same && y+1 < bottom && p.rows[y+1] == hashes[y] { // moved up a row: a new message's usual frame
+		case same && y+1 < bottom && p.rows[y+1] == hashes[y]: // moved up a row: a new message's usual frame
 			left[y-top], right[y-top] = old.left[y+1-top], old.right[y+1-top]
-			continue
+		default:
+			row := rowCache.prepare(lines[y], hashes[y], p.width, width, p.color)
+			left[y-top], right[y-top] = row.left, row.rightHash
 		}
-		row := rowCache.prepare(lines[y], hashes[y], p.width, width, p.color)
-		left[y-top], right[y-top] = row.left, row.rightHash
 	}
 	p.band, p.spare = band{top: top, bottom: bottom, width: width, left: left, right: right}, old
 	if !same {
@@ -90,7 +101,7 @@ func (p *Program) scrollBand(lines []string, hashes []uint64) {
 	k := best
 	b := &p.buf
 	if width < p.width && p.lrmm {
-		p.scrollMargins(top, bottom, width, k, lines, hashes, left, right, old)
+		p.scrollMargins(f, top, bottom, width, k, left, right, old)
 		return
 	}
 	b.WriteString(ansi.ResetStyle + ansi.SetTopBottomMargins(top+1, bottom) + ansi.SU(k) + ansi.SetTopBottomMargins(0, 0))
@@ -110,11 +121,10 @@ func (p *Program) scrollBand(lines []string, hashes []uint64) {
 		if old.left[y-top+k] != left[y-top] || p.rows[y] == hashes[y] {
 			continue
 		}
-		row := rowCache.prepare(lines[y], hashes[y], p.width, width, p.color)
 		b.WriteString(ansi.CursorPosition(width+1, y+1))
-		b.WriteString(row.right)
+		w := width + p.writeBeside(f, y, width)
 		b.WriteString(ansi.ResetStyle)
-		if row.width < p.width {
+		if w < p.width {
 			b.WriteString(ansi.EraseLineRight)
 		}
 		p.rows[y] = hashes[y]
@@ -125,7 +135,8 @@ func (p *Program) scrollBand(lines []string, hashes []uint64) {
 // right margins (DECLRMM, asked for at start): what is beside the log stays
 // where it is, and a row is right after the scroll when its log part came
 // from k rows below and the rest did not change.
-func (p *Program) scrollMargins(top, bottom, width, k int, lines []string, hashes, left, right []uint64, old band) {
+func (p *Program) scrollMargins(f *frame, top, bottom, width, k int, left, right []uint64, old band) {
+	hashes := f.hashes
 	p.buf.WriteString(ansi.ResetStyle + ansi.SetTopBottomMargins(top+1, bottom) + ansi.SetLeftRightMargins(1, width) +
 		ansi.SU(k) + ansi.SetLeftRightMargins(0, 0) + ansi.SetTopBottomMargins(0, 0))
 	for y := top; y < bottom; y++ {
@@ -136,16 +147,56 @@ func (p *Program) scrollMargins(top, bottom, width, k int, lines []string, hashe
 		case i+k < len(old.left) && old.left[i+k] == left[i]:
 			p.rows[y] = hashes[y]
 		default: // a new line: only its log part
-			row := rowCache.prepare(lines[y], hashes[y], p.width, width, p.color)
 			p.buf.WriteString(ansi.CursorPosition(1, y+1))
-			p.buf.WriteString(row.leftOut)
+			w := p.writeLog(f, y, width)
 			p.buf.WriteString(ansi.ResetStyle)
-			if row.leftWidth < width {
-				p.buf.WriteString(ansi.ECH(width - row.leftWidth))
+			if w < width {
+				p.buf.WriteString(ansi.ECH(width - w))
 			}
 			p.rows[y] = hashes[y]
 		}
 	}
+}
+
+// modelBand returns the model's Band when it is one worth scrolling, else
+// zeros.
+func (p *Program) modelBand() (top, bottom, width int) {
+	bm, ok := p.model.(Band)
+	if !ok {
+		return 0, 0, 0
+	}
+	top, bottom, width = bm.Band()
+	if top < 0 || bottom > p.height || bottom-top < minScroll || width <= 0 || width > p.width {
+		return 0, 0, 0
+	}
+	return top, bottom, width
+}
+
+// writeLog writes the log's part of row y (its first width cells) and
+// returns how many cells it took.
+func (p *Program) writeLog(f *frame, y, width int) int {
+	if f.rights != nil {
+		row := rowCache.prepare(f.lines[y], f.leftH[y], width, 0, p.color)
+		p.buf.WriteString(row.out)
+		return row.width
+	}
+	row := rowCache.prepare(f.lines[y], f.hashes[y], p.width, width, p.color)
+	p.buf.WriteString(row.leftOut)
+	return row.leftWidth
+}
+
+// writeBeside writes what row y has beside the log (from cell width on)
+// and returns how many cells it took.
+func (p *Program) writeBeside(f *frame, y, width int) int {
+	if f.rights != nil {
+		if f.rightH[y] == 0 {
+			return 0
+		}
+		return p.writeRight(f, y, width)
+	}
+	row := rowCache.prepare(f.lines[y], f.hashes[y], p.width, width, p.color)
+	p.buf.WriteString(row.right)
+	return max(row.width-width, 0)
 }
 
 // reuse returns s resized to n, allocating only when it is too small.

@@ -22,6 +22,34 @@ type logModel struct {
 	logWidth int
 	side     bool
 	claim    [3]int // when set, what Band answers instead of the truth
+	// parts: the same rows in two parts, the log's and the column beside
+	// it, for rowsLog.
+	left, right []string
+	partsViews  int  // frames drawn from the parts
+	unpadded    bool // left parts are not padded to logWidth
+}
+
+// rowsLog is a logModel that hands the screen its rows in parts (Rows).
+type rowsLog struct{ *logModel }
+
+func (m rowsLog) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	_, cmd := m.logModel.Update(msg)
+	return m, cmd
+}
+
+func (m rowsLog) ViewRows(left, right []string) tea.View {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.partsViews++
+	copy(left, m.left)
+	copy(right, m.right)
+	return tea.View{Cursor: m.cursor, WindowTitle: m.title}
+}
+
+// models are a logModel as itself (View) and as rows in parts (Rows):
+// tests of the band run on both.
+func models(m *logModel) map[string]tea.Model {
+	return map[string]tea.Model{"view": m, "rows": rowsLog{m}}
 }
 
 func (m *logModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
@@ -41,6 +69,7 @@ func (m *logModel) compose() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	rows := []string{"\x1b[7m header \x1b[m"}
+	m.left, m.right = []string{rows[0]}, []string{""}
 	n := m.h - 2
 	start := max(len(m.log)-n, 0)
 	shown := m.log[start:]
@@ -50,12 +79,18 @@ func (m *logModel) compose() {
 			l = shown[i]
 		}
 		l += strings.Repeat(" ", m.logWidth-ansi.StringWidth(l))
+		var r string
 		if m.side {
-			l += fmt.Sprintf("\x1b[2m│\x1b[m\x1b[36mperson%d\x1b[m", y)
+			r = fmt.Sprintf("\x1b[2m│\x1b[m\x1b[36mperson%d\x1b[m", y)
 		}
-		rows = append(rows, l)
+		rows = append(rows, l+r)
+		if m.unpadded {
+			l = strings.TrimRight(l, " ")
+		}
+		m.left, m.right = append(m.left, l), append(m.right, r)
 	}
 	rows = append(rows, "> ")
+	m.left, m.right = append(m.left, "> "), append(m.right, "")
 	m.rows = rows
 }
 
@@ -81,53 +116,87 @@ func (m *logModel) add(r *rig, text string) {
 
 func TestANewLogLineScrollsInsteadOfRewritingTheScreen(t *testing.T) {
 	for _, side := range []bool{false, true} {
-		t.Run(fmt.Sprintf("side=%v", side), func(t *testing.T) {
-			m := newLog(40, 12, side)
-			r := startModel(t, m, m.lines, Options{Width: 40, Height: 12})
-			m.add(r, "first new")
-			r.term.waitFor(t, "the first line", func(s string) bool { return strings.Contains(s, "first new") })
-			r.term.reset()
-			m.add(r, "second new")
-			r.term.waitFor(t, "the second line", func(s string) bool { return strings.Contains(s, "second new") })
-			out := r.term.output()
-			if !strings.Contains(out, ansi.SU(1)) {
-				t.Errorf("no scroll in %q", out)
-			}
-			if strings.Contains(out, "old line") || strings.Contains(out, "first new") {
-				t.Errorf("log lines that only moved were written again: %q", out)
-			}
-			// The screen is right: log in order, side column in place.
-			rows := strings.Split(r.term.screen(), "\n")
-			if !strings.HasPrefix(rows[9], "first new") || !strings.HasPrefix(rows[10], "second new") || !strings.HasPrefix(rows[1], "old line 12") {
-				t.Errorf("screen:\n%s", r.term.screen())
-			}
-			if side {
-				for y := 1; y <= 10; y++ {
-					if want := fmt.Sprintf("│person%d", y-1); !strings.Contains(rows[y], want) {
-						t.Errorf("row %d = %q, want %q beside the log", y, rows[y], want)
+		for kind := range models(nil) {
+			t.Run(fmt.Sprintf("%s/side=%v", kind, side), func(t *testing.T) {
+				m := newLog(40, 12, side)
+				r := startModel(t, models(m)[kind], m.lines, Options{Width: 40, Height: 12})
+				m.add(r, "first new")
+				r.term.waitFor(t, "the first line", func(s string) bool { return strings.Contains(s, "first new") })
+				r.term.reset()
+				m.add(r, "second new")
+				r.term.waitFor(t, "the second line", func(s string) bool { return strings.Contains(s, "second new") })
+				out := r.term.output()
+				if !strings.Contains(out, ansi.SU(1)) {
+					t.Errorf("no scroll in %q", out)
+				}
+				if strings.Contains(out, "old line") || strings.Contains(out, "first new") {
+					t.Errorf("log lines that only moved were written again: %q", out)
+				}
+				// The screen is right: log in order, side column in place.
+				rows := strings.Split(r.term.screen(), "\n")
+				if !strings.HasPrefix(rows[9], "first new") || !strings.HasPrefix(rows[10], "second new") || !strings.HasPrefix(rows[1], "old line 12") {
+					t.Errorf("screen:\n%s", r.term.screen())
+				}
+				if side {
+					for y := 1; y <= 10; y++ {
+						if want := fmt.Sprintf("│person%d", y-1); !strings.Contains(rows[y], want) {
+							t.Errorf("row %d = %q, want %q beside the log", y, rows[y], want)
+						}
 					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
 
 func TestAWrongBandStillDrawsTheRightScreen(t *testing.T) {
+	for kind := range models(nil) {
+		t.Run(kind, testAWrongBand(kind))
+	}
+}
+
+func testAWrongBand(kind string) func(*testing.T) {
+	return func(t *testing.T) {
+		m := newLog(40, 12, true)
+		m.claim = [3]int{0, 12, 30} // claims the header and the input scroll with the log
+		r := startModel(t, models(m)[kind], m.lines, Options{Width: 40, Height: 12})
+		r.term.waitFor(t, "the first frame", func(s string) bool { return strings.Contains(s, "old line 19") })
+		for i := 0; i < 5; i++ {
+			m.add(r, fmt.Sprintf("new %d", i))
+		}
+		r.term.waitFor(t, "the last line", func(s string) bool { return strings.Contains(s, "new 4") })
+		m.mu.Lock()
+		want := append([]string(nil), m.rows...)
+		m.mu.Unlock()
+		r.term.waitFor(t, "the frame", func(s string) bool {
+			rows := strings.Split(s, "\n")
+			for y, w := range want {
+				if strings.TrimRight(rows[y], " ") != strings.TrimRight(stripSGR(w), " ") {
+					return false
+				}
+			}
+			return true
+		})
+	}
+}
+
+// TestARowsModelsColumnStartsAtTheBandsWidth: a Rows model's left parts
+// need not be padded; what is beside the log starts at the band's width.
+func TestARowsModelsColumnStartsAtTheBandsWidth(t *testing.T) {
 	m := newLog(40, 12, true)
-	m.claim = [3]int{0, 12, 30} // claims the header and the input scroll with the log
-	r := startModel(t, m, m.lines, Options{Width: 40, Height: 12})
-	r.term.waitFor(t, "the first frame", func(s string) bool { return strings.Contains(s, "old line 19") })
-	for i := 0; i < 5; i++ {
+	m.unpadded = true
+	m.compose()
+	r := startModel(t, rowsLog{m}, m.lines, Options{Width: 40, Height: 12})
+	for i := range 3 {
 		m.add(r, fmt.Sprintf("new %d", i))
 	}
-	r.term.waitFor(t, "the last line", func(s string) bool { return strings.Contains(s, "new 4") })
-	m.mu.Lock()
-	want := append([]string(nil), m.rows...)
-	m.mu.Unlock()
-	r.term.waitFor(t, "the frame", func(s string) bool {
+	r.term.waitFor(t, "the column at the band's width beside every log row", func(s string) bool {
 		rows := strings.Split(s, "\n")
-		for y, w := range want {
-			if strings.TrimRight(rows[y], " ") != strings.TrimRight(stripSGR(w), " ") {
+		if len(rows) < 12 || !strings.HasPrefix(rows[10], "new 2") {
+			return false
+		}
+		for y := 1; y <= 10; y++ {
+			if !strings.HasPrefix(string([]rune(rows[y])[30:]), fmt.Sprintf("│person%d", y-1)) {
 				return false
 			}
 		}
@@ -153,58 +222,66 @@ func stripSGR(s string) string {
 // x/vt, which answers the margin query and has left/right margins: the
 // column beside the log is not written again when a line arrives.
 func TestOnATerminalWithMarginsOnlyTheLogScrolls(t *testing.T) {
-	m := newLog(40, 12, true)
-	emu := vt.NewEmulator(40, 12)
-	out := newTermOn(emu)
-	in, keys := io.Pipe()
-	p := New(m, Options{Input: in, Output: out, Width: 40, Height: 12})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	go func() { _, _ = io.Copy(keys, emu) }() // the terminal's answers
-	t.Cleanup(func() {
-		cancel()
-		_ = keys.Close()
-		_ = emu.InputPipe().(io.Closer).Close() // ends the copy of its answers
-		<-done
-	})
-	shows := func(what string, ok func([]string) bool) {
-		t.Helper()
-		out.waitFor(t, what, func(s string) bool {
-			rows := strings.Split(s, "\n")
-			return len(rows) >= 12 && ok(rows)
+	for kind := range models(nil) {
+		t.Run(kind, testMargins(kind))
+	}
+}
+
+func testMargins(kind string) func(*testing.T) {
+	return func(t *testing.T) {
+		m := newLog(40, 12, true)
+		emu := vt.NewEmulator(40, 12)
+		out := newTermOn(emu)
+		in, keys := io.Pipe()
+		p := New(models(m)[kind], Options{Input: in, Output: out, Width: 40, Height: 12})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- p.Run(ctx) }()
+		go func() { _, _ = io.Copy(keys, emu) }() // the terminal's answers
+		t.Cleanup(func() {
+			cancel()
+			_ = keys.Close()
+			_ = emu.InputPipe().(io.Closer).Close() // ends the copy of its answers
+			<-done
 		})
-	}
-	shows("the first frame", func(r []string) bool { return strings.Contains(r[10], "old line 19") })
-	// The answer to the query arrives as input and turns margins on.
-	deadline := time.Now().Add(waitTimeout)
-	for !strings.Contains(out.output(), ansi.SetModeLeftRightMargin) {
-		if time.Now().After(deadline) {
-			t.Fatal("margins were never turned on")
+		shows := func(what string, ok func([]string) bool) {
+			t.Helper()
+			out.waitFor(t, what, func(s string) bool {
+				rows := strings.Split(s, "\n")
+				return len(rows) >= 12 && ok(rows)
+			})
 		}
-		m.add(&rig{p: p}, "poke") // a frame carries the mode change
-		shows("the poke", func(r []string) bool { return strings.Contains(r[10], "poke") })
-	}
-	m.add(&rig{p: p}, "settled")
-	shows("the settled line", func(r []string) bool { return strings.HasPrefix(r[10], "settled") })
-	out.reset()
-	m.add(&rig{p: p}, "fresh line")
-	shows("the new line", func(r []string) bool { return strings.HasPrefix(r[10], "fresh line") })
-	got := out.output()
-	if !strings.Contains(got, ansi.SetLeftRightMargins(1, 30)) {
-		t.Errorf("no margin scroll: %q", got)
-	}
-	if strings.Contains(got, "person") {
-		t.Errorf("the column beside the log was written again: %q", got)
-	}
-	rows := strings.Split(out.screen(), "\n")
-	for y := 1; y <= 10; y++ {
-		if want := fmt.Sprintf("│person%d", y-1); !strings.Contains(rows[y], want) {
-			t.Errorf("row %d = %q, want %q beside the log", y, rows[y], want)
+		shows("the first frame", func(r []string) bool { return strings.Contains(r[10], "old line 19") })
+		// The answer to the query arrives as input and turns margins on.
+		deadline := time.Now().Add(waitTimeout)
+		for !strings.Contains(out.output(), ansi.SetModeLeftRightMargin) {
+			if time.Now().After(deadline) {
+				t.Fatal("margins were never turned on")
+			}
+			m.add(&rig{p: p}, "poke") // a frame carries the mode change
+			shows("the poke", func(r []string) bool { return strings.Contains(r[10], "poke") })
 		}
-	}
-	if !strings.HasPrefix(rows[9], "settled") {
-		t.Errorf("row 9 = %q, want the line before the new one", rows[9])
+		m.add(&rig{p: p}, "settled")
+		shows("the settled line", func(r []string) bool { return strings.HasPrefix(r[10], "settled") })
+		out.reset()
+		m.add(&rig{p: p}, "fresh line")
+		shows("the new line", func(r []string) bool { return strings.HasPrefix(r[10], "fresh line") })
+		got := out.output()
+		if !strings.Contains(got, ansi.SetLeftRightMargins(1, 30)) {
+			t.Errorf("no margin scroll: %q", got)
+		}
+		if strings.Contains(got, "person") {
+			t.Errorf("the column beside the log was written again: %q", got)
+		}
+		rows := strings.Split(out.screen(), "\n")
+		for y := 1; y <= 10; y++ {
+			if want := fmt.Sprintf("│person%d", y-1); !strings.Contains(rows[y], want) {
+				t.Errorf("row %d = %q, want %q beside the log", y, rows[y], want)
+			}
+		}
+		if !strings.HasPrefix(rows[9], "settled") {
+			t.Errorf("row 9 = %q, want the line before the new one", rows[9])
+		}
 	}
 }
 
@@ -216,35 +293,37 @@ func TestOnATerminalWithMarginsOnlyTheLogScrolls(t *testing.T) {
 func BenchmarkDrawBand(b *testing.B) {
 	const screens = 100
 	for _, lrmm := range []bool{false, true} {
-		b.Run(fmt.Sprintf("lrmm=%v", lrmm), func(b *testing.B) {
-			m := &logModel{lines: &lines{}, h: 30, logWidth: 75, side: true}
-			line := func(i int) string { return fmt.Sprintf("\x1b[1;38;2;200;100;0mname%d\x1b[m message %d", i%7, i) }
-			for i := range 40 {
-				m.log = append(m.log, line(i))
-			}
-			m.compose()
-			var ps []*Program
-			for range screens {
-				p := New(m, Options{Output: io.Discard, Width: 100, Height: 30, Env: []string{"TERM=xterm-256color"}})
-				p.lrmm = lrmm
-				if err := p.draw(); err != nil {
-					b.Fatal(err)
+		for kind := range models(nil) {
+			b.Run(fmt.Sprintf("%s/lrmm=%v", kind, lrmm), func(b *testing.B) {
+				m := &logModel{lines: &lines{}, h: 30, logWidth: 75, side: true}
+				line := func(i int) string { return fmt.Sprintf("\x1b[1;38;2;200;100;0mname%d\x1b[m message %d", i%7, i) }
+				for i := range 40 {
+					m.log = append(m.log, line(i))
 				}
-				ps = append(ps, p)
-			}
-			b.ReportAllocs()
-			i := len(m.log)
-			for b.Loop() {
-				m.log = append(m.log[1:], line(i))
-				i++
 				m.compose()
-				for _, p := range ps {
+				var ps []*Program
+				for range screens {
+					p := New(models(m)[kind], Options{Output: io.Discard, Width: 100, Height: 30, Env: []string{"TERM=xterm-256color"}})
+					p.lrmm = lrmm
 					if err := p.draw(); err != nil {
 						b.Fatal(err)
 					}
+					ps = append(ps, p)
 				}
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*screens), "ns/screen")
-		})
+				b.ReportAllocs()
+				i := len(m.log)
+				for b.Loop() {
+					m.log = append(m.log[1:], line(i))
+					i++
+					m.compose()
+					for _, p := range ps {
+						if err := p.draw(); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*screens), "ns/screen")
+			})
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
+	"math/bits"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -121,8 +122,7 @@ type Program struct {
 	rows          []uint64  // hash of each row as drawn; nil: redraw everything
 	band          band      // the model's log region in the last frame (band.go)
 	spare         band      // the band before it, whose slices the next frame reuses
-	lines         []string  // scratch for draw: the frame's rows
-	hashes        []uint64  // scratch for draw: their hashes
+	frame         frame     // scratch for draw: the frame's rows
 	lrmm          bool      // the terminal has left/right margins, and they are on
 	title         string
 	cursor        cursorState
@@ -518,7 +518,21 @@ func (p *Program) event(ev uv.Event) {
 func (p *Program) draw() error {
 	p.dirty, p.urgent = false, false
 	p.lastFrame = time.Now()
-	v := p.model.View()
+	f := p.scratch(p.height)
+	defer f.clear() // keep no reference to the frame's text
+	var v tea.View
+	if rm, ok := p.model.(Rows); ok {
+		v = rm.ViewRows(f.lines, f.rights)
+		f.hashParts(p.modelBand())
+	} else {
+		f.rights = nil
+		v = p.model.View()
+		rest := v.Content
+		for y := range f.lines {
+			f.lines[y], rest, _ = strings.Cut(rest, "\n")
+			f.hashes[y] = maphash.String(seed, f.lines[y])
+		}
+	}
 	b := &p.buf
 	b.Reset()
 	b.Write(p.raw)
@@ -539,25 +553,16 @@ func (p *Program) draw() error {
 			p.rows[y] = blank
 		}
 	}
-	lines, hashes := p.scratch(p.height)
-	defer clear(lines) // keep no reference to the frame's text
-	rest := v.Content
-	for y := range lines {
-		lines[y], rest, _ = strings.Cut(rest, "\n")
-		hashes[y] = maphash.String(seed, lines[y])
-	}
-	p.scrollBand(lines, hashes)
-	for y, line := range lines {
-		h := hashes[y]
+	p.scrollBand(f)
+	for y, h := range f.hashes {
 		if p.rows[y] == h {
 			continue
 		}
 		p.rows[y] = h
-		row := rowCache.prepare(line, h, p.width, 0, p.color)
 		b.WriteString(ansi.CursorPosition(1, y+1))
-		b.WriteString(row.out)
+		w := p.writeRow(f, y)
 		b.WriteString(ansi.ResetStyle)
-		if row.width < p.width {
+		if w < p.width {
 			b.WriteString(ansi.EraseLineRight)
 		}
 	}
@@ -581,12 +586,102 @@ func (p *Program) draw() error {
 	return nil
 }
 
-// scratch returns the per-frame row slices, reused between frames.
-func (p *Program) scratch(n int) ([]string, []uint64) {
-	if cap(p.lines) < n {
-		p.lines, p.hashes = make([]string, n), make([]uint64, n)
+// frame is a frame's rows, reused between frames: whole lines (from
+// View), or with a Rows model each row's two parts, their hashes, and the
+// column the right part starts at (0: right after the left part).
+type frame struct {
+	lines, rights []string
+	hashes        []uint64 // each row's: what p.rows compares
+	leftH, rightH []uint64 // with parts: each part's (0 for an empty right part)
+	rightAt       []int
+	all           frameBufs
+}
+
+// frameBufs holds the frame's slices at their full capacity.
+type frameBufs struct {
+	lines, rights         []string
+	hashes, leftH, rightH []uint64
+	rightAt               []int
+}
+
+// scratch returns the frame's rows for n rows, reusing the last frame's.
+func (p *Program) scratch(n int) *frame {
+	f := &p.frame
+	if cap(f.all.lines) < n {
+		f.all = frameBufs{
+			lines: make([]string, n), rights: make([]string, n),
+			hashes: make([]uint64, n), leftH: make([]uint64, n), rightH: make([]uint64, n),
+			rightAt: make([]int, n),
+		}
 	}
-	return p.lines[:n], p.hashes[:n]
+	a := f.all
+	*f = frame{lines: a.lines[:n], rights: a.rights[:n], hashes: a.hashes[:n], leftH: a.leftH[:n], rightH: a.rightH[:n], rightAt: a.rightAt[:n], all: a}
+	return f
+}
+
+func (f *frame) clear() {
+	clear(f.all.lines)
+	clear(f.all.rights)
+}
+
+// hashParts hashes a Rows frame. Within the band (rows [top, bottom)), a
+// right part starts at the band's width, whatever its left part's width:
+// where the member list is drawn is part of what a row is.
+func (f *frame) hashParts(top, bottom, width int) {
+	for y, l := range f.lines {
+		f.leftH[y] = maphash.String(seed, l)
+		f.rightH[y], f.rightAt[y] = 0, 0
+		if r := f.rights[y]; r != "" {
+			f.rightH[y] = maphash.String(seed, r)
+			if y >= top && y < bottom {
+				f.rightAt[y] = width
+			}
+		}
+		f.hashes[y] = partsHash(f.leftH[y], f.rightH[y], f.rightAt[y])
+	}
+}
+
+// partsHash is a row's hash from its parts'. A row without a right part
+// hashes as its left part does alone, as a whole line would.
+func partsHash(left, right uint64, at int) uint64 {
+	if right == 0 {
+		return left
+	}
+	return left ^ bits.RotateLeft64(right*0x9e3779b97f4a7c15+uint64(at), 23)
+}
+
+// writeRow writes row y of the frame from the cursor at its first column
+// and returns how many cells it took.
+func (p *Program) writeRow(f *frame, y int) int {
+	b := &p.buf
+	if f.rights == nil {
+		row := rowCache.prepare(f.lines[y], f.hashes[y], p.width, 0, p.color)
+		b.WriteString(row.out)
+		return row.width
+	}
+	limit := p.width
+	if at := f.rightAt[y]; at > 0 {
+		limit = at
+	}
+	left := rowCache.prepare(f.lines[y], f.leftH[y], limit, 0, p.color)
+	b.WriteString(left.out)
+	w := left.width
+	if f.rightH[y] == 0 || w >= p.width {
+		return w
+	}
+	if at := f.rightAt[y]; at > w { // blank up to where the right part starts
+		b.WriteString(ansi.ResetStyle + ansi.ECH(at-w) + ansi.CUF(at-w))
+		w = at
+	}
+	return w + p.writeRight(f, y, w)
+}
+
+// writeRight writes the right part of row y, which starts at cell at, and
+// returns how many cells it took.
+func (p *Program) writeRight(f *frame, y, at int) int {
+	right := rowCache.prepare(f.rights[y], f.rightH[y], p.width-at, 0, p.color)
+	p.buf.WriteString(right.out)
+	return right.width
 }
 
 // cleanTitle keeps a window title printable and short.

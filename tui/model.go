@@ -85,10 +85,15 @@ type Model struct {
 	members       []room.MemberInfo
 	side          sideCache // the member list as last drawn
 	headerFor     headerKey // what headerDrawn shows
-	lastLen       int       // the last View's length
-	lazy          bool      // the last Update brought only others' joins and leaves
+	lastRows      int       // rows in the last frame (fillRows)
+	blankRow      string    // a blank conversation row, for rows beside the member list
+	title         string    // the window title, for titleFor
+	titleFor      string
+	lazy          bool // the last Update brought only others' joins and leaves
 	headerDrawn   string
-	band          [3]int // the conversation's rows and width in the last View: see Band
+	band          [3]int   // the conversation's rows and width in the last View: see Band
+	chatScratch   []string // chatLines' work, reused
+	chatOut       []string // chatLines' result, reused
 	topic         string
 	name          string
 
@@ -783,9 +788,34 @@ func (m *Model) Close() { m.cancel() }
 
 // View renders the screen.
 func (m *Model) View() tea.View {
-	v := tea.NewView(m.render())
-	v.AltScreen = true
-	v.WindowTitle = "parley #" + m.cur.name
+	n := max(m.height, 1)
+	left, right := make([]string, n), make([]string, n)
+	v := m.ViewRows(left, right)
+	var b strings.Builder
+	for y := range min(m.lastRows, n) {
+		if y > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(left[y])
+		b.WriteString(right[y])
+	}
+	v.Content = b.String()
+	return v
+}
+
+// ViewRows is View for the screen (screen.Rows): instead of one string it
+// fills left and right, a row each, with the frame's rows in two parts:
+// the conversation's (exactly the conversation's width where the member
+// list is beside it) and the divider and member list. No frame string is
+// built: the parts are the conversation's rendered lines and the member
+// list's rows, shared between frames and between screens.
+func (m *Model) ViewRows(left, right []string) tea.View {
+	m.lastRows = m.fillRows(left, right)
+	v := tea.View{AltScreen: true}
+	if m.titleFor != m.cur.name || m.title == "" {
+		m.titleFor, m.title = m.cur.name, "parley #"+m.cur.name
+	}
+	v.WindowTitle = m.title
 	if c := m.input.Cursor(); c != nil && !m.ended {
 		c.Y += m.height - m.input.Height()
 		v.Cursor = c
@@ -798,18 +828,23 @@ func (m *Model) View() tea.View {
 // instead of redrawing every row (screen.Band).
 func (m *Model) Band() (top, bottom, width int) { return m.band[0], m.band[1], m.band[2] }
 
-func (m *Model) render() string {
+// fillRows puts the frame's rows in left and right (as many as fit) and
+// returns how many rows the frame has.
+func (m *Model) fillRows(left, right []string) int {
+	n := 0
+	put := func(l, r string) {
+		if n < len(left) {
+			left[n], right[n] = l, r
+		}
+		n++
+	}
 	if m.width < 10 || m.height < 4 {
 		m.band = [3]int{}
-		return "window too small"
+		put("window too small", "")
+		return n
 	}
 	cw, ch := m.chatWidth(), m.chatHeight()
-	var b strings.Builder
-	b.Grow(m.lastLen + 64) // about the size of the last frame: one allocation
-	defer func() { m.lastLen = b.Len() }()
-	b.WriteString(m.header())
-	b.WriteByte('\n')
-
+	put(m.header(), "")
 	chat := m.chatLines(cw, ch)
 	m.band = [3]int{1, 1 + ch, cw}
 	if m.overlay != "" {
@@ -820,20 +855,33 @@ func (m *Model) render() string {
 	if m.wide() {
 		side = m.sideLines(ch)
 	}
-	blank := strings.Repeat(" ", cw)
 	for i, line := range chat {
-		b.WriteString(line)
-		if side != nil {
-			if line == "" { // chat rows are padded to cw, or empty
-				b.WriteString(blank)
-			}
-			b.WriteString(m.st.divider)
-			b.WriteString(side[i])
+		if side == nil {
+			put(line, "")
+			continue
 		}
-		b.WriteByte('\n')
+		if line == "" { // chat rows are padded to cw, or empty
+			line = m.blank(cw)
+		}
+		put(line, side[i])
 	}
-	b.WriteString(m.input.View())
-	return b.String()
+	rest := m.input.View()
+	for {
+		row, more, ok := strings.Cut(rest, "\n")
+		put(row, "")
+		if !ok {
+			return n
+		}
+		rest = more
+	}
+}
+
+// blank returns w spaces, kept between frames.
+func (m *Model) blank(w int) string {
+	if len(m.blankRow) != w {
+		m.blankRow = strings.Repeat(" ", w)
+	}
+	return m.blankRow
 }
 
 // headerKey is what the header shows: it is drawn again only when that
@@ -890,8 +938,10 @@ func (m *Model) drawHeader(k headerKey) string {
 
 // chatLines returns exactly h lines of the conversation, scrolled, each at
 // most w cells wide.
+//
+// The slice returned is the model's, valid until the next call.
 func (m *Model) chatLines(w, h int) []string {
-	var lines []string
+	lines := m.chatScratch[:0]
 	skip := m.cur.scroll
 	for i := len(m.cur.entries) - 1; i >= 0 && len(lines) < h+skip; i-- {
 		e := &m.cur.entries[i]
@@ -902,6 +952,7 @@ func (m *Model) chatLines(w, h int) []string {
 			lines = append(lines, e.lines[j])
 		}
 	}
+	m.chatScratch = lines[:0] // its capacity, for the next frame
 	// The top of history: clamp the scroll so the view stays full.
 	if len(lines) < h+skip {
 		m.cur.scroll = max(len(lines)-h, 0)
@@ -914,7 +965,11 @@ func (m *Model) chatLines(w, h int) []string {
 	if len(lines) > h {
 		lines = lines[:h]
 	}
-	out := make([]string, h)
+	if cap(m.chatOut) < h {
+		m.chatOut = make([]string, h)
+	}
+	out := m.chatOut[:h]
+	clear(out)
 	for i, l := range lines { // lines are newest first
 		out[h-1-i] = l
 	}
@@ -998,9 +1053,15 @@ func (s *sideShare) put(c sideCache) {
 	s.next = (s.next + 1) % len(s.entries)
 }
 
+// drawSide draws the member list's rows, each after the divider.
 func (m *Model) drawSide(h int) []string {
 	out := make([]string, h)
 	out[0] = m.st.dim.Render(ansi.Truncate(fmt.Sprintf(" %d here", len(m.members)), sideWidth, ""))
+	defer func() {
+		for i := range out {
+			out[i] = m.st.divider + out[i]
+		}
+	}()
 	now := m.now()
 	for i, p := range m.members {
 		if i+1 >= h {
