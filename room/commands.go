@@ -216,7 +216,7 @@ func cmdNick(c *Call) error {
 	h.names[safetext.Fold(want)] = s.m.id
 	h.lastName[s.m.id] = want
 	s.m.name = want
-	h.memberGen++
+	s.m.listsChangedLocked()
 	id := s.m.id
 	h.savePrefLocked(func(ctx context.Context, p Preferences) error { return p.SetSetting(ctx, id, "nick", want) })
 	for r := range s.m.rooms {

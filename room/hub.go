@@ -123,10 +123,6 @@ type Hub struct {
 	rooms       map[string]*room
 	mutes       atomic.Pointer[map[string]time.Time] // ID -> muted until (zero: until unmuted); copied on write under mu; see admin.go
 	nextSession uint64
-	// memberGen counts changes to what Members shows (who is in which room,
-	// names, away, sessions, last activity): a room's cached list is good
-	// while its generation matches. Guarded by mu.
-	memberGen uint64
 
 	// eventsGrace is the constant of that name; tests shorten it before
 	// anyone connects. Read by Events goroutines without a lock.
@@ -144,6 +140,16 @@ type member struct {
 	replyTo    string // ID of the last person in a private conversation with them
 	sessions   map[*Session]struct{}
 	rooms      map[*room]struct{} // the rooms the identity is in (all its sessions follow)
+}
+
+// listsChangedLocked drops the member lists of m's rooms after something
+// they show of m changed; the next Members call builds them again. Only
+// those rooms: a crowd leaving the lobby must not make a quiet room's
+// screens each fetch (and keep) a fresh copy of an unchanged list.
+func (m *member) listsChangedLocked() {
+	for r := range m.rooms {
+		r.membersList = nil
+	}
 }
 
 // New creates a hub with its default room and starts the room's sequencer.
@@ -335,11 +341,12 @@ func (h *Hub) Connect(ctx context.Context, id Identity) (*Session, error) {
 		seen:     make(map[string]uint64),
 	}
 	m.sessions[s] = struct{}{}
-	h.memberGen++ // Sessions and Bot change
+	m.listsChangedLocked() // Sessions and Bot change
 	lobby := h.rooms[RoomKey(h.cfg.DefaultRoom)]
 	if newMember {
 		s.room = lobby
 		lobby.members[m.id] = m
+		lobby.membersList = nil
 		m.rooms[lobby] = struct{}{}
 		o := &op{register: s, ready: true, notes: notes}
 		if h.noticeAllowedLocked(m.id) { // a reconnect loop goes quiet
@@ -552,7 +559,7 @@ type MemberInfo struct {
 // list changed (m went away or came back): a KindPresence each, so member
 // lists beside the conversation stay true without a line in it.
 func (h *Hub) presenceChangedLocked(m *member) {
-	h.memberGen++
+	m.listsChangedLocked()
 	now := h.cfg.Now()
 	for r := range m.rooms {
 		for s := range r.sessions {
@@ -568,7 +575,7 @@ func (h *Hub) presenceChangedLocked(m *member) {
 // room does not make every screen fetch a new list for every message.
 func (h *Hub) activeLocked(m *member, now time.Time) {
 	if !m.lastActive.Truncate(time.Minute).Equal(now.Truncate(time.Minute)) {
-		h.memberGen++
+		m.listsChangedLocked()
 	}
 	m.lastActive = now
 }
@@ -584,7 +591,7 @@ func (h *Hub) Members(roomName string) []MemberInfo {
 	if r == nil {
 		return nil
 	}
-	if r.membersList != nil && r.membersGen == h.memberGen {
+	if r.membersList != nil {
 		return r.membersList
 	}
 	out := make([]MemberInfo, 0, len(r.members))
@@ -592,7 +599,7 @@ func (h *Hub) Members(roomName string) []MemberInfo {
 		out = append(out, m.infoLocked())
 	}
 	sort.Slice(out, func(i, j int) bool { return strings.ToLower(out[i].Name) < strings.ToLower(out[j].Name) })
-	r.membersList, r.membersGen = out, h.memberGen
+	r.membersList = out
 	return out
 }
 
@@ -661,7 +668,7 @@ func (h *Hub) closeSessionLocked(s *Session, reason string) {
 		h.savePrefLocked(func(ctx context.Context, p Preferences) error { return p.SetReadMark(ctx, id, room, seq) })
 	}
 	delete(m.sessions, s)
-	h.memberGen++
+	m.listsChangedLocked()
 	for r := range m.rooms {
 		delete(r.sessions, s)
 	}

@@ -116,3 +116,28 @@ func TestAwayTellsOthersTheListChanged(t *testing.T) {
 	send(t, alice, "/back")
 	until(t, bob, isKind(KindPresence))
 }
+
+// TestAQuietRoomKeepsItsListWhileOthersChange: people arriving in and
+// leaving the lobby do not rebuild the member list of a room none of them
+// is in (a crowd moving would otherwise leave each of that room's screens
+// holding its own copy of the same list).
+func TestAQuietRoomKeepsItsListWhileOthersChange(t *testing.T) {
+	h := newHub(t, Config{})
+	alice := connect(t, h, "a", "alice")
+	send(t, alice, "/join #quiet")
+	send(t, alice, "/leave #lobby")
+	syncAll(t, alice)
+	before := h.Members("quiet")
+	bob := connect(t, h, "b", "bob")
+	send(t, bob, "hello")
+	syncAll(t, bob)
+	bob.Close(ReasonQuit)
+	ended(t, bob)
+	after := h.Members("quiet")
+	if len(after) != 1 || &before[0] != &after[0] {
+		t.Errorf("#quiet's list was built again (%+v) though nobody in it changed", after)
+	}
+	if lobby := h.Members("lobby"); len(lobby) != 0 {
+		t.Errorf("#lobby lists %+v after bob left", lobby)
+	}
+}

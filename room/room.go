@@ -26,8 +26,7 @@ type room struct {
 	queue    []*op // waiting for the sequencer
 
 	presence    presence     // grouping of joins and leaves (presence.go)
-	membersList []MemberInfo // Members' sorted list, shared; valid while membersGen == Hub.memberGen
-	membersGen  uint64
+	membersList []MemberInfo // Members' sorted list, shared; nil when it must be built again
 	wake        chan struct{}
 
 	seq uint64 // owned by run

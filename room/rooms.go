@@ -110,7 +110,7 @@ func (s *Session) joinLocked(r *room) {
 	m := s.m
 	if r.members[m.id] == nil {
 		r.members[m.id] = m
-		s.hub.memberGen++
+		r.membersList = nil
 		m.rooms[r] = struct{}{}
 		first := true
 		for t := range m.sessions {
@@ -172,7 +172,7 @@ func cmdLeave(c *Call) error {
 		return Errorf("#%s is your last room: you cannot leave it (/quit leaves the chat)", r.name)
 	}
 	delete(r.members, m.id)
-	h.memberGen++
+	r.membersList = nil
 	delete(m.rooms, r)
 	now := h.cfg.Now()
 	for t := range m.sessions {

@@ -99,7 +99,7 @@ func (p *Program) scrollBand(f *frame) {
 		return
 	}
 	k := best
-	b := &p.buf
+	b := p.buf
 	if width < p.width && p.lrmm {
 		p.scrollMargins(f, top, bottom, width, k, left, right, old)
 		return

@@ -40,10 +40,26 @@ const (
 	DefaultMaxPaste = 256 << 10
 )
 
-// keepFrameBuf is the largest frame buffer a program keeps between frames:
-// a message costs ~200 bytes, and a thousand idle sessions should not each
-// hold the size of their first full screen.
-const keepFrameBuf = 2 << 10
+// Frames are built in buffers shared by all programs (framePool,
+// bufPool): an idle screen holds none, and a screen that redraws its
+// member column after quiet spells does not grow a buffer of its own each
+// time. keepFrameBuf is the largest buffer that goes back to the pool.
+const keepFrameBuf = 64 << 10
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// takeBuf gives the program an empty frame buffer until putBuf.
+func (p *Program) takeBuf() {
+	p.buf = bufPool.Get().(*bytes.Buffer)
+	p.buf.Reset()
+}
+
+func (p *Program) putBuf() {
+	if p.buf.Cap() <= keepFrameBuf {
+		bufPool.Put(p.buf)
+	}
+	p.buf = nil
+}
 
 // readSize is the reader goroutine's buffer: keystrokes are a few bytes, and
 // a paste arrives in several reads.
@@ -122,12 +138,11 @@ type Program struct {
 	rows          []uint64  // hash of each row as drawn; nil: redraw everything
 	band          band      // the model's log region in the last frame (band.go)
 	spare         band      // the band before it, whose slices the next frame reuses
-	frame         frame     // scratch for draw: the frame's rows
 	lrmm          bool      // the terminal has left/right margins, and they are on
 	title         string
 	cursor        cursorState
-	raw           []byte // tea.Raw output waiting for the next frame
-	buf           bytes.Buffer
+	raw           []byte        // tea.Raw output waiting for the next frame
+	buf           *bytes.Buffer // the frame being built, during draw (takeBuf)
 	quitting      bool
 	err           error
 }
@@ -281,7 +296,8 @@ func (p *Program) Run(ctx context.Context) (err error) {
 	if p.err != nil {
 		return p.err
 	}
-	p.buf.Reset()
+	p.takeBuf()
+	defer p.putBuf()
 	p.buf.Write(p.raw)
 	if p.lrmm {
 		p.buf.WriteString(ansi.ResetModeLeftRightMargin)
@@ -518,8 +534,12 @@ func (p *Program) event(ev uv.Event) {
 func (p *Program) draw() error {
 	p.dirty, p.urgent = false, false
 	p.lastFrame = time.Now()
-	f := p.scratch(p.height)
-	defer f.clear() // keep no reference to the frame's text
+	f := framePool.Get().(*frame)
+	f.size(p.height)
+	defer func() {
+		f.clear() // keep no reference to the frame's text
+		framePool.Put(f)
+	}()
 	var v tea.View
 	if rm, ok := p.model.(Rows); ok {
 		v = rm.ViewRows(f.lines, f.rights)
@@ -533,8 +553,9 @@ func (p *Program) draw() error {
 			f.hashes[y] = maphash.String(seed, f.lines[y])
 		}
 	}
-	b := &p.buf
-	b.Reset()
+	p.takeBuf()
+	defer p.putBuf()
+	b := p.buf
 	b.Write(p.raw)
 	p.raw = p.raw[:0]
 	changed := b.Len() > 0
@@ -580,13 +601,11 @@ func (p *Program) draw() error {
 	if _, err := p.opts.Output.Write(b.Bytes()); err != nil {
 		return fmt.Errorf("screen: writing a frame: %w", err)
 	}
-	if b.Cap() > keepFrameBuf {
-		p.buf = bytes.Buffer{} // a full redraw: do not keep its size for every small frame after
-	}
 	return nil
 }
 
-// frame is a frame's rows, reused between frames: whole lines (from
+// frame is a frame's rows, reused between frames (of any Program, from
+// framePool: an idle screen holds none): whole lines (from
 // View), or with a Rows model each row's two parts, their hashes, and the
 // column the right part starts at (0: right after the left part).
 type frame struct {
@@ -604,9 +623,10 @@ type frameBufs struct {
 	rightAt               []int
 }
 
-// scratch returns the frame's rows for n rows, reusing the last frame's.
-func (p *Program) scratch(n int) *frame {
-	f := &p.frame
+var framePool = sync.Pool{New: func() any { return new(frame) }}
+
+// size makes the frame's slices n rows long, reusing their arrays.
+func (f *frame) size(n int) {
 	if cap(f.all.lines) < n {
 		f.all = frameBufs{
 			lines: make([]string, n), rights: make([]string, n),
@@ -616,7 +636,6 @@ func (p *Program) scratch(n int) *frame {
 	}
 	a := f.all
 	*f = frame{lines: a.lines[:n], rights: a.rights[:n], hashes: a.hashes[:n], leftH: a.leftH[:n], rightH: a.rightH[:n], rightAt: a.rightAt[:n], all: a}
-	return f
 }
 
 func (f *frame) clear() {
@@ -653,7 +672,7 @@ func partsHash(left, right uint64, at int) uint64 {
 // writeRow writes row y of the frame from the cursor at its first column
 // and returns how many cells it took.
 func (p *Program) writeRow(f *frame, y int) int {
-	b := &p.buf
+	b := p.buf
 	if f.rights == nil {
 		row := rowCache.prepare(f.lines[y], f.hashes[y], p.width, 0, p.color)
 		b.WriteString(row.out)

@@ -104,6 +104,7 @@ type Server struct {
 	// over SSH, join).
 	keysMu    sync.Mutex
 	joinLimit *guard.Limiter // join attempts per source
+	trim      burstTrim      // when to hand memory back after a crowd arrived (trim.go)
 
 	mu       sync.Mutex
 	closing  bool           // guarded by mu: no new sessions once set
@@ -250,10 +251,15 @@ func New(cfg Config) (*Server, error) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stop = cancel
-	s.watchers.Add(1)
+	s.watchers.Add(2)
 	go func() {
 		defer s.watchers.Done()
 		s.keys.Watch(ctx, cfg.KeysPoll, s.keysChanged)
+	}()
+	s.trim = burstTrim{burst: trimBurst, quiet: trimQuiet}
+	go func() {
+		defer s.watchers.Done()
+		s.trimLoop(ctx)
 	}()
 	if s.store != nil && cfg.Retain > 0 {
 		s.watchers.Add(1)
@@ -378,6 +384,7 @@ func (s *Server) enter() bool {
 		return false
 	}
 	s.handlers.Add(1)
+	s.trim.arrive(time.Now())
 	return true
 }
 

@@ -91,9 +91,7 @@ type Model struct {
 	titleFor      string
 	lazy          bool // the last Update brought only others' joins and leaves
 	headerDrawn   string
-	band          [3]int   // the conversation's rows and width in the last View: see Band
-	chatScratch   []string // chatLines' work, reused
-	chatOut       []string // chatLines' result, reused
+	band          [3]int // the conversation's rows and width in the last View: see Band
 	topic         string
 	name          string
 
@@ -845,7 +843,12 @@ func (m *Model) fillRows(left, right []string) int {
 	}
 	cw, ch := m.chatWidth(), m.chatHeight()
 	put(m.header(), "")
-	chat := m.chatLines(cw, ch)
+	// The conversation goes straight into the rows when they are all there.
+	chat := left[min(n, len(left)):min(n+ch, len(left))]
+	if len(chat) < ch {
+		chat = make([]string, ch)
+	}
+	m.chatLines(chat, cw)
 	m.band = [3]int{1, 1 + ch, cw}
 	if m.overlay != "" {
 		chat = m.overlayLines(cw, ch)
@@ -936,12 +939,13 @@ func (m *Model) drawHeader(k headerKey) string {
 	return room + m.st.headerDim.Render(info+strings.Repeat(" ", pad)+right)
 }
 
-// chatLines returns exactly h lines of the conversation, scrolled, each at
-// most w cells wide.
-//
-// The slice returned is the model's, valid until the next call.
-func (m *Model) chatLines(w, h int) []string {
-	lines := m.chatScratch[:0]
+// chatLines fills out with the conversation's last len(out) lines,
+// scrolled, each at most w cells wide.
+func (m *Model) chatLines(out []string, w int) {
+	h := len(out)
+	sp := chatScratch.Get().(*[]string)
+	defer func() { clear((*sp)[:cap(*sp)]); chatScratch.Put(sp) }()
+	lines := (*sp)[:0]
 	skip := m.cur.scroll
 	for i := len(m.cur.entries) - 1; i >= 0 && len(lines) < h+skip; i-- {
 		e := &m.cur.entries[i]
@@ -952,7 +956,7 @@ func (m *Model) chatLines(w, h int) []string {
 			lines = append(lines, e.lines[j])
 		}
 	}
-	m.chatScratch = lines[:0] // its capacity, for the next frame
+	*sp = lines[:0] // its capacity, for the next frame
 	// The top of history: clamp the scroll so the view stays full.
 	if len(lines) < h+skip {
 		m.cur.scroll = max(len(lines)-h, 0)
@@ -965,10 +969,6 @@ func (m *Model) chatLines(w, h int) []string {
 	if len(lines) > h {
 		lines = lines[:h]
 	}
-	if cap(m.chatOut) < h {
-		m.chatOut = make([]string, h)
-	}
-	out := m.chatOut[:h]
 	clear(out)
 	for i, l := range lines { // lines are newest first
 		out[h-1-i] = l
@@ -980,8 +980,11 @@ func (m *Model) chatLines(w, h int) []string {
 		}
 		out[h-1] = padTo(m.st.marker.Render(ansi.Truncate(note, w, "…")), w)
 	}
-	return out
 }
+
+// chatScratch holds chatLines' working slices between frames, for all
+// screens: an idle screen keeps none.
+var chatScratch = sync.Pool{New: func() any { return new([]string) }}
 
 // padTo fills line with spaces to w cells, so that rows beside it line up
 // without measuring it again.
