@@ -210,6 +210,11 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.joinLimit = newJoinLimiter()
 	rc := cfg.Room
+	if rc.Observer == nil {
+		rc.Observer = nopRoomObserver{}
+	}
+	s.trim = burstTrim{burst: trimBurst, quiet: trimQuiet}
+	rc.Observer = activityObserver{Observer: rc.Observer, trim: &s.trim}
 	rc.Logger = s.log
 	rc.Reserved = func(name string) (string, bool) { return s.keys.Current().NameOwner(name) }
 	rc.MOTD = s.motd
@@ -256,7 +261,6 @@ func New(cfg Config) (*Server, error) {
 		defer s.watchers.Done()
 		s.keys.Watch(ctx, cfg.KeysPoll, s.keysChanged)
 	}()
-	s.trim = burstTrim{burst: trimBurst, quiet: trimQuiet}
 	go func() {
 		defer s.watchers.Done()
 		s.trimLoop(ctx)

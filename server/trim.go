@@ -6,6 +6,8 @@ import (
 	"runtime/debug"
 	"sync"
 	"time"
+
+	"parley/room"
 )
 
 // A crowd arriving leaves the server holding memory it no longer uses:
@@ -14,7 +16,9 @@ import (
 // only when the heap is collected) and free heap the runtime keeps for
 // later, about as much again as is live. A server whose people then sit
 // idle allocates nothing, so it never collects and keeps all of it
-// resident. Once a burst of sessions has settled, the server therefore
+// resident. Once a burst of sessions has settled and no message has
+// flowed for a while either (a collection in the middle of a conversation
+// would delay it, and a busy server collects anyway), the server therefore
 // collects and hands free memory back to the operating system, once per
 // burst: 5,000 idle sessions drop from ~190 to ~100 KiB resident each
 // (BENCHMARKS.md), for one collection (~0.1 s of a core at that size).
@@ -31,7 +35,16 @@ type burstTrim struct {
 
 	mu      sync.Mutex
 	arrived int       // since the last trim
-	last    time.Time // the last arrival
+	last    time.Time // the last arrival or message
+}
+
+// active notes a message flowing at now: the trim waits for quiet.
+func (b *burstTrim) active(now time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if now.After(b.last) {
+		b.last = now
+	}
 }
 
 // arrive notes a session arriving at now.
@@ -43,7 +56,8 @@ func (b *burstTrim) arrive(now time.Time) {
 }
 
 // due reports, once per burst, whether at least burst sessions arrived
-// since the last trim and none for quiet before now; it returns how many.
+// since the last trim and neither a session nor a message for quiet
+// before now; it returns how many sessions.
 func (b *burstTrim) due(now time.Time) (int, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -78,3 +92,25 @@ func (s *Server) trimLoop(ctx context.Context) {
 		}
 	}
 }
+
+// activityObserver passes the hub's counts on and tells the trim when
+// messages flow.
+type activityObserver struct {
+	room.Observer
+	trim *burstTrim
+}
+
+// MessageStored notes activity and counts the messages.
+func (a activityObserver) MessageStored(kind room.Kind, n int) {
+	a.trim.active(time.Now())
+	a.Observer.MessageStored(kind, n)
+}
+
+// nopRoomObserver stands in for a missing room.Observer.
+type nopRoomObserver struct{}
+
+func (nopRoomObserver) MessageStored(room.Kind, int)           {}
+func (nopRoomObserver) MessageRefused(string)                  {}
+func (nopRoomObserver) SessionDropped(string)                  {}
+func (nopRoomObserver) StoreLatency(time.Duration, int, error) {}
+func (nopRoomObserver) CommandRun(string)                      {}

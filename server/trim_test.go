@@ -27,7 +27,11 @@ func TestTrimComesOncePerSettledBurst(t *testing.T) {
 	for range 3 {
 		b.arrive(t0.Add(time.Hour))
 	}
-	if _, ok := b.due(t0.Add(time.Hour + 10*time.Second)); !ok {
+	b.active(t0.Add(time.Hour + 5*time.Second)) // a message
+	if _, ok := b.due(t0.Add(time.Hour + 10*time.Second)); ok {
+		t.Fatal("a trim 5 s after a message; quiet is 10 s")
+	}
+	if _, ok := b.due(t0.Add(time.Hour + 15*time.Second)); !ok {
 		t.Fatal("no trim for a second burst")
 	}
 }
