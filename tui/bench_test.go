@@ -49,26 +49,36 @@ func BenchmarkRenderLine(b *testing.B) {
 // nothing new (what an idle frame would cost) and after one new message
 // (what each message costs each screen).
 func BenchmarkView(b *testing.B) {
-	for _, w := range []int{40, 100, 250} {
-		b.Run(fmt.Sprintf("unchanged/%dcols", w), func(b *testing.B) {
-			m := newModel(busyRoom(200), w, 40)
-			m.View()
-			b.ReportAllocs()
-			for b.Loop() {
-				m.View()
-			}
-		})
-		b.Run(fmt.Sprintf("newMessage/%dcols", w), func(b *testing.B) {
-			m := newModel(busyRoom(200), w, 40)
-			m.View()
-			seq := uint64(101)
-			b.ReportAllocs()
-			for b.Loop() {
-				m.Update(eventsMsg{msgs: []room.Message{chatMsg(seq, int(seq))}})
-				m.View()
-				seq++
-			}
-		})
+	// "view" is View (one string); "rows" is ViewRows, what the screen
+	// calls: the frame's rows in parts, into slices it reuses.
+	views := map[string]func(m *Model, left, right []string){
+		"view": func(m *Model, _, _ []string) { m.View() },
+		"rows": func(m *Model, left, right []string) { m.ViewRows(left, right) },
+	}
+	for _, kind := range []string{"view", "rows"} {
+		view := views[kind]
+		for _, w := range []int{40, 100, 250} {
+			left, right := make([]string, 40), make([]string, 40)
+			b.Run(fmt.Sprintf("%s/unchanged/%dcols", kind, w), func(b *testing.B) {
+				m := newModel(busyRoom(200), w, 40)
+				view(m, left, right)
+				b.ReportAllocs()
+				for b.Loop() {
+					view(m, left, right)
+				}
+			})
+			b.Run(fmt.Sprintf("%s/newMessage/%dcols", kind, w), func(b *testing.B) {
+				m := newModel(busyRoom(200), w, 40)
+				view(m, left, right)
+				seq := uint64(101)
+				b.ReportAllocs()
+				for b.Loop() {
+					m.Update(eventsMsg{msgs: []room.Message{chatMsg(seq, int(seq))}})
+					view(m, left, right)
+					seq++
+				}
+			})
+		}
 	}
 }
 
