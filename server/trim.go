@@ -20,7 +20,7 @@ import (
 // flowed for a while either (a collection in the middle of a conversation
 // would delay it, and a busy server collects anyway), the server therefore
 // collects and hands free memory back to the operating system, once per
-// burst: 5,000 idle sessions drop from ~190 to ~100 KiB resident each
+// burst: 5,000 idle sessions drop from ~190 to ~95 KiB resident each
 // (BENCHMARKS.md), for one collection (~0.1 s of a core at that size).
 const (
 	trimBurst = 100              // sessions arrived since the last trim
