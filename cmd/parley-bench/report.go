@@ -154,7 +154,13 @@ func writeTable(w io.Writer, r *result) error {
 			row("RSS idle sessions", "%s → %s: %.1f KiB per idle session", kib(p.RSSBaseKiB), kib(p.RSSIdleKiB), p.RSSPerIdleSessionKiB)
 		}
 		if r.Connect != nil {
-			row("RSS after connect", "%s (base %s): %.1f KiB per session", kib(p.RSSConnectedKiB), kib(p.RSSBaseKiB), p.RSSPerSessionKiB)
+			// Per session is the growth while these sessions connected: after
+			// the idle ones, when there are any.
+			from, was := "base", p.RSSBaseKiB
+			if r.IdleConnect != nil {
+				from, was = "with the idle sessions", p.RSSIdleKiB
+			}
+			row("RSS after connect", "%s (%s %s): %.1f KiB per session", kib(p.RSSConnectedKiB), from, kib(was), p.RSSPerSessionKiB)
 			row("CPU while connecting", "%.0f%% of one core", p.CPUConnectPercent)
 		}
 		row("CPU with everyone idle", "%.0f%% of one core", p.CPUIdlePercent)
