@@ -179,7 +179,7 @@ func New(cfg Config) (*Hub, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Observer == nil {
-		cfg.Observer = nopObserver{}
+		cfg.Observer = NopObserver{}
 	}
 	if err := safetext.ValidateName(cfg.DefaultRoom); err != nil {
 		return nil, fmt.Errorf("default room %q: %w", cfg.DefaultRoom, err)

@@ -21,13 +21,13 @@ type Observer interface {
 	CommandRun(name string)
 }
 
-// nopObserver is used when Config.Observer is nil.
-type nopObserver struct{}
+// NopObserver counts nothing; it is used when Config.Observer is nil.
+type NopObserver struct{}
 
-func (nopObserver) MessageStored(Kind, int)                {}
-func (nopObserver) MessageRefused(string)                  {}
-func (nopObserver) SessionDropped(string)                  {}
-func (nopObserver) StoreLatency(time.Duration, int, error) {}
-func (nopObserver) CommandRun(string)                      {}
+func (NopObserver) MessageStored(Kind, int)                {}
+func (NopObserver) MessageRefused(string)                  {}
+func (NopObserver) SessionDropped(string)                  {}
+func (NopObserver) StoreLatency(time.Duration, int, error) {}
+func (NopObserver) CommandRun(string)                      {}
 
-var _ Observer = nopObserver{}
+var _ Observer = NopObserver{}

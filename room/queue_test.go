@@ -56,7 +56,7 @@ func (l *logRecorder) find(msg string) []loggedRecord {
 
 // dropObserver records the reasons given to SessionDropped.
 type dropObserver struct {
-	nopObserver
+	NopObserver
 	mu      sync.Mutex
 	dropped []string
 }

@@ -47,7 +47,7 @@ const minScroll = 4
 // the rows that only moved are not written again. It writes to p.buf and
 // updates p.rows to what the terminal shows after the scroll.
 func (p *Program) scrollBand(f *frame) {
-	top, bottom, width := p.modelBand()
+	top, bottom, width := f.top, f.bottom, f.width
 	if bottom == 0 {
 		p.band = band{}
 		return
@@ -59,7 +59,7 @@ func (p *Program) scrollBand(f *frame) {
 	left, right := reuse(p.spare.left, bottom-top), reuse(p.spare.right, bottom-top)
 	for y := top; y < bottom; y++ {
 		switch {
-		case f.rights != nil: // the model's parts
+		case f.parts: // the model's parts
 			left[y-top], right[y-top] = f.leftH[y], f.rightH[y]
 		case same && p.rows[y] == hashes[y]: // unchanged since the last frame
 			left[y-top], right[y-top] = old.left[y-top], old.right[y-top]
@@ -175,7 +175,7 @@ func (p *Program) modelBand() (top, bottom, width int) {
 // writeLog writes the log's part of row y (its first width cells) and
 // returns how many cells it took.
 func (p *Program) writeLog(f *frame, y, width int) int {
-	if f.rights != nil {
+	if f.parts {
 		row := rowCache.prepare(f.lines[y], f.leftH[y], width, 0, p.color)
 		p.buf.WriteString(row.out)
 		return row.width
@@ -188,7 +188,7 @@ func (p *Program) writeLog(f *frame, y, width int) int {
 // writeBeside writes what row y has beside the log (from cell width on)
 // and returns how many cells it took.
 func (p *Program) writeBeside(f *frame, y, width int) int {
-	if f.rights != nil {
+	if f.parts {
 		if f.rightH[y] == 0 {
 			return 0
 		}

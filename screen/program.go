@@ -541,17 +541,20 @@ func (p *Program) draw() error {
 		framePool.Put(f)
 	}()
 	var v tea.View
-	if rm, ok := p.model.(Rows); ok {
+	rm, parts := p.model.(Rows)
+	if f.parts = parts; parts {
 		v = rm.ViewRows(f.lines, f.rights)
-		f.hashParts(p.modelBand())
 	} else {
-		f.rights = nil
 		v = p.model.View()
 		rest := v.Content
 		for y := range f.lines {
 			f.lines[y], rest, _ = strings.Cut(rest, "\n")
 			f.hashes[y] = maphash.String(seed, f.lines[y])
 		}
+	}
+	f.top, f.bottom, f.width = p.modelBand() // after the view: Band describes it
+	if parts {
+		f.hashParts()
 	}
 	p.takeBuf()
 	defer p.putBuf()
@@ -605,58 +608,54 @@ func (p *Program) draw() error {
 }
 
 // frame is a frame's rows, reused between frames (of any Program, from
-// framePool: an idle screen holds none): whole lines (from
-// View), or with a Rows model each row's two parts, their hashes, and the
-// column the right part starts at (0: right after the left part).
+// framePool: an idle screen holds none): whole lines (from View), or with
+// a Rows model (parts) each row's two parts and their hashes. top, bottom
+// and width are the model's band (modelBand), asked once per frame.
 type frame struct {
-	lines, rights []string
-	hashes        []uint64 // each row's: what p.rows compares
-	leftH, rightH []uint64 // with parts: each part's (0 for an empty right part)
-	rightAt       []int
-	all           frameBufs
-}
-
-// frameBufs holds the frame's slices at their full capacity.
-type frameBufs struct {
-	lines, rights         []string
-	hashes, leftH, rightH []uint64
-	rightAt               []int
+	lines, rights      []string
+	hashes             []uint64 // each row's: what p.rows compares
+	leftH, rightH      []uint64 // with parts: each part's (0 for an empty right part)
+	parts              bool
+	top, bottom, width int
 }
 
 var framePool = sync.Pool{New: func() any { return new(frame) }}
 
 // size makes the frame's slices n rows long, reusing their arrays.
 func (f *frame) size(n int) {
-	if cap(f.all.lines) < n {
-		f.all = frameBufs{
-			lines: make([]string, n), rights: make([]string, n),
-			hashes: make([]uint64, n), leftH: make([]uint64, n), rightH: make([]uint64, n),
-			rightAt: make([]int, n),
-		}
+	if cap(f.lines) < n {
+		f.lines, f.rights = make([]string, n), make([]string, n)
+		f.hashes, f.leftH, f.rightH = make([]uint64, n), make([]uint64, n), make([]uint64, n)
 	}
-	a := f.all
-	*f = frame{lines: a.lines[:n], rights: a.rights[:n], hashes: a.hashes[:n], leftH: a.leftH[:n], rightH: a.rightH[:n], rightAt: a.rightAt[:n], all: a}
+	f.lines, f.rights = f.lines[:n], f.rights[:n]
+	f.hashes, f.leftH, f.rightH = f.hashes[:n], f.leftH[:n], f.rightH[:n]
 }
 
 func (f *frame) clear() {
-	clear(f.all.lines)
-	clear(f.all.rights)
+	clear(f.lines)
+	clear(f.rights)
 }
 
-// hashParts hashes a Rows frame. Within the band (rows [top, bottom)), a
-// right part starts at the band's width, whatever its left part's width:
-// where the member list is drawn is part of what a row is.
-func (f *frame) hashParts(top, bottom, width int) {
+// rightAt is the cell row y's right part starts at: the band's width
+// within the band, whatever the left part's width (where the member list
+// is drawn is part of what a row is); 0 elsewhere, right after the left
+// part.
+func (f *frame) rightAt(y int) int {
+	if f.rightH[y] != 0 && y >= f.top && y < f.bottom {
+		return f.width
+	}
+	return 0
+}
+
+// hashParts hashes a Rows frame.
+func (f *frame) hashParts() {
 	for y, l := range f.lines {
 		f.leftH[y] = maphash.String(seed, l)
-		f.rightH[y], f.rightAt[y] = 0, 0
+		f.rightH[y] = 0
 		if r := f.rights[y]; r != "" {
 			f.rightH[y] = maphash.String(seed, r)
-			if y >= top && y < bottom {
-				f.rightAt[y] = width
-			}
 		}
-		f.hashes[y] = partsHash(f.leftH[y], f.rightH[y], f.rightAt[y])
+		f.hashes[y] = partsHash(f.leftH[y], f.rightH[y], f.rightAt(y))
 	}
 }
 
@@ -673,13 +672,13 @@ func partsHash(left, right uint64, at int) uint64 {
 // and returns how many cells it took.
 func (p *Program) writeRow(f *frame, y int) int {
 	b := p.buf
-	if f.rights == nil {
+	if !f.parts {
 		row := rowCache.prepare(f.lines[y], f.hashes[y], p.width, 0, p.color)
 		b.WriteString(row.out)
 		return row.width
 	}
-	limit := p.width
-	if at := f.rightAt[y]; at > 0 {
+	limit, at := p.width, f.rightAt(y)
+	if at > 0 {
 		limit = at
 	}
 	left := rowCache.prepare(f.lines[y], f.leftH[y], limit, 0, p.color)
@@ -688,7 +687,7 @@ func (p *Program) writeRow(f *frame, y int) int {
 	if f.rightH[y] == 0 || w >= p.width {
 		return w
 	}
-	if at := f.rightAt[y]; at > w { // blank up to where the right part starts
+	if at > w { // blank up to where the right part starts
 		b.WriteString(ansi.ResetStyle + ansi.ECH(at-w) + ansi.CUF(at-w))
 		w = at
 	}

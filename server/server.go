@@ -211,7 +211,7 @@ func New(cfg Config) (*Server, error) {
 	s.joinLimit = newJoinLimiter()
 	rc := cfg.Room
 	if rc.Observer == nil {
-		rc.Observer = nopRoomObserver{}
+		rc.Observer = room.NopObserver{}
 	}
 	s.trim = burstTrim{burst: trimBurst, quiet: trimQuiet}
 	rc.Observer = activityObserver{Observer: rc.Observer, trim: &s.trim}

@@ -105,12 +105,3 @@ func (a activityObserver) MessageStored(kind room.Kind, n int) {
 	a.trim.active(time.Now())
 	a.Observer.MessageStored(kind, n)
 }
-
-// nopRoomObserver stands in for a missing room.Observer.
-type nopRoomObserver struct{}
-
-func (nopRoomObserver) MessageStored(room.Kind, int)           {}
-func (nopRoomObserver) MessageRefused(string)                  {}
-func (nopRoomObserver) SessionDropped(string)                  {}
-func (nopRoomObserver) StoreLatency(time.Duration, int, error) {}
-func (nopRoomObserver) CommandRun(string)                      {}

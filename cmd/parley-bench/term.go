@@ -366,42 +366,35 @@ func (t *term) moveTo(x, y int) {
 	t.x, t.y = min(max(x, minX), maxX), min(max(y, minY), maxY)
 }
 
-// Cursor movement within the region and margins when the cursor is inside
-// them, within the screen otherwise.
+// Cursor movement stops at the region's edge (top and bottom rows, left
+// and right margins) when the cursor starts on the near side of it, at the
+// screen's edge otherwise. Each clears a pending wrap.
 func (t *term) up(n int) {
 	t.wrapNext = false
-	if t.y >= t.top {
-		t.y = max(t.y-n, t.top)
-	} else {
-		t.y = max(t.y-n, 0)
-	}
+	t.y = max(t.y-n, edge(t.y >= t.top, t.top, 0))
 }
 
 func (t *term) down(n int) {
 	t.wrapNext = false
-	if t.y < t.bottom {
-		t.y = min(t.y+n, t.bottom-1)
-	} else {
-		t.y = min(t.y+n, t.rows-1)
-	}
+	t.y = min(t.y+n, edge(t.y < t.bottom, t.bottom, t.rows)-1)
 }
 
 func (t *term) forward(n int) {
 	t.wrapNext = false
-	if t.x < t.right {
-		t.x = min(t.x+n, t.right-1)
-	} else {
-		t.x = min(t.x+n, t.cols-1)
-	}
+	t.x = min(t.x+n, edge(t.x < t.right, t.right, t.cols)-1)
 }
 
 func (t *term) back(n int) {
 	t.wrapNext = false
-	if t.x >= t.left {
-		t.x = max(t.x-n, t.left)
-	} else {
-		t.x = max(t.x-n, 0)
+	t.x = max(t.x-n, edge(t.x >= t.left, t.left, 0))
+}
+
+// edge is region when inside is set, else screen.
+func edge(inside bool, region, screen int) int {
+	if inside {
+		return region
 	}
+	return screen
 }
 
 // csi runs a control sequence.

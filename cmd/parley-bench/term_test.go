@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // screenText is scr's rows, the right halves of wide characters as blanks
@@ -179,7 +180,12 @@ func TestGridAnswers(t *testing.T) {
 			got <- string(buf[:n])
 		}()
 		_, _ = x.Write([]byte(q))
-		want := <-got
+		var want string
+		select {
+		case want = <-got:
+		case <-time.After(10 * time.Second):
+			t.Errorf("%q: x/vt gave no answer", q)
+		}
 		x.close()
 		_ = w.Close()
 		if g.String() != want {
