@@ -278,11 +278,22 @@ func (h *Hub) restoreLocked(m *member, s *Session, saved []string, quiet bool) {
 	}
 }
 
-// loadMemberships reads the rooms identity id is in; a failure costs only
-// the convenience and is logged.
+// loadMemberships reads the rooms identity id is in, after the membership
+// writes already queued (a /leave just before reconnecting counts); a
+// failure costs only the convenience and is logged.
 func (h *Hub) loadMemberships(ctx context.Context, id string) []string {
 	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()
+	flushed := make(chan struct{})
+	select {
+	case h.writes <- func(context.Context) { close(flushed) }:
+		select {
+		case <-flushed:
+		case <-ctx.Done():
+			h.log.Warn("waiting for membership writes timed out", "id", id)
+		}
+	default: // backed up: read what is stored
+	}
 	rooms, err := h.cfg.Rooms.Memberships(ctx, id)
 	if err != nil {
 		h.log.Warn("loading room memberships failed", "id", id, "err", err)

@@ -135,8 +135,9 @@ func (h *Hub) ensureRoom(ctx context.Context, name, id string, admin, private bo
 }
 
 // joinLocked puts the session's identity in r (all its sessions follow)
-// and makes r this session's current room.
-func (s *Session) joinLocked(r *room) {
+// and makes r this session's current room. notes are shown to this session
+// after the room's backlog (or at once when it already showed the room).
+func (s *Session) joinLocked(r *room, notes ...string) {
 	m := s.m
 	if r.members[m.id] == nil {
 		r.members[m.id] = m
@@ -145,6 +146,9 @@ func (s *Session) joinLocked(r *room) {
 		first := true
 		for t := range m.sessions {
 			o := &op{register: t, enter: true}
+			if t == s {
+				o.notes = notes
+			}
 			if first {
 				o.msg = r.presenceLocked(Message{Room: r.name, Kind: KindJoin, From: m.name, FromID: m.id})
 				first = false
@@ -153,6 +157,11 @@ func (s *Session) joinLocked(r *room) {
 		}
 		if !s.bot { // a program's visit is not a membership to restore
 			s.hub.saveMembershipLocked(m.id, r.name, true)
+		}
+	} else {
+		now := s.hub.cfg.Now()
+		for _, n := range notes {
+			s.hub.deliverLocked(s, Message{Time: now, Kind: KindNotice, Text: n})
 		}
 	}
 	// Already in: only which room this session shows changes. No KindEnter:
@@ -303,12 +312,11 @@ func cmdRoomAdmin(c *Call) error {
 		if h.rooms[name] != r {
 			return Errorf("#%s was removed just now", name)
 		}
-		s.joinLocked(r)
 		text := fmt.Sprintf("#%s is private: only people you /invite (and admins) can join.", name)
 		if !private {
 			text = fmt.Sprintf("#%s is open: anyone can /join it and read its history.", name)
 		}
-		h.deliverLocked(s, Message{Time: h.cfg.Now(), Kind: KindNotice, Text: text})
+		s.joinLocked(r, text)
 		return nil
 	case "remove":
 		name, err := roomName(arg)
