@@ -289,6 +289,7 @@ func (h *Hub) loadMemberships(ctx context.Context, id string) []string {
 	case h.writes <- func(context.Context) { close(flushed) }:
 		select {
 		case <-flushed:
+		case <-h.writerDone: // closing: nothing more is written
 		case <-ctx.Done():
 			h.log.Warn("waiting for membership writes timed out", "id", id)
 		}
