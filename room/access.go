@@ -229,13 +229,16 @@ func (h *Hub) saveMembershipLocked(id, room string, in bool) {
 }
 
 // loadStoredRooms opens every room the store knows, so that rooms exist
-// after a restart (with their access) before anyone joins them.
-func (h *Hub) loadStoredRooms(ctx context.Context) error {
+// after a restart (with their access) before anyone joins them. A room
+// that cannot be loaded (its access cannot be read) is left closed and
+// logged: /join tries it again, and refuses it while that fails.
+func (h *Hub) loadStoredRooms(ctx context.Context) {
 	lctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	names, err := h.cfg.Rooms.StoredRooms(lctx)
 	cancel()
 	if err != nil {
-		return fmt.Errorf("stored rooms: %w", err)
+		h.log.Error("listing the stored rooms failed; they open when joined", "err", err)
+		return
 	}
 	for _, name := range names {
 		if _, ok := h.rooms[name]; ok {
@@ -243,7 +246,8 @@ func (h *Hub) loadStoredRooms(ctx context.Context) error {
 		}
 		r, err := h.loadRoom(ctx, name)
 		if err != nil {
-			return err
+			h.log.Error("a stored room could not be opened; it stays closed", "room", name, "err", err)
+			continue
 		}
 		if r.removed {
 			continue
@@ -251,7 +255,6 @@ func (h *Hub) loadStoredRooms(ctx context.Context) error {
 		h.rooms[name] = r
 		h.startRoom(r)
 	}
-	return nil
 }
 
 // restoreLocked puts a newly connected member back in the rooms it was in

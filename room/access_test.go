@@ -39,7 +39,7 @@ func TestRoomOfUnknownAccessIsClosedOnEveryPath(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rs := &oldRooms{MemoryRooms: NewMemoryRooms(), extra: []string{"board"}, failFor: "vault"}
+	rs := &oldRooms{MemoryRooms: NewMemoryRooms(), extra: []string{"board", "vault"}, failFor: "vault"}
 	h := newHub(t, Config{History: hist, Rooms: rs})
 	root := connectAs(t, h, Identity{ID: "id-root", Name: "root", Admin: true})
 	mallory := connect(t, h, "id-mallory", "mallory")
@@ -70,6 +70,9 @@ func TestRoomOfUnknownAccessIsClosedOnEveryPath(t *testing.T) {
 	}
 	if msgs, err := mallory.Older(ctx, "vault", 100, 10); err == nil || len(msgs) > 0 {
 		t.Errorf("Older(vault) = %v, %v", msgs, err)
+	}
+	if err := root.Send(ctx, "/join #vault"); err == nil {
+		t.Error("/join of a room whose access cannot be read succeeded, even for an admin")
 	}
 
 	// The admin reads it, keeps it private, invites nobody: still closed.

@@ -214,11 +214,7 @@ func New(cfg Config) (*Hub, error) {
 	}
 	h.rooms[r.name] = r
 	h.startRoom(r)
-	if err := h.loadStoredRooms(context.Background()); err != nil { // rooms outlive restarts
-		close(h.quit)
-		h.wg.Wait()
-		return nil, err
-	}
+	h.loadStoredRooms(context.Background()) // rooms outlive restarts
 	go h.writer()
 	return h, nil
 }
