@@ -199,10 +199,13 @@ func TestEnterAndViews(t *testing.T) {
 		t.Errorf("posted to #%s", m.Room)
 	}
 
-	// A newcomer's bot joins an existing open room; never a missing or a
-	// private one.
+	// A newcomer's bot joins an existing open room, or creates a missing
+	// one as /join does (issue 13 item 3); never a private one.
 	ci := connectAs(t, h, Identity{ID: "id-ci", Name: "ci", Bot: true})
-	for _, bad := range []string{"#nope", "secret", "#bad name"} {
+	if err := ci.Enter("#nope"); err != nil {
+		t.Errorf("Enter(#nope) of a missing room: %v", err)
+	}
+	for _, bad := range []string{"secret", "#bad name"} {
 		if err := ci.Enter(bad); err == nil {
 			t.Errorf("Enter(%q) succeeded", bad)
 		} else if bad == "secret" && strings.Contains(err.Error(), "private") {
@@ -226,10 +229,10 @@ func TestEnterAndViews(t *testing.T) {
 		}
 		return strings.Join(out, ",")
 	}
-	if got := names(h.RoomsFor("id-nobody", false)); got != "lobby,ops" {
+	if got := names(h.RoomsFor("id-nobody", false)); got != "lobby,nope,ops" {
 		t.Errorf("RoomsFor(nobody) = %s", got)
 	}
-	if got := names(h.RoomsFor("id-nobody", true)); got != "lobby,ops,secret" {
+	if got := names(h.RoomsFor("id-nobody", true)); got != "lobby,nope,ops,secret" {
 		t.Errorf("RoomsFor(admin) = %s", got)
 	}
 	if _, err := h.MembersFor("secret", "id-nobody", false); err == nil {

@@ -59,16 +59,27 @@ func (s *Session) Post(ctx context.Context, text string) error {
 }
 
 // Enter makes the session show, and post to, the room name ("#name" or
-// "name"), joining it when the identity is not in it yet. Unlike /join it
-// never creates a room. Unless the session already showed the room, a
-// KindEnter event for it follows on Events, after which RoomBacklog(name)
-// holds the messages before it and Events continues from there.
+// "name"), joining it when the identity is not in it yet, and creating it
+// (open) when it does not exist, as /join does. Unless the session already
+// showed the room, a KindEnter event for it follows on Events, after which
+// RoomBacklog(name) holds the messages before it and Events continues from
+// there.
 func (s *Session) Enter(name string) error {
 	f, err := roomName(name)
 	if err != nil {
 		return err
 	}
 	h := s.hub
+	if _, _, err := h.ensureRoom(context.Background(), f, s.m.id, s.Admin(), false); err != nil {
+		if errors.Is(err, ErrClosed) {
+			return err
+		}
+		var ue *Error
+		if errors.As(err, &ue) { // refused: a room it may not enter does not exist
+			return Errorf("there is no #%s (the rooms command lists them)", f)
+		}
+		return err
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if s.closed {
@@ -82,9 +93,6 @@ func (s *Session) Enter(name string) error {
 		return nil
 	}
 	if r.members[s.m.id] == nil {
-		if r.private && !r.invited[s.m.id] && !s.m.admin {
-			return Errorf("#%s is private: ask an admin or a member for an /invite", r.name)
-		}
 		s.joinLocked(r) // registers the session; KindEnter follows
 		return nil
 	}
@@ -100,9 +108,7 @@ func (s *Session) Enter(name string) error {
 
 // visibleToLocked reports whether identity id (an admin or not; online or not)
 // may see r in lists. Hub.mu must be held.
-func (r *room) visibleToLocked(id string, admin bool) bool {
-	return !r.private || admin || r.invited[id] || r.members[id] != nil
-}
+func (r *room) visibleToLocked(id string, admin bool) bool { return r.mayEnterLocked(id, admin) }
 
 // RoomsFor lists the rooms identity id may see, sorted by name: every open
 // room, and the private ones it is in or invited to (all of them for an

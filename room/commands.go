@@ -159,7 +159,7 @@ func builtinCommands() *Registry {
 		{Name: "jump", Args: "N", Help: "show message N of this room in context", Run: cmdJump},
 		{Name: "history", Args: "[N]", Help: "show your last N private messages", Run: cmdHistory},
 		{Name: "invite", Args: "NAME", Help: "let someone into this private room", Run: cmdInvite},
-		{Name: "room", Args: "private|remove #ROOM", Help: "create a private room, or remove an empty one", AdminOnly: true, Run: cmdRoomAdmin},
+		{Name: "room", Args: "private|public|remove #ROOM", Help: "make a room private (or open), or remove an empty one", AdminOnly: true, Run: cmdRoomAdmin},
 		{Name: "quit", Help: "leave the chat", Run: func(c *Call) error {
 			c.Session.Close(ReasonQuit)
 			return nil

@@ -137,7 +137,7 @@ func TestHelpListsCommandsAndHidesAdminOnes(t *testing.T) {
 
 	send(t, admin, "/help")
 	help = expect(t, admin, KindNotice).Text
-	for _, u := range append(everyone, "/kick NAME", "/room private|remove #ROOM") {
+	for _, u := range append(everyone, "/kick NAME", "/room private|public|remove #ROOM") {
 		if !strings.Contains(help, u) {
 			t.Errorf("admin /help lacks %q:\n%s", u, help)
 		}

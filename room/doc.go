@@ -6,7 +6,9 @@
 // person, calls Hub.Connect with their Identity, and gets a *Session whose
 // messages it takes with Receive (or from the Events channel) and renders,
 // and whose Send method it feeds with what the person types. Persistence
-// plugs in through the History interface.
+// plugs in through the History interface, and through RoomStore for who may
+// enter each room and who is in it (access.go: every reader of a room's
+// history checks that access itself).
 //
 // # Concurrency
 //

@@ -62,6 +62,9 @@ type Config struct {
 	// Prefs keeps names, away marks, settings and read marks across
 	// connections; nil forgets them when the person leaves.
 	Prefs Preferences
+	// Rooms keeps who may enter each room and who is in it across
+	// restarts; nil keeps them in memory (NewMemoryRooms).
+	Rooms RoomStore
 	// Reserved reports whether a name belongs to a particular identity (for
 	// example a name given to a key by the operator), so that nobody else may
 	// take it. Nil means no name is reserved.
@@ -112,6 +115,10 @@ type Hub struct {
 	wg                     sync.WaitGroup             // the rooms' sequencers
 	writes                 chan func(context.Context) // preference writes, done by one goroutine in order
 	writerQuit, writerDone chan struct{}
+	// accessMu serialises opening rooms and changing their access, with
+	// the store writes that go with them (access.go). Taken before mu;
+	// held across I/O, so only those changes ever wait on it.
+	accessMu sync.Mutex
 
 	// mu guards everything below, and the mutable fields of every member,
 	// room and Session. It is never held while waiting on anything.
@@ -181,6 +188,9 @@ func New(cfg Config) (*Hub, error) {
 	if cfg.Observer == nil {
 		cfg.Observer = NopObserver{}
 	}
+	if cfg.Rooms == nil {
+		cfg.Rooms = NewMemoryRooms()
+	}
 	if err := safetext.ValidateName(cfg.DefaultRoom); err != nil {
 		return nil, fmt.Errorf("default room %q: %w", cfg.DefaultRoom, err)
 	}
@@ -204,6 +214,7 @@ func New(cfg Config) (*Hub, error) {
 	}
 	h.rooms[r.name] = r
 	h.startRoom(r)
+	h.loadStoredRooms(context.Background()) // rooms outlive restarts
 	go h.writer()
 	return h, nil
 }
@@ -304,6 +315,10 @@ func (h *Hub) Connect(ctx context.Context, id Identity) (*Session, error) {
 		}
 	}
 	settings, marks := h.loadPrefs(ctx, id.ID)
+	var saved []string // the rooms they were in; a program's visit restores none
+	if !id.Bot {
+		saved = h.loadMemberships(ctx, id.ID)
+	}
 	if nick := settings["nick"]; nick != "" {
 		id.Name = nick // the name they chose last time comes first
 	}
@@ -349,10 +364,12 @@ func (h *Hub) Connect(ctx context.Context, id Identity) (*Session, error) {
 		lobby.membersList = nil
 		m.rooms[lobby] = struct{}{}
 		o := &op{register: s, ready: true, notes: notes}
-		if h.noticeAllowedLocked(m.id) { // a reconnect loop goes quiet
+		loud := h.noticeAllowedLocked(m.id)
+		if loud { // a reconnect loop goes quiet
 			o.msg = lobby.presenceLocked(Message{Room: lobby.name, Kind: KindJoin, From: m.name, FromID: m.id})
 		}
 		lobby.enqueueLocked(o)
+		h.restoreLocked(m, s, saved, !loud)
 	} else {
 		// Another session of someone already here follows them into every
 		// room they are in, quietly; it shows the lobby if they are in it.

@@ -19,6 +19,10 @@ type room struct {
 	topic    string
 	private  bool            // only invited identities (and admins) may join
 	invited  map[string]bool // identity IDs allowed into a private room
+	creator  string          // the identity that made it (or made it private)
+	unknown  bool            // its access could not be established: admins only (access.go)
+	removed  bool            // loaded as removed by an admin, not reopened yet
+	fresh    bool            // nothing was stored of it: a new room
 	members  map[string]*member
 	sessions map[*Session]struct{} // every session of every member
 	gone     chan struct{}         // closed when the room is removed
@@ -43,8 +47,11 @@ type op struct {
 	done     chan error
 }
 
-// loadRoom builds a room, resuming its sequence and recent messages from
-// History. It does I/O: never call it with Hub.mu held.
+// loadRoom builds a room: first its access from the RoomStore, then its
+// sequence and recent messages from History. A room with history whose
+// access is not stored is marked unknown (admins only); one whose access
+// cannot be read is not loaded at all. It does I/O: never call it with
+// Hub.mu held.
 func (h *Hub) loadRoom(ctx context.Context, name string) (*room, error) {
 	r := &room{
 		hub:      h,
@@ -56,13 +63,30 @@ func (h *Hub) loadRoom(ctx context.Context, name string) (*room, error) {
 		ring:     newRing(h.cfg.RingSize),
 		wake:     make(chan struct{}, 1),
 	}
+	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
+	a, found, err := h.cfg.Rooms.RoomAccess(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("room %s: access: %w", name, err)
+	}
+	r.private, r.creator, r.removed = a.Private, a.Creator, a.Removed
+	for _, id := range a.Invited {
+		r.invited[id] = true
+	}
 	if hist := h.cfg.History; hist != nil {
-		ctx, cancel := context.WithTimeout(ctx, storeTimeout)
-		defer cancel()
 		last, err := hist.LastSeq(ctx, name)
 		if err != nil {
 			return nil, fmt.Errorf("room %s: last sequence: %w", name, err)
 		}
+		if !found && last > 0 {
+			// History without access: it may have been private. Never
+			// open it to everyone on a guess.
+			r.unknown = true
+			if name == RoomKey(h.cfg.DefaultRoom) { // everyone's room is open by definition
+				r.unknown = false
+			}
+		}
+		r.fresh = !found && last == 0
 		recent, err := hist.Before(ctx, name, 0, h.cfg.RingSize)
 		if err != nil {
 			return nil, fmt.Errorf("room %s: recent history: %w", name, err)
@@ -81,6 +105,8 @@ func (h *Hub) loadRoom(ctx context.Context, name string) (*room, error) {
 			}
 			r.topic = topic
 		}
+	} else {
+		r.fresh = !found
 	}
 	return r, nil
 }

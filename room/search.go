@@ -25,9 +25,13 @@ func cmdSearch(c *Call) error {
 	if h.cfg.Search == nil {
 		return Errorf("search needs the server's history store, which is off")
 	}
+	r, err := h.readableRoom(s.Room(), s.ID(), s.Admin()) // checked here, whoever called
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(c.Ctx, storeTimeout)
 	defer cancel()
-	room := s.Room()
+	room := r.name
 	found, err := h.cfg.Search.Search(ctx, room, s.ID(), q, searchLimit)
 	if err != nil {
 		return fmt.Errorf("search: %w", err)
@@ -55,9 +59,13 @@ func cmdJump(c *Call) error {
 	if h.cfg.History == nil {
 		return Errorf("older messages need the server's history store, which is off")
 	}
+	r, err := h.readableRoom(s.Room(), s.ID(), s.Admin()) // checked here, whoever called
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(c.Ctx, storeTimeout)
 	defer cancel()
-	room := s.Room()
+	room := r.name
 	around, err := h.cfg.History.Before(ctx, room, seq+contextLines+1, 2*contextLines+1)
 	if err != nil {
 		return fmt.Errorf("jump: %w", err)
@@ -145,12 +153,15 @@ func oneLine(s string) string {
 }
 
 // Older returns up to n messages of room stored before seq, oldest first,
-// for scrolling back past what a screen holds. Without a store it returns
-// nothing.
+// for scrolling back past what a screen holds, if the session's identity
+// may read the room. Without a store it returns nothing.
 func (s *Session) Older(ctx context.Context, room string, before uint64, n int) ([]Message, error) {
 	hist := s.hub.cfg.History
 	if hist == nil || before <= 1 {
 		return nil, nil
+	}
+	if _, err := s.hub.readableRoom(room, s.ID(), s.Admin()); err != nil {
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()

@@ -107,10 +107,13 @@ func TestExecSayFromStdinPostsEveryLine(t *testing.T) {
 		}
 	}
 
-	// Another room: it must exist (say never creates one); a bot follows
-	// it with tail -f -r, entering it.
-	if r := ts.run(t, ci, "", "say -r nowhere hi", ""); r.code != 1 || !strings.Contains(r.stderr, "there is no #nowhere") {
+	// Another room: say creates a missing open room as /join does (issue
+	// 13 item 3); a bot follows a room with tail -f -r, entering it.
+	if r := ts.run(t, ci, "", "say -r nowhere hi", ""); r.code != 0 {
 		t.Errorf("say to a missing room: %d %q", r.code, r.stderr)
+	}
+	if r := ts.run(t, ci, "", "tail -r nowhere", ""); r.code != 0 || !strings.Contains(r.stdout, "<ci> hi") {
+		t.Errorf("tail of the room say created: %d %q %q", r.code, r.stdout, r.stderr)
 	}
 	if err := w.Send(t.Context(), "/join #ops"); err != nil {
 		t.Fatal(err)

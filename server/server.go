@@ -196,6 +196,7 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.store = st
 		cfg.Room.History, cfg.Room.Private, cfg.Room.Search, cfg.Room.Prefs = st, st, st, st
+		cfg.Room.Rooms = st // room access and memberships outlive restarts
 	case "memory":
 	default:
 		return nil, fmt.Errorf("store %q: use sqlite or memory", cfg.Store)

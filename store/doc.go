@@ -1,6 +1,7 @@
 // Package store keeps parley's durable state in one SQLite file: the
 // messages of rooms, private messages, a full-text index over both, each
-// person's settings and how far they have read.
+// person's settings and how far they have read, who may enter each room
+// and the rooms each person is in (room.RoomStore).
 //
 // It implements room.History (and the extra methods the chat layer will
 // need for private messages, search and preferences) and knows nothing of

@@ -327,6 +327,11 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if msg.err != nil {
 			m.addLocal(room.KindError, room.UserMessage(nil, msg.err))
 		}
+		// A /join of a room this screen already holds switches to it with
+		// nothing to load (a room new here arrives with a KindEnter).
+		if r := m.sess.Room(); r != m.cur.name && m.views[r] != nil {
+			m.show(r)
+		}
 		return m, m.sendNext()
 	case tea.PasteMsg:
 		clean, cut := safetext.Message(msg.Content)
