@@ -48,15 +48,16 @@ func main() {
 
 // options is the command line after flags and environment are resolved.
 type options struct {
-	listen string
-	ops    string
+	listen    string
+	ops       string
+	pprof     bool
+	logFormat string
+	logLevel  slog.Level
+	server    server.Config
+
 	// opsExplicit: --ops or PARLEY_OPS was given; otherwise a busy default
 	// ops port moves to the next free one (listenOps).
 	opsExplicit bool
-	pprof       bool
-	logFormat   string
-	logLevel    slog.Level
-	server      server.Config
 }
 
 // lookupFunc reads the environment: os.LookupEnv, or a map in tests.
