@@ -127,16 +127,28 @@ type gatedConn struct {
 }
 
 // Read reads the connection; a PROXY header from a peer that may not send
-// one fails the first read (proxy.go), which is logged and counted here.
+// one fails the first read or write (proxy.go), which is logged and
+// counted here.
 func (c *gatedConn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
+	c.checkHeader(err)
+	return n, err
+}
+
+// Write writes to the connection; see Read.
+func (c *gatedConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	c.checkHeader(err)
+	return n, err
+}
+
+func (c *gatedConn) checkHeader(err error) {
 	if err != nil && errors.Is(err, proxyproto.ErrSuperfluousProxyHeader) {
 		c.headerOnce.Do(func() {
 			c.s.log.Info("connection refused: PROXY header from a peer not trusted to send one", "addr", c.RemoteAddr().String())
 			c.s.conns.ConnectionRefused("proxy")
 		})
 	}
-	return n, err
 }
 
 func (c *gatedConn) Close() error {

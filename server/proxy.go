@@ -98,7 +98,8 @@ func (s *Server) proxyListener(ln net.Listener) net.Listener {
 // header; if the header is missing or bad, ok is false and the connection
 // must be refused. Another peer's connection is its own address, read
 // without waiting for any byte: a header from it fails the handshake's
-// first read (proxyproto.ErrSuperfluousProxyHeader), see gatedConn.Read.
+// first read or write (proxyproto.ErrSuperfluousProxyHeader), see
+// gatedConn.Read.
 func (s *Server) proxiedAddr(conn net.Conn) (addr net.Addr, ok bool) {
 	pc, isProxied := conn.(*proxyproto.Conn)
 	if !isProxied {
