@@ -1,7 +1,9 @@
 package server
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"fmt"
 	"net"
 	"net/netip"
@@ -111,7 +113,11 @@ func (s *Server) proxiedAddr(conn net.Conn) (addr net.Addr, ok bool) {
 	}
 	addr = pc.RemoteAddr() // reads the header, within proxyHeaderTimeout
 	if _, err := pc.Read(nil); err != nil {
-		s.log.Info("connection refused: no valid PROXY header from a trusted proxy", "proxy", peer.String(), "err", err.Error())
+		level := slog.LevelInfo
+		if errors.Is(err, proxyproto.ErrNoProxyProtocol) {
+			level = slog.LevelDebug // most often a TCP health check: connect, close
+		}
+		s.log.Log(context.Background(), level, "connection refused: no valid PROXY header from a trusted proxy", "proxy", peer.String(), "err", err.Error())
 		s.conns.ConnectionRefused("proxy")
 		return peer, false
 	}
