@@ -56,6 +56,7 @@ type Metrics struct {
 	auth           *prometheus.CounterVec
 	messages       *prometheus.CounterVec
 	refused        *prometheus.CounterVec
+	delayed        prometheus.Counter
 	dropped        *prometheus.CounterVec
 	commands       *prometheus.CounterVec
 	storeAppend    prometheus.Histogram
@@ -104,6 +105,10 @@ func NewMetrics(version string, sessions func() float64) *Metrics {
 			Name: "parley_messages_refused_total",
 			Help: "Messages not delivered, by reason.",
 		}, []string{"reason"}),
+		delayed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_messages_delayed_total",
+			Help: "Times the flood limit held back a message from a sender that waits and sends it again (ssh host say): delivered late, not refused.",
+		}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_sessions_dropped_total",
 			Help: "Sessions the server ended itself, by reason (slow: outgoing queue full).",
@@ -139,7 +144,7 @@ func NewMetrics(version string, sessions func() float64) *Metrics {
 	buildInfo.Set(1)
 
 	m.reg.MustRegister(
-		m.connections, m.connsRefused, m.auth, m.messages, m.refused, m.dropped, m.commands,
+		m.connections, m.connsRefused, m.auth, m.messages, m.refused, m.delayed, m.dropped, m.commands,
 		m.storeAppend, m.storeErrors, m.storeBatchSize, active, buildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -223,8 +228,16 @@ func (m *Metrics) MessageStored(kind room.Kind, n int) {
 	}
 }
 
-// MessageRefused counts a message not delivered, by a fixed reason.
-func (m *Metrics) MessageRefused(reason string) { inc(m.refused, reason) }
+// MessageRefused counts a message not delivered, by a fixed reason; the
+// reason "delayed" (a message held back from a sender that sends it again)
+// goes to parley_messages_delayed_total instead.
+func (m *Metrics) MessageRefused(reason string) {
+	if reason == "delayed" {
+		m.delayed.Inc()
+		return
+	}
+	inc(m.refused, reason)
+}
 
 // SessionDropped counts a session the hub ended itself, by a fixed reason.
 func (m *Metrics) SessionDropped(reason string) { inc(m.dropped, reason) }
