@@ -205,7 +205,12 @@ func (s *Server) admit(ctx ssh.Context, conn net.Conn) net.Conn {
 		s.conns.ConnectionRefused(refusedReason(err))
 		s.log.Info("connection refused", "addr", addr.String(), "why", err.Error())
 		if pe, ok := errors.AsType[*guard.PenaltyError](err); ok {
-			tellRefused(conn, pe.Tell())
+			select {
+			case s.telling <- struct{}{}: // a bounded number at once: a flood is closed silently
+				tellRefused(conn, pe.Tell())
+				<-s.telling
+			default:
+			}
 		}
 		return nil
 	}
@@ -216,8 +221,12 @@ func (s *Server) admit(ctx ssh.Context, conn net.Conn) net.Conn {
 }
 
 // refusalLinger bounds how long a refused connection is kept to let the
-// client read why.
-const refusalLinger = time.Second
+// client read why; maxTelling bounds how many are kept at once (beyond,
+// refused connections are closed at once, silently).
+const (
+	refusalLinger = time.Second
+	maxTelling    = 64
+)
 
 // tellRefused tells a client refused before the handshake why, in the one
 // form an OpenSSH client shows without a key exchange: the server's version

@@ -107,6 +107,7 @@ type Server struct {
 	gate     *guard.Gate
 	sessions *guard.Sessions
 	keyConns *guard.Sessions // authenticated connections per key
+	telling  chan struct{}   // semaphore: refused connections being told why (defences.go)
 	proxy    proxyTrust      // nil without Config.ProxyProtocol
 	access   *access.Control // bans and invites (admin.go, guest.go)
 	// keysMu serialises this process's edits of authorized_keys (keys
@@ -171,6 +172,7 @@ func New(cfg Config) (*Server, error) {
 		gate:     guard.NewGate(cfg.Defences.Gate),
 		sessions: guard.NewSessions(cfg.Defences.SessionsPerKey, cfg.Defences.SessionsPerSource),
 		keyConns: guard.NewConnections(cfg.Defences.ConnsPerKey),
+		telling:  make(chan struct{}, maxTelling),
 	}
 	if len(cfg.ProxyProtocol) > 0 {
 		p, err := parseTrusted(cfg.ProxyProtocol)
