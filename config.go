@@ -23,6 +23,11 @@ var fileSettings = map[string]bool{
 	"PARLEY_STORE": true, "PARLEY_RETAIN": true, "PARLEY_MSG_RATE": true, "PARLEY_MSG_BURST": true,
 	"PARLEY_OPS": true, "PARLEY_PPROF": true, "PARLEY_LOG_FORMAT": true, "PARLEY_LOG_LEVEL": true,
 	"PARLEY_ADMIN_KEYS": true,
+	// Connection limits and the PROXY protocol (limits.go).
+	"PARLEY_MAX_UNAUTH": true, "PARLEY_MAX_UNAUTH_PER_SOURCE": true, "PARLEY_MAX_SESSIONS_PER_KEY": true,
+	"PARLEY_MAX_SESSIONS_PER_SOURCE": true, "PARLEY_MAX_CONNS_PER_KEY": true, "PARLEY_MAX_CHANNELS_PER_CONN": true,
+	"PARLEY_PENALTY_FAILURES": true, "PARLEY_PENALTY": true, "PARLEY_PENALTY_MAX": true,
+	"PARLEY_PENALTY_TRICKLE": true, "PARLEY_PROXY_PROTOCOL": true,
 }
 
 // withConfigFile layers DATA/parley.conf under the environment: flags

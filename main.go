@@ -54,6 +54,10 @@ type options struct {
 	logFormat string
 	logLevel  slog.Level
 	server    server.Config
+
+	// opsExplicit: --ops or PARLEY_OPS was given; otherwise a busy default
+	// ops port moves to the next free one (listenOps).
+	opsExplicit bool
 }
 
 // lookupFunc reads the environment: os.LookupEnv, or a map in tests.
@@ -107,8 +111,11 @@ func parseOptions(args []string, lookup lookupFunc, stderr io.Writer) (options, 
 	fs.StringVar(&o.logFormat, "log-format", env("PARLEY_LOG_FORMAT", "text"), "log format: text or json (env PARLEY_LOG_FORMAT)")
 	level := env("PARLEY_LOG_LEVEL", "info")
 	fs.StringVar(&level, "log-level", level, "log level: debug, info, warn, error (env PARLEY_LOG_LEVEL)")
+	if err := connectionFlags(fs, getenv, &o.server); err != nil {
+		return o, err
+	}
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: parley [flags]\n       parley healthcheck [--ops ADDR]\n       parley keys add|list|remove ... [--data DIR]  (parley keys help)\n\nA chat room people join with ssh. Flags override PARLEY_* environment variables.\nThe host key may also come from PARLEY_HOST_KEY (a PEM private key);\nPARLEY_ADMIN_KEYS adds admin keys (lines or file paths, one per line or ';').\n\nFlags:")
+		fmt.Fprintln(stderr, "Usage: parley [flags]\n       parley healthcheck [--ops ADDR]\n       parley keys add|list|remove ... [--data DIR]  (parley keys help)\n\nA chat room people join with ssh. Flags override PARLEY_* environment variables.\nThe host key may also come from PARLEY_HOST_KEY (a PEM private key);\nPARLEY_ADMIN_KEYS adds admin keys (lines or file paths, one per line or ';').\nSettings may also be kept as PARLEY_NAME=value lines in DATA/parley.conf.\nConnection limits: --max-* and --penalty-* below (README: Limits).\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -117,10 +124,21 @@ func parseOptions(args []string, lookup lookupFunc, stderr io.Writer) (options, 
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q (see parley -help)", fs.Arg(0))
 	}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "ops" {
+			o.opsExplicit = true
+		}
+	})
+	if _, ok := lookup("PARLEY_OPS"); ok {
+		o.opsExplicit = true
+	}
 	o.server.SeedKeys = !noSeed
 	o.server.Defences.Messages.Burst = burst
 	if r := o.server.Defences.Messages.Rate; !(r > 0) || burst < 1 {
 		return o, fmt.Errorf("--msg-rate must be above 0 (or inf) and --msg-burst at least 1")
+	}
+	if err := checkLimits(&o.server); err != nil {
+		return o, err
 	}
 	if o.server.Retain, err = parseRetain(retain); err != nil {
 		return o, err
@@ -226,6 +244,15 @@ func run(args []string, lookup lookupFunc, stdout, stderr io.Writer) error {
 	})
 	o.server.Room.Observer = metrics
 	o.server.Conns = metrics
+	if err := metrics.WatchGate(func() ops.GateStats {
+		if srv == nil {
+			return ops.GateStats{}
+		}
+		st := srv.GateStats()
+		return ops.GateStats{Unauthenticated: st.Unauthenticated, Penalized: st.Penalized}
+	}); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
 	if srv, err = server.New(o.server); err != nil {
 		return err
 	}
@@ -236,10 +263,13 @@ func run(args []string, lookup lookupFunc, stdout, stderr io.Writer) error {
 	}
 	var opsSrv *ops.Server
 	if o.ops != "" {
-		oln, err := net.Listen("tcp", o.ops)
+		oln, err := listenOps(o.ops, o.opsExplicit)
 		if err != nil {
 			_ = srv.Close(context.Background())
-			return fmt.Errorf("ops listener on %s: %w", o.ops, err)
+			return err
+		}
+		if oln.Addr().String() != o.ops {
+			log.Warn("the default ops port is taken (another parley on this host?): using the next free one; set --ops or PARLEY_OPS to choose", "default", o.ops, "ops", oln.Addr().String())
 		}
 		opsSrv = ops.NewServer(o.ops, metrics, srv.Ready, ops.Options{EnablePprof: o.pprof})
 		go func() {

@@ -59,6 +59,9 @@ func TestFlyToml(t *testing.T) {
 	if env["PARLEY_LOG_FORMAT"] != "json" {
 		t.Errorf("[env] PARLEY_LOG_FORMAT = %v, want json", env["PARLEY_LOG_FORMAT"])
 	}
+	if s, _ := env["PARLEY_PROXY_PROTOCOL"].(string); s == "" {
+		t.Error("[env] PARLEY_PROXY_PROTOCOL unset: the proxy_proto handler's headers would not be read")
+	}
 	for k := range env {
 		if secretish.MatchString(k) {
 			t.Errorf("[env] %s: secrets go in fly secrets, not fly.toml", k)
@@ -100,8 +103,11 @@ func TestFlyToml(t *testing.T) {
 		if _, ok := p["port"].(int64); !ok {
 			t.Errorf("services.ports: port = %v", p["port"])
 		}
-		if h, ok := p["handlers"]; ok && len(h.([]any)) > 0 {
-			t.Errorf("services.ports %v: handlers %v; SSH must pass through untouched", p["port"], h)
+		// Only proxy_proto: the bytes pass through untouched after a PROXY
+		// header naming the client (issue 18 item 8); tls or http would
+		// break SSH.
+		if h, _ := p["handlers"].([]any); len(h) != 1 || h[0] != "proxy_proto" {
+			t.Errorf("services.ports %v: handlers %v, want [\"proxy_proto\"]: without it every client is the proxy's address", p["port"], p["handlers"])
 		}
 	}
 	if len(tables(ssh["tcp_checks"])) == 0 {
@@ -141,6 +147,10 @@ func TestFlyToml(t *testing.T) {
 		"fly deploy",
 		"ssh -p 2222 " + doc["app"].(string) + ".fly.dev",
 		"parley.service",
+		"proxy_proto",
+		"PARLEY_PROXY_PROTOCOL",
+		"--stop-timeout",
+		"stop_grace_period",
 	} {
 		if !strings.Contains(guide, want) {
 			t.Errorf("deploy/README.md does not say %q", want)

@@ -466,19 +466,22 @@ func abuseLong() bool { return *abuseLongFlag || os.Getenv("PARLEY_ABUSE_LONG") 
 
 // TestAbuseFailedLogins: failed logins from 127.0.0.1, the canary's
 // own address. After FailuresBeforePenalty (5) failures the source is
-// penalized: every later connection is closed before the handshake, in
-// about a millisecond, and costs the server no SSH work. The canary,
-// already logged in, keeps chatting; another address can still log in; a
-// legitimate newcomer on the penalized address is refused (shared NAT is
-// collateral) until the penalty expires; a failure soon after doubles it.
-// The gate's clock is shifted to expire penalties without waiting.
+// penalized: it is slowed to a trickle of one connection per
+// PenaltyTrickle (2 s); every other connection is told why in one SSH
+// disconnect message and closed before any key exchange, in about a
+// millisecond. Each trickled connection that fails again doubles the
+// penalty. The canary, already logged in, keeps chatting; another address
+// can still log in; a legitimate key on the penalized address gets in at
+// its next turn (a shared NAT is not locked out, issue 13 item 2); once
+// the penalty expires the address is back to normal. The gate's clock is
+// shifted to move through turns and penalties without waiting.
 //
-// 10,000 attempts, or as many as fit in 10 s: only the first few are real
-// failed logins (a handshake each); every later one is a connection the
-// gate closes at once, and the property holds per attempt. One refused
-// attempt (TCP connect, SSH client set-up, close) costs 0.5 ms under -race
-// on a quiet 2-core machine, but 2-10 ms when the machine is shared with
-// other jobs: the time bound keeps the suite's length in check.
+// 10,000 attempts, or as many as fit in 10 s: only the first few and the
+// trickle are real failed logins (a handshake each); every other one is a
+// connection the gate closes at once, and the property holds per attempt.
+// One refused attempt (TCP connect, SSH client set-up, close) costs 0.5 ms
+// under -race on a quiet 2-core machine, but 2-10 ms when the machine is
+// shared with other jobs: the time bound keeps the suite's length in check.
 func TestAbuseFailedLogins(t *testing.T) {
 	carol, dave, mallory := newUser(t, "carol"), newUser(t, "dave"), newUser(t, "mallory") // mallory is not authorized
 	var skew atomic.Int64
@@ -501,6 +504,8 @@ func TestAbuseFailedLogins(t *testing.T) {
 		}
 		return time.Since(start), err
 	}
+	const told = "too many failed logins from your address: try again in"
+	isRefused := func(err error) bool { return err != nil && strings.Contains(err.Error(), told) }
 	var (
 		mu                  sync.Mutex
 		authFailed, refused int
@@ -518,7 +523,7 @@ func TestAbuseFailedLogins(t *testing.T) {
 			other = append(other, "mallory got in")
 		case strings.Contains(err.Error(), "unable to authenticate"):
 			authFailed++
-		case isEOFLike(err):
+		case isRefused(err):
 			refused++
 			refusedIn = append(refusedIn, took)
 		default:
@@ -529,10 +534,11 @@ func TestAbuseFailedLogins(t *testing.T) {
 	// One at a time until the penalty starts, so that it starts at exactly
 	// FailuresBeforePenalty (failures already in flight would each double
 	// it), then as fast as a few workers can.
-	for i := 0; i < d.FailuresBeforePenalty+1; i++ {
+	for i := 0; i < d.FailuresBeforePenalty; i++ {
 		attempt()
 	}
-	next.Store(int64(d.FailuresBeforePenalty + 1))
+	eventually(t, waitTimeout, "the source penalized", func() bool { return ab.ts.srv.GateStats().Penalized == 1 })
+	next.Store(int64(d.FailuresBeforePenalty))
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
@@ -548,18 +554,17 @@ func TestAbuseFailedLogins(t *testing.T) {
 	if authFailed+refused < attempts {
 		t.Logf("the %v budget ran out after %d of %d attempts", budget, authFailed+refused, attempts)
 	}
-	t.Logf("%d login attempts with an unknown key from 127.0.0.1 in %v: %d went through the handshake and failed authentication, %d were closed before the handshake (%v)",
-		attempts, elapsed.Round(time.Millisecond), authFailed, refused, rl)
+	t.Logf("%d login attempts with an unknown key from 127.0.0.1 in %v: %d went through the handshake and failed authentication, %d were told to wait and closed before the key exchange (%v)",
+		authFailed+refused, elapsed.Round(time.Millisecond), authFailed, refused, rl)
 	if len(other) > 0 {
 		t.Errorf("%d attempts ended otherwise: %q", len(other), other[:min(len(other), 5)])
 	}
-	// The gate counts a failure when the server closes the connection,
-	// which may be just after the client saw it fail: the next attempt can
-	// slip in before the penalty starts, and each such failure doubles it.
-	if authFailed < d.FailuresBeforePenalty || authFailed > d.FailuresBeforePenalty+2 {
-		t.Errorf("%d handshakes failed authentication, want %d (or a couple more that raced the penalty)", authFailed, d.FailuresBeforePenalty)
+	// The failures before the penalty, then one per trickle (the first at
+	// once); a couple more may race the penalty's start.
+	trickled := int(elapsed/d.PenaltyTrickle) + 1
+	if authFailed < d.FailuresBeforePenalty+1 || authFailed > d.FailuresBeforePenalty+trickled+2 {
+		t.Errorf("%d handshakes failed authentication in %v, want %d and about one per %v", authFailed, elapsed, d.FailuresBeforePenalty, d.PenaltyTrickle)
 	}
-	penalty := d.PenaltyBase << (authFailed - d.FailuresBeforePenalty)
 	if rl.p50 > 50*time.Millisecond {
 		t.Errorf("refused attempts take %v (median), want them closed at once", rl.p50)
 	}
@@ -572,38 +577,49 @@ func TestAbuseFailedLogins(t *testing.T) {
 	c := ab.loginSoon(dave, "127.0.0.9")
 	c.WaitFor(t, header(` dave$`), waitTimeout)
 	release(c)
-	// A legitimate key on the penalized address is refused, quickly.
-	if took, err := try(carol, "127.0.0.1"); !isEOFLike(err) {
-		t.Errorf("carol from the penalized address: %v, want the connection closed before the handshake", err)
-	} else {
-		t.Logf("carol from the penalized address is refused in %v", took.Round(100*time.Microsecond))
+	// A legitimate key on the penalized address gets in at its turn.
+	skew.Add(int64(d.PenaltyTrickle))
+	c, err := ab.ts.connectFrom(t, carol, "127.0.0.1", 80, 24)
+	if err != nil {
+		t.Fatalf("carol from the penalized address at its turn: %v", err)
 	}
-	// The penalty expires.
-	skew.Add(int64(penalty + time.Second))
-	c = ab.loginSoon(carol, "127.0.0.1")
 	c.WaitFor(t, header(` carol$`), waitTimeout)
 	release(c)
-	// A failure soon after doubles it.
+	if left := ab.ts.srv.PenaltyLeft("127.0.0.1"); left == 0 {
+		t.Fatal("carol's login lifted the penalty: it must slow the failing, not depend on who got in")
+	}
+	// Before the next turn, anyone is told to wait.
+	if _, err := try(carol, "127.0.0.1"); !isRefused(err) {
+		t.Errorf("carol again before the next turn: %v, want the penalty explained", err)
+	}
+	// The penalty expires; a failure soon after starts a longer one, and a
+	// valid key still gets in within a turn, without any clock shift.
+	skew.Add(int64(ab.ts.srv.PenaltyLeft("127.0.0.1") + time.Second))
 	if _, err := try(mallory, "127.0.0.1"); err == nil || !strings.Contains(err.Error(), "unable to authenticate") {
 		t.Fatalf("mallory after the penalty: %v, want an authentication failure", err)
 	}
-	eventually(t, waitTimeout, "the source penalized again", func() bool {
-		_, err := try(carol, "127.0.0.1")
-		return isEOFLike(err)
-	})
-	doubled := min(2*penalty, d.PenaltyMax)
-	skew.Add(int64(doubled / 2))
-	if _, err := try(carol, "127.0.0.1"); !isEOFLike(err) {
-		t.Errorf("carol %v into the second penalty: %v, want still refused (the penalty doubles to %v)", doubled/2, err, doubled)
-	}
-	skew.Add(int64(doubled/2 + time.Second))
+	eventually(t, waitTimeout, "the source penalized again", func() bool { return ab.ts.srv.PenaltyLeft("127.0.0.1") > d.PenaltyBase })
+	began := time.Now()
 	c = ab.loginSoon(carol, "127.0.0.1")
 	c.WaitFor(t, header(` carol$`), waitTimeout)
 	release(c)
+	if took := time.Since(began); took > d.PenaltyTrickle+5*time.Second {
+		t.Errorf("carol took %v to get in from the penalized address, want about one turn (%v)", took, d.PenaltyTrickle)
+	} else {
+		t.Logf("carol got in from the penalized address in %v", took.Round(time.Millisecond))
+	}
+	// Once the penalty and its memory have passed, the address is back to
+	// normal: a few failures in a row all reach authentication.
+	skew.Add(int64(ab.ts.srv.PenaltyLeft("127.0.0.1") + d.PenaltyWindow + time.Second))
+	for i := range d.FailuresBeforePenalty - 1 {
+		if _, err := try(mallory, "127.0.0.1"); err == nil || !strings.Contains(err.Error(), "unable to authenticate") {
+			t.Fatalf("mallory's attempt %d once forgotten: %v, want an authentication failure", i+1, err)
+		}
+	}
 	ab.over()
 	ab.finish(fmt.Sprintf("%s failed logins from one address", thousands(authFailed+refused)),
-		fmt.Sprintf("after %d failures the address is refused before the handshake (~%v each) for %.0f s, doubling on each failure soon after, up to %.0f min; a user already connected from that address is unaffected",
-			d.FailuresBeforePenalty, rl.p50.Round(100*time.Microsecond), d.PenaltyBase.Seconds(), d.PenaltyMax.Minutes()),
+		fmt.Sprintf("after %d failures the address gets one connection every %v for %.0f s (doubling on each failure, up to %.0f min); the rest are told why and closed before the key exchange (~%v each); a valid key from that address gets in at its turn",
+			d.FailuresBeforePenalty, d.PenaltyTrickle, d.PenaltyBase.Seconds(), d.PenaltyMax.Minutes(), rl.p50.Round(100*time.Microsecond)),
 		defaultSlack)
 }
 
@@ -628,7 +644,13 @@ func TestAbuseSessionsPerKey(t *testing.T) {
 	}
 	const perSource = 6 // alice, bob and mallory's 3 on 127.0.0.1 fit
 	ab := startAbuse(t, canaryFast, append([]*user{mallory}, keysFromOne...), withoutFloodLimits(),
-		withConfig(func(c *server.Config) { c.Defences.SessionsPerSource = perSource }))
+		withConfig(func(c *server.Config) {
+			c.Defences.SessionsPerSource = perSource
+			// This test is about the session caps: the connection cap per
+			// key (6) would refuse most of the 50 at login (tested in
+			// server.TestIdleConnectionsOfOneKeyAreCapped).
+			c.Defences.ConnsPerKey = 100
+		}))
 	const (
 		sessions = 50
 		perKey   = guard.DefaultMaxSessionsPerKey
@@ -721,7 +743,7 @@ func TestAbuseSessionsPerKey(t *testing.T) {
 	c.WaitFor(t, header(` mallory$`), waitTimeout)
 	release(c)
 	ab.finish("one key opens 50 sessions",
-		fmt.Sprintf("%d sessions per key (and 16 per address; 6 in the test) get in; the rest are told \"you already have %d sessions open; close one first\" and closed", perKey, perKey),
+		fmt.Sprintf("%d sessions per key (and %d per address; 6 in the test) get in; the rest are told \"you already have %d sessions open; close one first\" and closed", perKey, guard.DefaultMaxSessionsPerSource, perKey),
 		defaultSlack)
 }
 

@@ -8,9 +8,12 @@
 //   - Gate admits connections before authentication: a cap in total and per
 //     source, early random drop as the unauthenticated load rises (OpenSSH
 //     MaxStartups style), and growing, expiring penalties for sources whose
-//     logins keep failing, in a bounded table. Each admitted connection holds
-//     a Ticket until it authenticates or closes.
-//   - Sessions caps concurrent sessions per key and per source.
+//     logins keep failing (a trickle of one connection every few seconds, so
+//     a valid key behind the same address still gets in), in a bounded
+//     table. Each admitted connection holds a Ticket until it authenticates
+//     or closes.
+//   - Sessions caps concurrent sessions per key and per source; the same type
+//     (NewConnections) caps authenticated connections per key.
 //   - Limiter is a per-identity token bucket in a bounded table, for chat
 //     messages and, as a second instance, for join and leave notices.
 //   - EnvPolicy bounds the environment a client may send.

@@ -9,10 +9,10 @@ import (
 	"time"
 )
 
-// Errors returned by Gate.Admit. Their text is meant for the server log; the
-// refused client is not told why (it gets a closed connection, as from
-// OpenSSH). A penalty is returned as a *PenaltyError, which matches
-// ErrPenalized with errors.Is.
+// Errors returned by Gate.Admit. Their text is meant for the server log;
+// flood refusals are silent (a closed connection, as from OpenSSH). A
+// penalty is returned as a *PenaltyError, which matches ErrPenalized with
+// errors.Is and whose Tell text is safe to show the refused client.
 var (
 	// ErrTooMany: the server holds MaxUnauth unauthenticated connections.
 	ErrTooMany = errors.New("guard: too many unauthenticated connections")
@@ -23,23 +23,39 @@ var (
 	// ErrDropped: refused at random because the unauthenticated load is past
 	// StartDrop.
 	ErrDropped = errors.New("guard: connection dropped early under load")
-	// ErrPenalized: the source is refused for a while after repeated failed
-	// logins; see PenaltyError for how long.
+	// ErrPenalized: the source is slowed down for a while after repeated
+	// failed logins, and this connection came before its next turn; see
+	// PenaltyError for how long.
 	ErrPenalized = errors.New("guard: source penalized after repeated failed logins")
 )
 
 // PenaltyError is the error of Gate.Admit for a penalized source. It matches
 // ErrPenalized with errors.Is.
 type PenaltyError struct {
-	// Remaining is how long the source stays refused.
+	// Remaining is how long the source stays penalized.
 	Remaining time.Duration
+	// Retry is how long until the source's next connection is let through.
+	Retry time.Duration
+	// Every is the penalty's trickle: one connection per Every.
+	Every time.Duration
 }
 
 // Error says the source is penalized and for how much longer, in seconds
 // rounded up.
 func (e *PenaltyError) Error() string {
-	left := (e.Remaining + time.Second - 1).Truncate(time.Second)
-	return fmt.Sprintf("%v (%v left)", ErrPenalized, left)
+	return fmt.Sprintf("%v (%v left, next in %v)", ErrPenalized, roundSecond(e.Remaining), roundSecond(e.Retry))
+}
+
+// Tell is the one line the refused client is shown: why, and when to try
+// again. It names no address and no key.
+func (e *PenaltyError) Tell() string {
+	return fmt.Sprintf("too many failed logins from your address: try again in %v (one connection every %v is let through for the next %v)",
+		roundSecond(e.Retry), roundSecond(e.Every), roundSecond(e.Remaining))
+}
+
+// roundSecond rounds d up to whole seconds, at least one.
+func roundSecond(d time.Duration) time.Duration {
+	return (max(d, time.Second) + time.Second - 1).Truncate(time.Second)
 }
 
 // Unwrap returns ErrPenalized.
@@ -65,10 +81,18 @@ type GateConfig struct {
 	// penalty of PenaltyBase (5, 1 min, 10 s). Each further failure while
 	// penalized, or within PenaltyWindow after the penalty ended, doubles the
 	// penalty, up to PenaltyMax (10 min), counted from that failure.
+	//
+	// A penalty slows the source down, it does not shut it out: while it
+	// lasts, one connection per PenaltyTrickle (2 s) is let through (the
+	// first at once), so that a person with a valid key behind the same
+	// address (a NAT, an office) still gets in within seconds, while a
+	// brute force or a flood from it runs at that trickle. The others are
+	// refused before the handshake (PenaltyError says when to retry).
 	FailuresBeforePenalty int
 	PenaltyWindow         time.Duration
 	PenaltyBase           time.Duration
 	PenaltyMax            time.Duration
+	PenaltyTrickle        time.Duration
 	// MaxTracked bounds the failure table (10,000 sources). When it is full,
 	// the record that would expire soonest is evicted: a source under an
 	// active penalty always outlives one that is merely counting failures.
@@ -91,6 +115,7 @@ func DefaultGateConfig() GateConfig {
 		PenaltyWindow:         time.Minute,
 		PenaltyBase:           10 * time.Second,
 		PenaltyMax:            10 * time.Minute,
+		PenaltyTrickle:        2 * time.Second,
 		MaxTracked:            10_000,
 		Now:                   time.Now,
 		Rand:                  rand.Float64,
@@ -117,6 +142,7 @@ func (c GateConfig) withDefaults() GateConfig {
 	posD(&c.PenaltyWindow, d.PenaltyWindow)
 	posD(&c.PenaltyBase, d.PenaltyBase)
 	posD(&c.PenaltyMax, d.PenaltyMax)
+	posD(&c.PenaltyTrickle, d.PenaltyTrickle)
 	pos(&c.MaxTracked, d.MaxTracked)
 	if c.Now == nil {
 		c.Now = d.Now
@@ -152,7 +178,8 @@ type record struct {
 	fails       int           // failures in the window starting at windowStart
 	windowStart time.Time     //
 	penalty     time.Duration // current or last penalty; 0 if none yet
-	until       time.Time     // refused while now < until
+	until       time.Time     // penalized while now < until
+	nextAdmit   time.Time     // while penalized, the next connection is let through from then on
 	expires     time.Time     // the record is forgotten from then on
 	index       int           // position in Gate.expiry
 }
@@ -162,7 +189,7 @@ type GateStats struct {
 	Unauthenticated int // connections admitted and not yet authenticated or done
 	UnauthSources   int // sources with at least one of those
 	Tracked         int // sources with a live failure record
-	Penalized       int // of which refused right now
+	Penalized       int // of which penalized right now
 }
 
 // NewGate returns a Gate; zero fields of cfg take their defaults.
@@ -176,15 +203,19 @@ func NewGate(cfg GateConfig) *Gate {
 
 // Admit decides whether a new connection from src (see Source) may start
 // authenticating. On success the caller must eventually call Done on the
-// Ticket. Otherwise the error is ErrTooMany, ErrSourceBusy, ErrDropped or a
-// *PenaltyError, in that order of precedence after the penalty.
+// Ticket. Otherwise the error is a *PenaltyError (a penalized source's
+// connection before its turn), ErrTooMany, ErrSourceBusy or ErrDropped, in
+// that order of precedence.
 func (g *Gate) Admit(src string) (Ticket, error) {
 	now := g.cfg.Now()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.purgeLocked(now)
 	if r := g.records[src]; r != nil && now.Before(r.until) {
-		return Ticket{}, &PenaltyError{Remaining: r.until.Sub(now)}
+		if now.Before(r.nextAdmit) {
+			return Ticket{}, &PenaltyError{Remaining: r.until.Sub(now), Retry: r.nextAdmit.Sub(now), Every: g.cfg.PenaltyTrickle}
+		}
+		r.nextAdmit = now.Add(g.cfg.PenaltyTrickle) // this one is the trickle; the caps still apply
 	}
 	if g.unauth >= g.cfg.MaxUnauth {
 		return Ticket{}, ErrTooMany
@@ -213,6 +244,19 @@ func (g *Gate) dropChance(n int) float64 {
 	}
 	base := float64(c.DropRate) / 100
 	return base + (1-base)*float64(n-c.StartDrop)/float64(c.MaxUnauth-c.StartDrop)
+}
+
+// PenaltyLeft returns how long src stays penalized (0 if it is not). It
+// lets nothing through and takes no turn.
+func (g *Gate) PenaltyLeft(src string) time.Duration {
+	now := g.cfg.Now()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.purgeLocked(now)
+	if r := g.records[src]; r != nil && now.Before(r.until) {
+		return r.until.Sub(now)
+	}
+	return 0
 }
 
 // Stats returns the current counts. It costs O(tracked sources).
@@ -327,25 +371,28 @@ func (t Ticket) Authenticated() {
 // against its source (once per connection, however many keys it tried). It
 // is idempotent, and safe after Authenticated (authFailed is then ignored:
 // a client that offered a few wrong keys before the right one did not fail).
-func (t Ticket) Done(authFailed bool) {
+// It reports whether this call closed a connection that never
+// authenticated.
+func (t Ticket) Done(authFailed bool) (unauthenticated bool) {
 	if t.t == nil {
-		return
+		return false
 	}
 	g := t.t.g
 	now := g.cfg.Now()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if t.t.done {
-		return
+		return false
 	}
 	t.t.done = true
 	if t.t.authed {
-		return
+		return false
 	}
 	g.releaseLocked(t.t.src)
 	if authFailed {
 		g.failLocked(t.t.src, now)
 	}
+	return true
 }
 
 // recordHeap orders records by expiry for container/heap.

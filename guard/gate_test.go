@@ -157,16 +157,7 @@ func fail(t *testing.T, g *Gate, src string) {
 
 func penaltyLeft(t *testing.T, g *Gate, src string) time.Duration {
 	t.Helper()
-	tk, err := g.Admit(src)
-	if err == nil {
-		tk.Done(false)
-		return 0
-	}
-	var pe *PenaltyError
-	if !errors.As(err, &pe) || !errors.Is(err, ErrPenalized) {
-		t.Fatalf("err = %v, want a *PenaltyError", err)
-	}
-	return pe.Remaining
+	return g.PenaltyLeft(src)
 }
 
 func TestGatePenalty(t *testing.T) {
@@ -259,9 +250,68 @@ func TestGatePenalty(t *testing.T) {
 }
 
 func TestPenaltyErrorText(t *testing.T) {
-	err := error(&PenaltyError{Remaining: 1500 * time.Millisecond})
-	if got, want := err.Error(), "guard: source penalized after repeated failed logins (2s left)"; got != want {
+	pe := &PenaltyError{Remaining: 1500 * time.Millisecond, Retry: 300 * time.Millisecond, Every: 2 * time.Second}
+	if got, want := error(pe).Error(), "guard: source penalized after repeated failed logins (2s left, next in 1s)"; got != want {
 		t.Fatalf("Error() = %q, want %q", got, want)
+	}
+	if got, want := pe.Tell(), "too many failed logins from your address: try again in 1s (one connection every 2s is let through for the next 2s)"; got != want {
+		t.Fatalf("Tell() = %q, want %q", got, want)
+	}
+}
+
+// Issue 13 item 2: a penalty slows a source down to a trickle; it does not
+// shut out the valid keys behind the same address.
+func TestGatePenaltyTrickle(t *testing.T) {
+	g, clk := newTestGate(GateConfig{FailuresBeforePenalty: 3, PenaltyBase: time.Minute, PenaltyTrickle: 2 * time.Second})
+	for range 3 {
+		fail(t, g, "a")
+	}
+	if d := g.PenaltyLeft("a"); d != time.Minute {
+		t.Fatalf("penalty = %v, want 1m", d)
+	}
+	// The first connection of the penalty goes through at once: a person
+	// with a valid key gets in.
+	first, err := g.Admit("a")
+	if err != nil {
+		t.Fatalf("first connection while penalized: %v", err)
+	}
+	first.Authenticated()
+	first.Done(false)
+	// The next ones wait their turn, and are told when it comes.
+	clk.Advance(500 * time.Millisecond)
+	_, err = g.Admit("a")
+	var pe *PenaltyError
+	if !errors.As(err, &pe) || !errors.Is(err, ErrPenalized) {
+		t.Fatalf("second connection within the trickle: %v, want a *PenaltyError", err)
+	}
+	if pe.Retry != 1500*time.Millisecond || pe.Every != 2*time.Second || pe.Remaining != time.Minute-500*time.Millisecond {
+		t.Fatalf("PenaltyError = %+v", pe)
+	}
+	if _, err := g.Admit("b"); err != nil {
+		t.Fatalf("another source: %v", err)
+	}
+	clk.Advance(1500 * time.Millisecond)
+	tk, err := g.Admit("a")
+	if err != nil {
+		t.Fatalf("at its turn: %v", err)
+	}
+	// A trickled connection that fails doubles the penalty.
+	tk.Done(true)
+	if d := g.PenaltyLeft("a"); d != 2*time.Minute {
+		t.Fatalf("penalty after a failure while penalized = %v, want 2m", d)
+	}
+	// A flood at full speed gets one connection per trickle through (the
+	// turn taken just now counts: at 2, 4, 6 and 8 s).
+	admitted := 0
+	for range 100 { // 10 s at 100 connections a second
+		if tk, err := g.Admit("a"); err == nil {
+			admitted++
+			tk.Done(false)
+		}
+		clk.Advance(100 * time.Millisecond)
+	}
+	if admitted != 4 {
+		t.Fatalf("%d of 100 connections in 10s were let through, want 4", admitted)
 	}
 }
 

@@ -3,6 +3,7 @@ package guard
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 )
 
@@ -18,14 +19,20 @@ type SessionLimitError struct {
 	Err error
 	// Limit is the cap that was reached.
 	Limit int
+	// Noun is what is counted: "session" ("" means that) or "connection".
+	Noun string
 }
 
 // Error tells the refused person what happened and what to do.
 func (e *SessionLimitError) Error() string {
-	if errors.Is(e.Err, ErrKeyBusy) {
-		return fmt.Sprintf("you already have %s open; close one first", plural(e.Limit, "session"))
+	noun := e.Noun
+	if noun == "" {
+		noun = "session"
 	}
-	return fmt.Sprintf("there are already %s open from your network; close one first", plural(e.Limit, "session"))
+	if errors.Is(e.Err, ErrKeyBusy) {
+		return fmt.Sprintf("you already have %s open; close one first", plural(e.Limit, noun))
+	}
+	return fmt.Sprintf("there are already %s open from your network; close one first", plural(e.Limit, noun))
 }
 
 // Unwrap returns Err.
@@ -41,7 +48,8 @@ func plural(n int, noun string) string {
 // Sessions caps concurrent sessions per key and per source. It is safe for
 // concurrent use. Its tables hold only keys and sources with open sessions.
 type Sessions struct {
-	maxPerKey, maxPerSource int // immutable after NewSessions
+	maxPerKey, maxPerSource int    // immutable after NewSessions
+	noun                    string // for SessionLimitError; immutable
 
 	// mu guards the counts; a key or source whose count drops to zero is
 	// deleted.
@@ -58,14 +66,36 @@ type SessionStats struct {
 	Sources  int // sources with at least one
 }
 
-// Default caps for NewSessions.
+// Default caps for NewSessions and NewConnections.
+//
+// The cap per source is for authenticated sessions, whose keys are vetted:
+// it is high enough for a lecture hall behind one NAT address (issue 18
+// item 6) and only bounds what one network can hold. Unauthenticated
+// connections have their own, much lower, cap per source (GateConfig).
 const (
 	DefaultMaxSessionsPerKey    = 3
-	DefaultMaxSessionsPerSource = 16
+	DefaultMaxSessionsPerSource = 1000
+	// DefaultMaxConnsPerKey caps the authenticated connections of one key,
+	// with or without sessions: the sessions a key may hold, and a few
+	// more for connections between commands.
+	DefaultMaxConnsPerKey = 6
 )
 
+// NewConnections returns a Sessions that counts authenticated connections
+// per key (maxPerKey, default DefaultMaxConnsPerKey), without a cap per
+// source: the Gate bounds connections per source until they authenticate,
+// and Sessions bounds what they may open.
+func NewConnections(maxPerKey int) *Sessions {
+	if maxPerKey <= 0 {
+		maxPerKey = DefaultMaxConnsPerKey
+	}
+	s := NewSessions(maxPerKey, math.MaxInt)
+	s.noun = "connection"
+	return s
+}
+
 // NewSessions returns a Sessions allowing maxPerKey sessions per key and
-// maxPerSource per source; zero or less means the default (3 and 16).
+// maxPerSource per source; zero or less means the default (3 and 1000).
 func NewSessions(maxPerKey, maxPerSource int) *Sessions {
 	if maxPerKey <= 0 {
 		maxPerKey = DefaultMaxSessionsPerKey
@@ -89,10 +119,10 @@ func (s *Sessions) Acquire(keyID, src string) (release func(), err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.perKey[keyID] >= s.maxPerKey {
-		return nil, &SessionLimitError{Err: ErrKeyBusy, Limit: s.maxPerKey}
+		return nil, &SessionLimitError{Err: ErrKeyBusy, Limit: s.maxPerKey, Noun: s.noun}
 	}
 	if s.perSource[src] >= s.maxPerSource {
-		return nil, &SessionLimitError{Err: ErrSourceBusy, Limit: s.maxPerSource}
+		return nil, &SessionLimitError{Err: ErrSourceBusy, Limit: s.maxPerSource, Noun: s.noun}
 	}
 	s.total++
 	s.perKey[keyID]++

@@ -9,7 +9,7 @@ import (
 
 func TestSessionsCaps(t *testing.T) {
 	s := NewSessions(0, 0)
-	if s.maxPerKey != 3 || s.maxPerSource != 16 {
+	if s.maxPerKey != 3 || s.maxPerSource != 1000 {
 		t.Fatalf("defaults: %d, %d", s.maxPerKey, s.maxPerSource)
 	}
 
@@ -66,6 +66,29 @@ func TestSessionLimitErrorSingular(t *testing.T) {
 	err := &SessionLimitError{Err: ErrKeyBusy, Limit: 1}
 	if got, want := err.Error(), "you already have 1 session open; close one first"; got != want {
 		t.Fatalf("%q, want %q", got, want)
+	}
+}
+
+func TestConnectionsPerKey(t *testing.T) {
+	c := NewConnections(2)
+	var rel []func()
+	for i := range 2 {
+		r, err := c.Acquire("k", fmt.Sprint("src", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel = append(rel, r)
+	}
+	_, err := c.Acquire("k", "src9")
+	if !errors.Is(err, ErrKeyBusy) || err.Error() != "you already have 2 connections open; close one first" {
+		t.Fatalf("third connection of one key: %v", err)
+	}
+	if _, err := c.Acquire("other", "src0"); err != nil {
+		t.Fatalf("another key: %v", err)
+	}
+	rel[0]()
+	if _, err := c.Acquire("k", "src0"); err != nil {
+		t.Fatalf("after a release: %v", err)
 	}
 }
 

@@ -4,8 +4,10 @@
 // Metrics owns a private registry (never the global default) and implements
 // room.Observer, so the hub reports what happens in the rooms without knowing
 // about Prometheus; the SSH server reports connections and authentication
-// through ConnectionOpened and AuthResult. Labels are bounded sets (message
-// kinds, fixed reasons, registered command names), never user text.
+// through ConnectionOpened, AuthResult and ConnectionRefused, and the
+// connection gate's tables through WatchGate (read at scrape time). Labels
+// are bounded sets (message kinds, fixed reasons, registered command names),
+// never user text or addresses.
 //
 // Server serves /metrics, /healthz, /readyz and, only when asked, pprof under
 // /debug/pprof/. It is meant for a loopback or private address: it has no

@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"errors"
 	"net/http"
 	"runtime"
 	"runtime/debug"
@@ -22,14 +23,22 @@ const (
 	// once per key.
 	AuthRefused = "refused"
 	// AuthFailed: a connection ended before authentication completed
-	// (handshake error, no acceptable key, timeout).
+	// (handshake error, no acceptable key, timeout, a guest that did not
+	// join).
 	AuthFailed = "failed"
+	// AuthGuest: an unknown key let through, while an invite is open, to
+	// run join CODE and nothing else. It stays unauthenticated until the
+	// join succeeds.
+	AuthGuest = "guest"
+	// AuthJoined: a guest's join succeeded; its key is now authorized.
+	AuthJoined = "joined"
 )
 
 // Bounded label values that are known in advance. They are created at zero
 // so that rate() and absent() work before the first event.
 var (
-	authResults    = []string{AuthAccepted, AuthRefused, AuthFailed}
+	authResults    = []string{AuthAccepted, AuthRefused, AuthFailed, AuthGuest, AuthJoined}
+	connRefusals   = []string{"penalty", "source", "total", "dropped", "key", "proxy"}
 	refusedReasons = []string{"store", "empty", "rate", "muted"}
 	droppedReasons = []string{"slow", "kicked", "revoked"}
 	storeBuckets   = prometheus.ExponentialBuckets(0.0005, 2, 13) // 0.5ms .. ~2s
@@ -43,9 +52,11 @@ type Metrics struct {
 	reg *prometheus.Registry
 
 	connections    prometheus.Counter
+	connsRefused   *prometheus.CounterVec
 	auth           *prometheus.CounterVec
 	messages       *prometheus.CounterVec
 	refused        *prometheus.CounterVec
+	delayed        prometheus.Counter
 	dropped        *prometheus.CounterVec
 	commands       *prometheus.CounterVec
 	storeAppend    prometheus.Histogram
@@ -78,9 +89,13 @@ func NewMetrics(version string, sessions func() float64) *Metrics {
 			Name: "parley_connections_total",
 			Help: "TCP connections accepted by the SSH listener.",
 		}),
+		connsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_connections_refused_total",
+			Help: "Connections refused before a session, by reason: penalty (a penalized address before its turn), source (unauthenticated connections per address), total (unauthenticated connections in all), dropped (early drop under load), key (connections per key), proxy (a missing, bad or untrusted PROXY header).",
+		}, []string{"reason"}),
 		auth: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_auth_total",
-			Help: "Authentication results: accepted and refused per offered key, failed per connection that never authenticated.",
+			Help: "Authentication results: accepted and refused per offered key, guest per unknown key let through to run join while an invite is open, joined per guest whose join succeeded, failed per connection that closed without authenticating.",
 		}, []string{"result"}),
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_messages_total",
@@ -90,6 +105,10 @@ func NewMetrics(version string, sessions func() float64) *Metrics {
 			Name: "parley_messages_refused_total",
 			Help: "Messages not delivered, by reason.",
 		}, []string{"reason"}),
+		delayed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_messages_delayed_total",
+			Help: "Times the flood limit held back a message from a sender that waits and sends it again (ssh host say): delivered late, not refused.",
+		}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_sessions_dropped_total",
 			Help: "Sessions the server ended itself, by reason (slow: outgoing queue full).",
@@ -125,13 +144,16 @@ func NewMetrics(version string, sessions func() float64) *Metrics {
 	buildInfo.Set(1)
 
 	m.reg.MustRegister(
-		m.connections, m.auth, m.messages, m.refused, m.dropped, m.commands,
+		m.connections, m.connsRefused, m.auth, m.messages, m.refused, m.delayed, m.dropped, m.commands,
 		m.storeAppend, m.storeErrors, m.storeBatchSize, active, buildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	for _, r := range authResults {
 		m.auth.WithLabelValues(r)
+	}
+	for _, r := range connRefusals {
+		m.connsRefused.WithLabelValues(r)
 	}
 	for _, r := range refusedReasons {
 		m.refused.WithLabelValues(r)
@@ -167,9 +189,34 @@ func (m *Metrics) Handler() http.Handler {
 // before the handshake.
 func (m *Metrics) ConnectionOpened() { m.connections.Inc() }
 
-// AuthResult counts an authentication result: AuthAccepted, AuthRefused or
-// AuthFailed.
+// AuthResult counts an authentication result: AuthAccepted, AuthRefused,
+// AuthFailed, AuthGuest or AuthJoined.
 func (m *Metrics) AuthResult(result string) { inc(m.auth, result) }
+
+// ConnectionRefused counts a connection refused before a session, by a
+// fixed reason (see parley_connections_refused_total).
+func (m *Metrics) ConnectionRefused(reason string) { inc(m.connsRefused, reason) }
+
+// GateStats is what WatchGate reports: the gate's tables now.
+type GateStats struct {
+	Unauthenticated int // connections admitted and not yet authenticated
+	Penalized       int // addresses under a failed-login penalty
+}
+
+// WatchGate exports the connection gate's tables as gauges, read at scrape
+// time: parley_unauthenticated_connections and parley_penalized_sources.
+func (m *Metrics) WatchGate(stats func() GateStats) error {
+	return errors.Join(
+		m.reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "parley_unauthenticated_connections",
+			Help: "Connections admitted that have not authenticated yet (guests included, until their join succeeds).",
+		}, func() float64 { return float64(stats().Unauthenticated) })),
+		m.reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "parley_penalized_sources",
+			Help: "Addresses slowed down after repeated failed logins.",
+		}, func() float64 { return float64(stats().Penalized) })),
+	)
+}
 
 // MessageStored counts n messages of kind committed to a room.
 func (m *Metrics) MessageStored(kind room.Kind, n int) {
@@ -181,8 +228,16 @@ func (m *Metrics) MessageStored(kind room.Kind, n int) {
 	}
 }
 
-// MessageRefused counts a message not delivered, by a fixed reason.
-func (m *Metrics) MessageRefused(reason string) { inc(m.refused, reason) }
+// MessageRefused counts a message not delivered, by a fixed reason; the
+// reason "delayed" (a message held back from a sender that sends it again)
+// goes to parley_messages_delayed_total instead.
+func (m *Metrics) MessageRefused(reason string) {
+	if reason == "delayed" {
+		m.delayed.Inc()
+		return
+	}
+	inc(m.refused, reason)
+}
 
 // SessionDropped counts a session the hub ended itself, by a fixed reason.
 func (m *Metrics) SessionDropped(reason string) { inc(m.dropped, reason) }

@@ -50,6 +50,12 @@ func (m *member) botLocked() bool {
 	return true
 }
 
+// WaitOnRate says that whoever posts through this session waits and sends
+// a message again when the rate limit refuses it (see RetryAfter), as a
+// pipe's lines are delayed, never dropped: such refusals are counted as
+// "delayed", not as refused messages (issue 13 item 9).
+func (s *Session) WaitOnRate() { s.waits.Store(true) }
+
 // Post sends text to the session's room as a chat message, exactly as
 // given: unlike Send, a line that starts with '/' is not a command. It is
 // for programs that pipe lines (log lines often start with a path). The

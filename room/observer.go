@@ -10,7 +10,9 @@ type Observer interface {
 	// MessageStored counts messages committed to a room, by kind.
 	MessageStored(kind Kind, n int)
 	// MessageRefused counts messages not delivered, by a fixed reason
-	// ("store", "empty", "rate", "muted").
+	// ("store", "empty", "rate", "muted"), and "delayed" for a message the
+	// rate limit held back from a sender that waits and sends it again
+	// (Session.WaitOnRate): that one is delivered later, not refused.
 	MessageRefused(reason string)
 	// SessionDropped counts sessions the hub ended itself, by a fixed
 	// reason ("slow", "kicked", "revoked").

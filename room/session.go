@@ -9,6 +9,7 @@ import (
 	"math/bits"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -29,6 +30,8 @@ type Session struct {
 	onEnd func() // OnEnd's; guarded by Hub.mu
 	ready chan struct{}
 	bot   bool // set at creation: a program's session (Identity.Bot)
+	// waits: the caller sends again what the rate limit refuses (WaitOnRate).
+	waits atomic.Bool
 
 	eventsOnce sync.Once    // starts the Events goroutine
 	events     chan Message // Events' channel, set by eventsOnce
@@ -533,7 +536,7 @@ func (s *Session) prepare(text string) (clean string, cut bool, err error) {
 	if clean == "" {
 		return "", false, Errorf("nothing to send: the message is empty")
 	}
-	if err := s.hub.allowMessage(s.m.id); err != nil {
+	if err := s.hub.allowMessage(s.m.id, s.waits.Load()); err != nil {
 		return "", false, err
 	}
 	return clean, cut, nil
@@ -580,8 +583,9 @@ func (s *Session) Members() []MemberInfo { return s.hub.Members(s.Room()) }
 // Commands lists the commands this session may use.
 func (s *Session) Commands() []Command { return s.hub.commands.List(s.Admin()) }
 
-// allowMessage applies the per-identity message limit.
-func (h *Hub) allowMessage(id string) error {
+// allowMessage applies the per-identity message limit. A refusal is counted
+// as "rate", or as "delayed" when the sender waits and sends it again.
+func (h *Hub) allowMessage(id string, waits bool) error {
 	if err := h.mutedErr(id); err != nil {
 		return err
 	}
@@ -589,7 +593,11 @@ func (h *Hub) allowMessage(id string) error {
 		return nil
 	}
 	if ok, wait := h.cfg.MessageLimit.Allow(id); !ok {
-		h.cfg.Observer.MessageRefused("rate")
+		if waits {
+			h.cfg.Observer.MessageRefused("delayed")
+		} else {
+			h.cfg.Observer.MessageRefused("rate")
+		}
 		return rateLimited(wait)
 	}
 	return nil

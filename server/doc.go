@@ -7,6 +7,15 @@
 // let in while an invite is open is a guest whose only possible command is
 // "join CODE" (guest.go).
 //
+// Connection admission (defences.go, proxy.go): a connection's address is
+// the client's (from a trusted proxy's PROXY header, or the peer's); the
+// guard.Gate admits it or refuses it (a penalized address is told why);
+// it counts as unauthenticated until the key that verified is authorized
+// (Server.verified, which also takes the key's connection slot and starts
+// keepalives) or a guest's join succeeds. The Gate, Sessions and the
+// connection slots are guard types with their own locks; per-connection
+// state lives in the charm ssh.Context (safe for concurrent use).
+//
 // It is the only package that knows both SSH and rooms. Configuration is
 // resolved by main; Server.Run and Server.Close let tests start the real
 // thing on 127.0.0.1:0 with a temporary data dir.

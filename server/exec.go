@@ -419,6 +419,7 @@ func (x *execCall) say(args []string) int {
 // post posts text, waiting and trying again while the rate limit refuses
 // it: a pipe's lines are delayed, never dropped.
 func (x *execCall) post(rs *room.Session, text string) error {
+	rs.WaitOnRate() // what the limit holds back is a delay, not a refusal
 	for {
 		err := rs.Post(x.ctx, text)
 		wait, limited := room.RetryAfter(err)

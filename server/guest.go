@@ -36,6 +36,10 @@ import (
 //     is closed. A guest never reaches room.Hub.Connect.
 //   - Join attempts are rate limited per source address, and a wrong,
 //     spent or expired code is refused with one message.
+//   - A guest's connection stays counted as unauthenticated by the gate
+//     (per address, in total) until its join succeeds, and a guest that
+//     leaves without joining (a wrong code, any other command, a terminal,
+//     nothing at all) counts as a failed login toward the address's penalty.
 //   - A connection let in as a guest is closed after loginGrace whatever it
 //     does, unless the key that finally verified is authorized.
 //
@@ -78,6 +82,10 @@ func (s *Server) admitGuest(ctx ssh.Context, key ssh.PublicKey, err error) bool 
 	if _, cert := key.(*gossh.Certificate); cert {
 		return false
 	}
+	// Until its join succeeds, a guest's connection is a failed login (the
+	// verified key, if authorized after all, clears this: Server.verified).
+	ctx.SetValue(authFailKey{}, true)
+	ctx.SetValue(refusedKey{}, refusal{key: key, err: errGuestLeft})
 	if ctx.Value(guestTimerKey{}) == nil {
 		ctx.SetValue(guestTimerKey{}, true)
 		ip := remoteIP(ctx.RemoteAddr())
@@ -96,18 +104,36 @@ func (s *Server) admitGuest(ctx ssh.Context, key ssh.PublicKey, err error) bool 
 			}
 		})
 	}
-	s.log.Info("auth: unknown key let in as a guest (an invite is open): it may only run join CODE",
+	s.log.Debug("auth: unknown key let in as a guest (an invite is open): it may only run join CODE",
 		"fingerprint", gossh.FingerprintSHA256(key), "addr", ctx.RemoteAddr().String())
 	return true
 }
 
+// errGuestLeft is the logged reason of a guest's connection that closed
+// without a successful join.
+var errGuestLeft = errors.New("an unknown key let in as a guest did not join")
+
+// guestLinger is how long a guest's connection stays open after its
+// command has ended, for the client to read the exit status and close it
+// itself (closing under it makes OpenSSH exit 255 with "Broken pipe"
+// instead of the command's status).
+const guestLinger = 5 * time.Second
+
 // serveGuest serves a session whose verified key is not authorized: only
-// `join CODE`, without a terminal; then the connection is closed.
+// `join CODE`, without a terminal; then the connection is closed. A
+// successful join takes the connection out of the unauthenticated counts;
+// anything else leaves it a failed login.
 func (s *Server) serveGuest(sess ssh.Session, pk ssh.PublicKey) {
 	ctx := sess.Context()
 	fp := gossh.FingerprintSHA256(pk)
 	log := s.log.With("fingerprint", fp, "addr", sess.RemoteAddr().String(), "guest", true)
 	defer func() {
+		t := time.NewTimer(guestLinger)
+		defer t.Stop()
+		select {
+		case <-ctx.Done(): // the client closed the connection
+		case <-t.C:
+		}
 		if conn, ok := ctx.Value(ssh.ContextKeyConn).(gossh.Conn); ok {
 			_ = conn.Close()
 		}
@@ -147,6 +173,11 @@ func (s *Server) serveGuest(sess ssh.Session, pk ssh.PublicKey) {
 		_ = sess.Exit(cli.ExitError)
 		return
 	}
+	if t, ok := ctx.Value(ticketKey{}).(guard.Ticket); ok {
+		t.Authenticated()
+	}
+	ctx.SetValue(authFailKey{}, false)
+	s.conns.AuthResult("joined")
 	fmt.Fprintf(sess, "Welcome to parley, %s! Your key %s is now on the guest list.\nConnect with:  ssh -p %s %s@HOST\n", name, fp, localPort(sess.LocalAddr()), name)
 	_ = sess.Exit(cli.ExitOK)
 }

@@ -91,8 +91,18 @@ type testServer struct {
 }
 
 // startTestServer starts a server on dir (a fresh temporary one if ""),
-// writing keyLines to its authorized_keys first when given.
+// writing keyLines to its authorized_keys first when given. Every client
+// comes from 127.0.0.1, so the failed-login penalty is set out of reach:
+// the tests of refusals would otherwise slow each other down. Tests of the
+// penalty use startTestServerWith.
 func startTestServer(t *testing.T, dir string, keyLines ...string) *testServer {
+	t.Helper()
+	return startTestServerWith(t, dir, func(c *Config) { c.Defences.Gate.FailuresBeforePenalty = 1000 }, keyLines...)
+}
+
+// startTestServerWith is startTestServer with the configuration changed by
+// mod (nil: the defaults, penalty included) before the server starts.
+func startTestServerWith(t *testing.T, dir string, mod func(*Config), keyLines ...string) *testServer {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
@@ -103,7 +113,7 @@ func startTestServer(t *testing.T, dir string, keyLines ...string) *testServer {
 		}
 	}
 	logs := &syncBuffer{}
-	srv, err := New(Config{
+	cfg := Config{
 		DataDir:  dir,
 		KeysPoll: 20 * time.Millisecond,
 		Logger:   slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
@@ -112,14 +122,15 @@ func startTestServer(t *testing.T, dir string, keyLines ...string) *testServer {
 			// from `say` meets the limit.
 			Messages: guard.LimiterConfig{Rate: 50, Burst: 3},
 		},
-	})
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := listenLoopback(t)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	ts := &testServer{srv: srv, addr: ln.Addr().String(), dir: dir, logs: logs}
@@ -144,6 +155,15 @@ func startTestServer(t *testing.T, dir string, keyLines ...string) *testServer {
 }
 
 func (ts *testServer) hub() *room.Hub { return ts.srv.Hub() }
+
+func listenLoopback(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
+}
 
 // dial connects u with the SSH user name user (u.name when "") and
 // public-key authentication only.

@@ -60,6 +60,13 @@ type Config struct {
 	Retain time.Duration
 	// Defences sets the limits that keep abuse from hurting anyone else.
 	Defences Defences
+	// ProxyProtocol lists the peers (IP addresses or CIDR ranges) trusted to
+	// open each connection with a PROXY protocol header (v1 or v2) giving
+	// the client's address, as Fly's proxy_proto handler, HAProxy or nginx
+	// stream do. Connections from those peers must carry one; a header
+	// from any other peer gets the connection closed, never believed.
+	// Empty (the default): no header is parsed at all.
+	ProxyProtocol []string
 	// Conns counts connections and authentication results; nil discards.
 	Conns ConnObserver
 	// Logger receives operational logs; nil discards them.
@@ -99,6 +106,9 @@ type Server struct {
 	store    *store.SQLite // nil with Store "memory"
 	gate     *guard.Gate
 	sessions *guard.Sessions
+	keyConns *guard.Sessions // authenticated connections per key
+	telling  chan struct{}   // semaphore: refused connections being told why (defences.go)
+	proxy    proxyTrust      // nil without Config.ProxyProtocol
 	access   *access.Control // bans and invites (admin.go, guest.go)
 	// keysMu serialises this process's edits of authorized_keys (keys
 	// over SSH, join).
@@ -110,6 +120,12 @@ type Server struct {
 	closing  bool           // guarded by mu: no new sessions once set
 	handlers sync.WaitGroup // session handlers running; Add only under mu while !closing
 }
+
+// versionName is the server's name in the SSH version line.
+const (
+	versionName   = "parley"
+	serverVersion = "SSH-2.0-" + versionName
+)
 
 // Paths under the data dir.
 const (
@@ -155,6 +171,15 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger, conns: cfg.Conns,
 		gate:     guard.NewGate(cfg.Defences.Gate),
 		sessions: guard.NewSessions(cfg.Defences.SessionsPerKey, cfg.Defences.SessionsPerSource),
+		keyConns: guard.NewConnections(cfg.Defences.ConnsPerKey),
+		telling:  make(chan struct{}, maxTelling),
+	}
+	if len(cfg.ProxyProtocol) > 0 {
+		p, err := parseTrusted(cfg.ProxyProtocol)
+		if err != nil {
+			return nil, err
+		}
+		s.proxy = p
 	}
 
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
@@ -180,6 +205,8 @@ func New(cfg Config) (*Server, error) {
 				return nil, fmt.Errorf("seed authorized keys: %w", err)
 			}
 		}
+	} else if _, err := keys.Seed(keysPath, ""); err != nil { // the file with its header, no keys
+		return nil, fmt.Errorf("create authorized keys: %w", err)
 	}
 	if s.imported, err = importAdminKeys(keysPath, cfg.AdminKeys); err != nil {
 		return nil, err
@@ -235,15 +262,22 @@ func New(cfg Config) (*Server, error) {
 	}
 
 	s.ssh, err = wish.NewServer(
-		wish.WithVersion("parley"),
+		wish.WithVersion(versionName),
 		func(srv *ssh.Server) error {
 			srv.AddHostKey(s.hostKey)
 			srv.ConnCallback = s.admit
+			srv.ServerConfigCallback = func(ctx ssh.Context) *gossh.ServerConfig {
+				return &gossh.ServerConfig{
+					VerifiedPublicKeyCallback: func(_ gossh.ConnMetadata, key gossh.PublicKey, perms *gossh.Permissions, _ string) (*gossh.Permissions, error) {
+						return perms, s.verified(ctx, key)
+					},
+				}
+			}
 			srv.ChannelHandlers = map[string]ssh.ChannelHandler{"session": s.sessionChannel}
 			// The login grace time: a connection must finish authenticating
 			// within it, however slowly it trickles bytes (the deadline is
-			// absolute). Keep IdleTimeout and MaxTimeout zero: gatedConn
-			// relies on the deadline being cleared after the handshake.
+			// absolute). Guests, who pass the handshake, have their own
+			// timer (guest.go).
 			srv.HandshakeTimeout = loginGrace
 			return nil
 		},
@@ -328,7 +362,12 @@ func (s *Server) Keys() *keys.Store { return s.keys }
 func (s *Server) HostKeyFingerprint() string { return gossh.FingerprintSHA256(s.hostKey.PublicKey()) }
 
 // Serve accepts connections on ln until Close. It returns nil after Close.
+// With Config.ProxyProtocol, connections are read through a PROXY protocol
+// listener first (proxy.go).
 func (s *Server) Serve(ln net.Listener) error {
+	if s.proxy != nil {
+		ln = s.proxyListener(ln)
+	}
 	err := s.ssh.Serve(ln)
 	if errors.Is(err, ssh.ErrServerClosed) {
 		return nil
@@ -445,10 +484,10 @@ func (s *Server) Startup(addr net.Addr) string {
 			host = ta.IP.String()
 		}
 	}
-	fmt.Fprintf(&b, "parley is listening on %s\n", addr)
 	if s.newKey {
 		fmt.Fprintf(&b, "Generated a new host key in %s\n", s.path(hostKeyFile))
 	}
+	fmt.Fprintf(&b, "parley is listening on %s\n", addr)
 	fmt.Fprintf(&b, "Host key fingerprint: %s (users see this on first connect)\n", s.HostKeyFingerprint())
 	for _, e := range s.seeded {
 		fmt.Fprintf(&b, "Imported %s as admin %q from your ~/.ssh\n", e.Fingerprint, e.Name)

@@ -44,20 +44,22 @@ type refusal struct {
 }
 
 // authPublicKey answers yes or no for a key. Identity is read later from
-// the session's verified key, never from here.
+// the session's verified key, never from here. A key refused here was only
+// offered (a client holding several keys offers each in turn): that is
+// logged at debug; the connection's outcome is logged once it is known.
 func (s *Server) authPublicKey(ctx ssh.Context, key ssh.PublicKey) bool {
 	_, err := s.keys.Current().Authorized(key, remoteIP(ctx.RemoteAddr()), time.Now())
 	if b, banned := s.access.Banned(gossh.FingerprintSHA256(key)); banned {
 		err = &banError{b}
 	} else if err != nil && s.admitGuest(ctx, key, err) { // guest.go: join CODE only
-		s.conns.AuthResult("refused")
+		s.conns.AuthResult("guest")
 		return true
 	}
 	if err != nil {
 		s.conns.AuthResult("refused")
 		ctx.SetValue(authFailKey{}, true)
 		ctx.SetValue(refusedKey{}, refusal{key: key, err: err})
-		s.log.Info("auth refused", "fingerprint", gossh.FingerprintSHA256(key), "addr", ctx.RemoteAddr().String(), "why", err.Error())
+		s.log.Debug("auth: key refused", "fingerprint", gossh.FingerprintSHA256(key), "addr", ctx.RemoteAddr().String(), "why", err.Error())
 		return false
 	}
 	s.conns.AuthResult("accepted")
@@ -65,15 +67,25 @@ func (s *Server) authPublicKey(ctx ssh.Context, key ssh.PublicKey) bool {
 }
 
 // authRefusal runs after every offered key was refused: it shows the person
-// why and what to do, then refuses.
+// why and what to do, then refuses. A key refused only because it has too
+// many connections open is no failed login.
 func (s *Server) authRefusal(ctx ssh.Context, challenge gossh.KeyboardInteractiveChallenge) bool {
-	ctx.SetValue(authFailKey{}, true)
+	r, _ := ctx.Value(refusedKey{}).(refusal)
+	_, limited := errors.AsType[*guard.SessionLimitError](r.err)
+	if !limited {
+		ctx.SetValue(authFailKey{}, true)
+	}
 	if ctx.Value(refusalShown{}) != nil {
 		return false // clients retry keyboard-interactive; say it once
 	}
 	ctx.SetValue(refusalShown{}, true)
-	r, _ := ctx.Value(refusedKey{}).(refusal)
-	_, _ = challenge("", refusalText(r, safetext.Line(ctx.User(), 32)), nil, nil)
+	text := refusalText(r, safetext.Line(ctx.User(), 32))
+	if errors.Is(r.err, keys.ErrUnknownKey) && !s.access.InvitesOpen() {
+		// The newcomer may have run `join CODE` with a spent code: no
+		// invite is open, so the key never reached the command.
+		text += "If you ran join CODE: invalid or expired invite code.\n"
+	}
+	_, _ = challenge("", text, nil, nil)
 	return false
 }
 
@@ -85,7 +97,10 @@ func refusalText(r refusal, user string) string {
 	}
 	fp := gossh.FingerprintSHA256(r.key)
 	var banned *banError
+	var limit *guard.SessionLimitError
 	switch {
+	case errors.As(r.err, &limit):
+		return fmt.Sprintf("parley: %v.\n", limit)
 	case errors.As(r.err, &banned):
 		return banText(fp, banned.ban)
 	case errors.Is(r.err, keys.ErrExpired):
@@ -249,28 +264,24 @@ type keepaliveKey struct{}
 
 // startKeepalive runs keepalives for the connection once: every interval a
 // keepalive@openssh.com request; after KeepaliveMax unanswered intervals
-// the connection is closed, so dead peers leave no ghosts. No goroutine
-// waits between keepalives (a timer calls tick); one lives only while a
-// request waits for its reply.
+// the connection is closed, so dead peers leave no ghosts. It may start
+// before the handshake has finished (Server.verified): the connection is
+// looked up at each tick. No goroutine waits between keepalives (a timer
+// calls tick); one lives only while a request waits for its reply.
 func (s *Server) startKeepalive(ctx ssh.Context) {
 	if ctx.Value(keepaliveKey{}) != nil {
 		return
 	}
 	ctx.SetValue(keepaliveKey{}, true)
-	conn, ok := ctx.Value(ssh.ContextKeyConn).(gossh.Conn)
-	if !ok {
-		return
-	}
-	k := &keepalive{s: s, ctx: ctx, conn: conn}
+	k := &keepalive{s: s, ctx: ctx}
 	time.AfterFunc(s.cfg.KeepaliveInterval, k.tick)
 }
 
 // keepalive is one connection's keepalive state; mu guards it between the
 // timer's ticks and the goroutine that waits for a reply.
 type keepalive struct {
-	s    *Server
-	ctx  ssh.Context
-	conn gossh.Conn
+	s   *Server
+	ctx ssh.Context
 
 	mu      sync.Mutex
 	waiting bool // a request has not been answered yet
@@ -281,19 +292,24 @@ func (k *keepalive) tick() {
 	if k.ctx.Err() != nil {
 		return // the connection is gone
 	}
+	conn, ok := k.ctx.Value(ssh.ContextKeyConn).(gossh.Conn)
+	if !ok { // the handshake has not quite finished
+		time.AfterFunc(k.s.cfg.KeepaliveInterval, k.tick)
+		return
+	}
 	k.mu.Lock()
 	if k.waiting {
 		k.missed++
 		if k.missed >= k.s.cfg.KeepaliveMax {
 			k.mu.Unlock()
-			k.s.log.Info("closing unresponsive connection", "addr", k.conn.RemoteAddr().String(), "missed", k.missed)
-			_ = k.conn.Close()
+			k.s.log.Info("closing unresponsive connection", "addr", conn.RemoteAddr().String(), "missed", k.missed)
+			_ = conn.Close()
 			return
 		}
 	} else {
 		k.waiting = true
 		go func() {
-			if _, _, err := k.conn.SendRequest("keepalive@openssh.com", true, nil); err != nil {
+			if _, _, err := conn.SendRequest("keepalive@openssh.com", true, nil); err != nil {
 				return // connection gone
 			}
 			k.mu.Lock()
