@@ -135,3 +135,102 @@ func muteTerm(until time.Time) string {
 	}
 	return "until " + until.UTC().Format("2006-01-02 15:04 UTC")
 }
+
+// adminFunc returns the member's admin check for id: Config.Admin asked at
+// every use, or, without it, the flag given at connect.
+func (h *Hub) adminFunc(id Identity) func() bool {
+	if ask := h.cfg.Admin; ask != nil {
+		who := id.ID
+		return func() bool { return ask(who) }
+	}
+	admin := id.Admin
+	return func() bool { return admin }
+}
+
+// RightsChanged applies a change of who is an admin (Config.Admin answers
+// differently now) to the people online: member lists are built again (the
+// @ marks), and whoever is in a private room only by being an admin, and is
+// no longer one, is taken out of it and told why. Their screens drop the
+// room as after /leave; someone for whom it was the last room is put in the
+// default room first. It returns how many people were taken out of a room.
+func (h *Hub) RightsChanged() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return 0
+	}
+	evicted := 0
+	now := h.cfg.Now()
+	for _, m := range h.members {
+		m.listsChangedLocked()
+		if m.admin() {
+			continue
+		}
+		var out []*room
+		for r := range m.rooms {
+			if r.private && !r.invited[m.id] {
+				out = append(out, r)
+			}
+		}
+		if len(out) == 0 {
+			continue
+		}
+		evicted++
+		for _, r := range out {
+			if len(m.rooms) == 1 {
+				h.enterDefaultLocked(m)
+			}
+			h.removeFromRoomLocked(m, r, now)
+		}
+	}
+	// Everyone's member lists (the @ marks) are built again on their next
+	// look; tell the screens to look.
+	for _, r := range h.rooms {
+		r.membersList = nil
+		for s := range r.sessions {
+			h.deliverLocked(s, Message{Time: now, Room: r.name, Kind: KindPresence})
+		}
+	}
+	return evicted
+}
+
+// enterDefaultLocked puts m in the default room (all its sessions follow),
+// quietly when it is there already.
+func (h *Hub) enterDefaultLocked(m *member) {
+	lobby := h.rooms[RoomKey(h.cfg.DefaultRoom)]
+	if lobby == nil || lobby.members[m.id] != nil {
+		return
+	}
+	for s := range m.sessions {
+		room := s.room
+		s.joinLocked(lobby)
+		s.room = room // removeFromRoomLocked moves the screens
+		return
+	}
+}
+
+// removeFromRoomLocked takes m out of the private room r because m is no
+// longer an admin: like /leave, with a notice to each of m's sessions.
+func (h *Hub) removeFromRoomLocked(m *member, r *room, now time.Time) {
+	delete(r.members, m.id)
+	r.membersList = nil
+	delete(m.rooms, r)
+	lobby := h.rooms[RoomKey(h.cfg.DefaultRoom)]
+	for t := range m.sessions {
+		delete(r.sessions, t)
+		delete(t.backlogs, r.name)
+		if t.room == r {
+			t.room = m.firstRoom()
+			if _, in := m.rooms[lobby]; in {
+				t.room = lobby
+			}
+		}
+		h.deliverLocked(t, Message{Time: now, Room: r.name, Kind: KindLeave, From: m.name, FromID: m.id})
+		h.deliverLocked(t, Message{Time: now, Kind: KindNotice,
+			Text: fmt.Sprintf("You left #%s: it is private and your key is no longer an admin key (an /invite lets you back in).", r.name)})
+	}
+	if msg := r.presenceLocked(Message{Room: r.name, Kind: KindLeave, From: m.name, FromID: m.id, Text: "no longer an admin"}); msg.Kind != 0 {
+		r.enqueueLocked(&op{msg: msg})
+	}
+	h.log.Info("took a former admin out of a private room", "id", m.id, "room", r.name)
+}

@@ -82,7 +82,7 @@ func (s *Session) Enter(name string) error {
 		return nil
 	}
 	if r.members[s.m.id] == nil {
-		if r.private && !r.invited[s.m.id] && !s.m.admin {
+		if r.private && !r.invited[s.m.id] && !s.m.admin() {
 			return Errorf("#%s is private: ask an admin or a member for an /invite", r.name)
 		}
 		s.joinLocked(r) // registers the session; KindEnter follows

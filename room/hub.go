@@ -62,6 +62,13 @@ type Config struct {
 	// Prefs keeps names, away marks, settings and read marks across
 	// connections; nil forgets them when the person leaves.
 	Prefs Preferences
+	// Admin reports whether identity id is an admin now. It is asked at
+	// every use of an admin right (admin commands, private rooms, the @
+	// mark), never cached, so that a key demoted or expired while its
+	// sessions are open loses the rights at once. It is called with Hub.mu
+	// held: it must not wait or call the hub. Nil means Identity.Admin as
+	// given at connect.
+	Admin func(id string) bool
 	// Reserved reports whether a name belongs to a particular identity (for
 	// example a name given to a key by the operator), so that nobody else may
 	// take it. Nil means no name is reserved.
@@ -95,7 +102,8 @@ type Identity struct {
 	// Name is the preferred display name; it is validated and may be
 	// replaced (with a notice) when invalid or taken.
 	Name string
-	// Admin grants the commands marked AdminOnly.
+	// Admin grants the commands marked AdminOnly, when Config.Admin is nil
+	// (otherwise Config.Admin is asked at every use).
 	Admin bool
 	// Bot marks a session that a program runs (ssh host COMMAND) rather
 	// than a person at a terminal; see MemberInfo.Bot.
@@ -133,7 +141,7 @@ type Hub struct {
 type member struct {
 	id         string
 	name       string
-	admin      bool
+	admin      func() bool // isAdmin's answer, asked at every use (admin.go); set at creation
 	away       string
 	since      time.Time // connected since
 	lastActive time.Time
@@ -320,7 +328,7 @@ func (h *Hub) Connect(ctx context.Context, id Identity) (*Session, error) {
 			notes = append(notes, note)
 		}
 		now := h.cfg.Now()
-		m = &member{id: id.ID, name: name, admin: id.Admin, since: now, lastActive: now, away: settings["away"],
+		m = &member{id: id.ID, name: name, admin: h.adminFunc(id), since: now, lastActive: now, away: settings["away"],
 			sessions: make(map[*Session]struct{}), rooms: make(map[*room]struct{})}
 		h.members[id.ID] = m
 		h.names[safetext.Fold(name)] = id.ID
@@ -604,7 +612,7 @@ func (h *Hub) Members(roomName string) []MemberInfo {
 }
 
 func (m *member) infoLocked() MemberInfo {
-	return MemberInfo{ID: m.id, Name: m.name, Admin: m.admin, Bot: m.botLocked(), Away: m.away,
+	return MemberInfo{ID: m.id, Name: m.name, Admin: m.admin(), Bot: m.botLocked(), Away: m.away,
 		Sessions: len(m.sessions), Since: m.since, LastActive: m.lastActive}
 }
 

@@ -41,7 +41,7 @@ func (r *room) infoLocked() RoomInfo {
 // visibleLocked reports whether identity m may see the room in /rooms.
 func (r *room) visibleLocked(m *member) bool {
 	_, in := m.rooms[r]
-	return !r.private || in || r.invited[m.id] || m.admin
+	return !r.private || in || r.invited[m.id] || m.admin()
 }
 
 // Rooms lists the rooms the session's identity is in, sorted by name.
@@ -146,7 +146,7 @@ func cmdJoin(c *Call) error {
 	if s.closed {
 		return ErrClosed
 	}
-	if r.private && !r.invited[s.m.id] && !s.m.admin && r.members[s.m.id] == nil {
+	if r.private && !r.invited[s.m.id] && !s.m.admin() && r.members[s.m.id] == nil {
 		return Errorf("#%s is private: ask an admin or a member for an /invite", r.name)
 	}
 	s.joinLocked(r)

@@ -455,7 +455,7 @@ func (s *Session) Name() string {
 }
 
 // Admin reports whether the session's identity is an admin.
-func (s *Session) Admin() bool { return s.m.admin } // set once at creation
+func (s *Session) Admin() bool { return s.m.admin() } // asked now: see Config.Admin
 
 // Room returns the name of the room the session shows, without '#'.
 func (s *Session) Room() string {

@@ -41,14 +41,6 @@ func (s *Server) logAdmin(a actor, action string, t target, attrs ...any) {
 		"target", t.id, "target_name", t.name}, attrs...)...)
 }
 
-// isAdmin reports whether the key with this fingerprint is an admin in the
-// authorized keys as they are now (a chat session's Admin is set when it
-// connects; the file may have changed since).
-func (s *Server) isAdmin(fingerprint string) bool {
-	e, ok := keys.Find(s.keys.Current(), fingerprint)
-	return ok && e.Admin
-}
-
 // resolveOnline finds someone connected now, by display name or key
 // fingerprint.
 func (s *Server) resolveOnline(who string) (target, error) {
@@ -269,7 +261,7 @@ func (s *Server) registerAdminCommands() error {
 	wrap := func(run func(c *room.Call, a actor) (string, error)) func(*room.Call) error {
 		return func(c *room.Call) error {
 			a := actor{id: c.Session.ID(), name: c.Session.Name()}
-			if !s.isAdmin(a.id) { // demoted since connecting
+			if !s.isAdmin(a.id) { // the room asked too, just now; a demotion may have come in between
 				return room.Errorf("your key is no longer an admin key")
 			}
 			msg, err := run(c, a)
