@@ -104,6 +104,29 @@ func TestDemotedAdminLosesRightsInOpenSession(t *testing.T) {
 	a.Say(t, "/join #ops")
 	a.WaitFor(t, header(`^ #ops `), waitTimeout)
 
+	// And her tail -f of #ops, over a connection of its own.
+	conn, err := ts.dial(ts.clientConfig("alice", alice.auth(), nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	tail, err := conn.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tailOut, tailErr lockedBuffer
+	tail.Stdout, tail.Stderr = &tailOut, &tailErr
+	tailDone := make(chan error, 1)
+	go func() { tailDone <- tail.Run("tail -f -r ops") }()
+	eventually(t, waitTimeout, "alice's tail -f in #ops", func() bool {
+		for _, m := range ts.hub().Members("ops") {
+			if m.ID == alice.fp && m.Sessions == 2 {
+				return true
+			}
+		}
+		return false
+	})
+
 	ts.setKeyLine(t, alice, alice.line(""), func(e keys.Entry) bool { return !e.Admin })
 
 	// She is taken out of #ops, which she was in only as an admin.
@@ -139,6 +162,22 @@ func TestDemotedAdminLosesRightsInOpenSession(t *testing.T) {
 	for _, r := range ts.hub().RoomsFor(carol.fp, true) {
 		if r.Name == "mine" {
 			t.Errorf("demoted alice created the private room #mine")
+		}
+	}
+	select {
+	case err := <-tailDone:
+		if err == nil || !strings.Contains(tailErr.String(), "you left #ops") {
+			t.Errorf("alice's tail -f of #ops ended with %v, stderr %q", err, tailErr.String())
+		}
+	case <-time.After(waitTimeout):
+		t.Error("alice's tail -f of #ops still runs after her demotion")
+	}
+	if strings.Contains(tailOut.String(), "OPS-ONLY") {
+		t.Errorf("alice's tail -f printed a message of #ops sent after her demotion")
+	}
+	for _, cmd := range []string{"tail -r ops", "tail -r board", "who -r ops", "bans"} {
+		if out, errOut, code := execOn(t, conn, cmd); code != 1 || strings.Contains(out, "OPS-ONLY") {
+			t.Errorf("%q by the demoted admin: exit %d, stdout %q, stderr %q", cmd, code, out, errOut)
 		}
 	}
 	if _, err := ts.tryConnect(t, alice); err != nil {
