@@ -283,3 +283,39 @@ func TestExpiredAdminCannotRunAdminCommands(t *testing.T) {
 		t.Error("alice logged in with an expired key")
 	}
 }
+
+// TestMutedCannotSetAway: a muted person's /away REASON (shown to
+// everyone) is refused with the reason; after unmute it works.
+func TestMutedCannotSetAway(t *testing.T) {
+	t.Parallel()
+	alice, bob := newUser(t, "alice"), newUser(t, "bob")
+	ts := startServer(t, withKeys(alice.line("admin"), bob.line("")))
+	b := ts.connect(t, bob)
+	a := ts.connect(t, alice)
+	a.WaitFor(t, joined("alice"), waitTimeout)
+	conn, err := ts.dial(ts.clientConfig("alice", alice.auth(), nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if out, errOut, code := execOn(t, conn, "mute bob"); code != 0 {
+		t.Fatalf("mute bob: %d %q %q", code, out, errOut)
+	}
+	b.Expect(t, "alice muted you")
+	b.Say(t, "/away SPAM-AWAY-TEXT")
+	b.Expect(t, "cannot set an away message")
+	a.Say(t, "/who")
+	a.WaitFor(t, rowMatching(`bob · idle`), waitTimeout)
+	if s := a.Screen(); strings.Contains(s, "SPAM-AWAY-TEXT") {
+		t.Errorf("alice sees the muted person's away text:\n%s", frame(s))
+	}
+
+	if out, errOut, code := execOn(t, conn, "unmute bob"); code != 0 {
+		t.Fatalf("unmute bob: %d %q %q", code, out, errOut)
+	}
+	b.Expect(t, "alice unmuted you")
+	b.Say(t, "/away lunch")
+	b.Expect(t, "You are marked away (lunch)")
+	a.Say(t, "/who")
+	a.WaitFor(t, rowMatching(`bob away: lunch`), waitTimeout)
+}

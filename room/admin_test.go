@@ -358,3 +358,27 @@ func TestRightsChangedLastRoom(t *testing.T) {
 	send(t, carol, "hello lobby")
 	until(t, alice, isChat("hello lobby"))
 }
+
+// TestMutedCannotSetAway: an away reason is shown to everyone (member
+// lists, /who, private messages), so a muted person may not set one.
+func TestMutedCannotSetAway(t *testing.T) {
+	clock := newFakeClock()
+	h := newHub(t, Config{Now: clock.Now})
+	bob := connect(t, h, "id-bob", "bob")
+	h.Mute("id-bob", time.Time{}, "alice")
+	if e := sendErr(t, bob, "/away buy cheap pills at spam.example"); !strings.Contains(e.Error(), "you are muted until an admin unmutes you: you cannot set an away message") {
+		t.Errorf("/away while muted: %v", e)
+	}
+	for _, m := range h.Members("lobby") {
+		if m.Away != "" {
+			t.Errorf("%s is away: %q", m.Name, m.Away)
+		}
+	}
+	h.Unmute("id-bob", "alice")
+	send(t, bob, "/away lunch")
+	for _, m := range h.Members("lobby") {
+		if m.ID == "id-bob" && m.Away != "lunch" {
+			t.Errorf("after unmute, bob's away is %q", m.Away)
+		}
+	}
+}
