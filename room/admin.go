@@ -1,6 +1,7 @@
 package room
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -233,4 +234,31 @@ func (h *Hub) removeFromRoomLocked(m *member, r *room, now time.Time) {
 		r.enqueueLocked(&op{msg: msg})
 	}
 	h.log.Info("took a former admin out of a private room", "id", m.id, "room", r.name)
+}
+
+// KnownName returns the display name identity id has now (online), or had
+// last (since the hub started, or as saved with its preferences), so that
+// admins can name someone who changed their name and left. It takes
+// Hub.mu briefly and may read the Preferences store without it.
+func (h *Hub) KnownName(id string) (string, bool) {
+	h.mu.Lock()
+	if m := h.members[id]; m != nil {
+		name := m.name
+		h.mu.Unlock()
+		return name, true
+	}
+	name, ok := h.lastName[id]
+	h.mu.Unlock()
+	if ok || h.cfg.Prefs == nil {
+		return name, ok
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	settings, err := h.cfg.Prefs.Settings(ctx, id)
+	if err != nil {
+		h.log.Warn("reading a saved name failed", "id", id, "err", err)
+		return "", false
+	}
+	name = settings["nick"]
+	return name, name != ""
 }
