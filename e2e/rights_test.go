@@ -319,3 +319,49 @@ func TestMutedCannotSetAway(t *testing.T) {
 	a.Say(t, "/who")
 	a.WaitFor(t, rowMatching(`bob away: lunch`), waitTimeout)
 }
+
+// TestModerationByNameInChat (issue 13 item 5): in the chat, /kick, /mute,
+// /unmute, /ban and /unban take the name someone shows (after /nick), the
+// key's name and the start of the fingerprint, and say whom they matched.
+func TestModerationByNameInChat(t *testing.T) {
+	t.Parallel()
+	alice, bob := newUser(t, "alice"), newUser(t, "bob")
+	ts := startServer(t, withKeys(alice.line("admin"), bob.line("")))
+	a := ts.connect(t, alice, size(160, 40))
+	b := ts.connect(t, bob)
+	b.Say(t, "/nick bobby")
+	a.Expect(t, "bob is now known as bobby")
+	bobIs := "bobby (key bob, " + bob.fp[:len("SHA256:")+8] + ")"
+
+	a.Say(t, "/kick bob enough")
+	a.Expect(t, "Kicked "+bobIs+": 1 session ended.")
+	if err := b.WaitEnded(t, waitTimeout); err != nil {
+		t.Logf("bob's session ended with %v", err)
+	}
+	if s := b.Screen(); !strings.Contains(s, "kicked by alice: enough") {
+		t.Errorf("bob's terminal after the kick:\n%s", frame(s))
+	}
+	b = ts.connect(t, bob)
+	b.WaitFor(t, header(`^ #lobby  2 here `), waitTimeout)
+
+	a.Say(t, "/mute bobby 10m")
+	a.Expect(t, "Muted "+bobIs+" until")
+	b.Expect(t, "alice muted you")
+	a.Say(t, "/unmute "+bob.fp[:len("SHA256:")+8])
+	a.Expect(t, "Unmuted "+bobIs+".")
+	b.Expect(t, "alice unmuted you")
+
+	a.Say(t, "/ban bobby 1h")
+	a.Expect(t, "Banned "+bobIs+" until")
+	if err := b.WaitEnded(t, waitTimeout); err != nil {
+		t.Logf("bob's session ended with %v", err)
+	}
+	if _, err := ts.tryConnect(t, bob); err == nil {
+		t.Fatal("banned bob logged in")
+	}
+	a.Say(t, "/unban bobby")
+	a.Expect(t, "Lifted the ban of "+bobIs+".")
+	ts.connect(t, bob)
+	a.Say(t, "/kick nobody")
+	a.Expect(t, "nobody called nobody is connected")
+}
