@@ -63,12 +63,12 @@ func (h *Hub) Notify(id, text string) int {
 }
 
 // Mute stops identity id from posting, sending private messages and
-// setting topics, until until (the zero time: until Unmute). It holds
+// setting topics or away messages, until until (the zero time: until Unmute). It holds
 // whether or not they are online, and across their reconnections, for as
 // long as the hub runs. Those online are told, with by as who muted them.
 func (h *Hub) Mute(id string, until time.Time, by string) {
 	h.setMute(id, until, true)
-	h.Notify(id, fmt.Sprintf("%s muted you %s: you cannot post, send private messages or set a topic.", by, muteTerm(until)))
+	h.Notify(id, fmt.Sprintf("%s muted you %s: you cannot post, send private messages, or set a topic or an away message.", by, muteTerm(until)))
 }
 
 // Unmute lifts a mute and reports whether there was one in force.
