@@ -149,11 +149,12 @@ func (h *Hub) adminFunc(id Identity) func() bool {
 }
 
 // RightsChanged applies a change of who is an admin (Config.Admin answers
-// differently now) to the people online: member lists are built again (the
-// @ marks), and whoever is in a private room only by being an admin, and is
-// no longer one, is taken out of it and told why. Their screens drop the
-// room as after /leave; someone for whom it was the last room is put in the
-// default room first. It returns how many people were taken out of a room.
+// differently now) to the people online: the member lists of those whose
+// answer changed are built again (the @ marks), and whoever is in a private
+// room only by being an admin, and is no longer one, is taken out of it and
+// told why. Their screens drop the room as after /leave; someone for whom it
+// was the last room is put in the default room first. It returns how many
+// people were taken out of a room.
 func (h *Hub) RightsChanged() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -163,8 +164,15 @@ func (h *Hub) RightsChanged() int {
 	evicted := 0
 	now := h.cfg.Now()
 	for _, m := range h.members {
-		m.listsChangedLocked()
-		if m.admin() {
+		admin := m.admin()
+		if admin != m.adminShown {
+			m.adminShown = admin
+			h.presenceChangedLocked(m) // their lists show the @ again, or no longer
+			for s := range m.sessions {
+				h.deliverLocked(s, Message{Time: now, Kind: KindPresence})
+			}
+		}
+		if admin {
 			continue
 		}
 		var out []*room
@@ -182,14 +190,6 @@ func (h *Hub) RightsChanged() int {
 				h.enterDefaultLocked(m)
 			}
 			h.removeFromRoomLocked(m, r, now)
-		}
-	}
-	// Everyone's member lists (the @ marks) are built again on their next
-	// look; tell the screens to look.
-	for _, r := range h.rooms {
-		r.membersList = nil
-		for s := range r.sessions {
-			h.deliverLocked(s, Message{Time: now, Room: r.name, Kind: KindPresence})
 		}
 	}
 	return evicted

@@ -141,7 +141,8 @@ type Hub struct {
 type member struct {
 	id         string
 	name       string
-	admin      func() bool // isAdmin's answer, asked at every use (admin.go); set at creation
+	admin      func() bool // asked at every use (Config.Admin); set at creation
+	adminShown bool        // admin() when member lists last learned of it: for RightsChanged to tell a change, never to decide a right
 	away       string
 	since      time.Time // connected since
 	lastActive time.Time
@@ -330,6 +331,7 @@ func (h *Hub) Connect(ctx context.Context, id Identity) (*Session, error) {
 		now := h.cfg.Now()
 		m = &member{id: id.ID, name: name, admin: h.adminFunc(id), since: now, lastActive: now, away: settings["away"],
 			sessions: make(map[*Session]struct{}), rooms: make(map[*room]struct{})}
+		m.adminShown = m.admin()
 		h.members[id.ID] = m
 		h.names[safetext.Fold(name)] = id.ID
 		h.lastName[id.ID] = name
