@@ -1,6 +1,8 @@
 package server
 
 import (
+	"errors"
+	"io"
 	"sync"
 	"time"
 
@@ -116,4 +118,27 @@ func (s *Server) armExpiry() {
 		x.mu.Unlock()
 		s.keysChanged(s.keys.Current(), nil)
 	})
+}
+
+// errNoLongerAdmin ends an admin command whose key lost its rights while
+// the command read its input.
+var errNoLongerAdmin = errors.New("your key is no longer an admin key (removed, demoted or expired): nothing was done")
+
+// adminInput is the stdin of an admin command (keys add -, motd -): the
+// command may wait on it for as long as the client likes, so every read
+// asks again whether the key is still an admin, and a key that no longer is
+// gets an error instead of its input: what it types after losing its rights
+// is never acted on.
+type adminInput struct {
+	r  io.Reader
+	s  *Server
+	fp string
+}
+
+func (a adminInput) Read(p []byte) (int, error) {
+	n, err := a.r.Read(p)
+	if !a.s.isAdmin(a.fp) {
+		return 0, errNoLongerAdmin
+	}
+	return n, err
 }

@@ -1,0 +1,66 @@
+package server
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// rewriteKeys writes authorized_keys as lines and reloads it now.
+func (ts *testServer) rewriteKeys(t *testing.T, lines ...string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(ts.dir, "authorized_keys"), []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.srv.ReloadKeys(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestAdminInputCheckedOnEveryRead: an admin command reading its stdin
+// (keys add -, motd -) gets an error instead of the input once the key is
+// no longer an admin, however long it had been waiting.
+func TestAdminInputCheckedOnEveryRead(t *testing.T) {
+	alice, bob := newTUser(t, "alice"), newTUser(t, "bob")
+	ts := startTestServer(t, "", alice.line("admin"), bob.line(""))
+	pr, pw := io.Pipe()
+	in := adminInput{r: pr, s: ts.srv, fp: alice.fp}
+	buf := make([]byte, 64)
+	go func() { _, _ = pw.Write([]byte("first")) }()
+	if n, err := in.Read(buf); err != nil || string(buf[:n]) != "first" {
+		t.Fatalf("a read while an admin: %q, %v", buf[:n], err)
+	}
+	ts.rewriteKeys(t, alice.line(""), bob.line(""))
+	go func() { _, _ = pw.Write([]byte("second")) }()
+	if n, err := in.Read(buf); !errors.Is(err, errNoLongerAdmin) || n != 0 {
+		t.Errorf("a read after the demotion: %q, %v", buf[:n], err)
+	}
+}
+
+// TestKeysAddFromStdinAfterDemotion: alice starts `keys add -` and is
+// demoted before she sends the key: it is not added.
+func TestKeysAddFromStdinAfterDemotion(t *testing.T) {
+	alice, bob, dave := newTUser(t, "alice"), newTUser(t, "bob"), newTUser(t, "dave")
+	ts := startTestServer(t, "", alice.line("admin"), bob.line(""))
+	started := make(chan struct{}, 1)
+	ts.srv.testExecHook = func(string) { started <- struct{}{} }
+	cmd, stdin := ts.start(t, alice, "keys add - --name dave")
+	<-started
+	ts.rewriteKeys(t, alice.line(""), bob.line(""))
+	if _, err := io.WriteString(stdin, dave.keyText()+"\n"); err != nil {
+		t.Fatal(err)
+	}
+	stdin.Close()
+	if code := cmd.exit(t); code != 1 {
+		t.Errorf("keys add - after the demotion exited %d; stderr %q", code, cmd.stderr.String())
+	}
+	if _, ok := ts.srv.keys.Current().ByFingerprint(dave.fp); ok {
+		t.Error("a demoted admin's keys add - added the key")
+	}
+	if b, _ := os.ReadFile(filepath.Join(ts.dir, "authorized_keys")); strings.Contains(string(b), dave.keyText()) {
+		t.Error("dave's key is in authorized_keys")
+	}
+}
