@@ -262,3 +262,15 @@ func (h *Hub) KnownName(id string) (string, bool) {
 	name = settings["nick"]
 	return name, name != ""
 }
+
+// validErr asks Config.Valid whether identity id may still act, and
+// refuses with its reason when not.
+func (h *Hub) validErr(id string) error {
+	if h.cfg.Valid == nil {
+		return nil
+	}
+	if err := h.cfg.Valid(id); err != nil {
+		return Errorf("%v: not sent", err)
+	}
+	return nil
+}

@@ -69,6 +69,12 @@ type Config struct {
 	// held: it must not wait or call the hub. Nil means Identity.Admin as
 	// given at connect.
 	Admin func(id string) bool
+	// Valid reports why identity id may no longer act (its key was removed
+	// or has expired), or nil. It is asked before anything a session sends
+	// (Send, Post), without Hub.mu; the error's text is shown to the
+	// person. The transport also disconnects such an identity (Disconnect):
+	// this only closes the moments in between. Nil means always valid.
+	Valid func(id string) error
 	// Reserved reports whether a name belongs to a particular identity (for
 	// example a name given to a key by the operator), so that nobody else may
 	// take it. Nil means no name is reserved.

@@ -2,8 +2,10 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"parley/keys"
@@ -22,7 +24,27 @@ import (
 // the hub's lock, for every use of an admin right).
 func (s *Server) isAdmin(fingerprint string) bool {
 	e, ok := s.keys.Current().ByFingerprint(fingerprint)
-	return ok && e.Admin && !e.Expired(time.Now())
+	return ok && e.Admin && !e.Expired(s.expiry.now())
+}
+
+// keyValid is room.Config.Valid: whether the key with this fingerprint may
+// still act, asked before anything its sessions send. The expiry timer
+// disconnects an expired key when it fires; a timer can fire late (a
+// suspended machine, a wall clock set forward), so a key found invalid here
+// is refused and the disconnection is started at once.
+func (s *Server) keyValid(fingerprint string) error {
+	e, ok := s.keys.Current().ByFingerprint(fingerprint)
+	var err error
+	switch {
+	case !ok:
+		err = errors.New("your key is no longer authorized")
+	case e.Expired(s.expiry.now()):
+		err = fmt.Errorf("your key expired on %s", e.ExpiresAt.UTC().Format("2006-01-02 15:04:05 UTC"))
+	default:
+		return nil
+	}
+	go s.keysChanged(s.keys.Current(), nil) // not from the caller's goroutine: it may hold the session
+	return err
 }
 
 // keysChanged runs after authorized_keys changed (the Store has logged the
@@ -30,7 +52,7 @@ func (s *Server) isAdmin(fingerprint string) bool {
 // allowed is disconnected, admin rights are applied to the people online,
 // and the expiry timer is set for the next expiry.
 func (s *Server) keysChanged(snap *keys.Snapshot, _ []keys.LineError) {
-	now := time.Now()
+	now := s.expiry.now()
 	for _, id := range s.hub.OnlineIDs() {
 		e, ok := snap.ByFingerprint(id)
 		var why string
@@ -61,6 +83,18 @@ type expiryTimer struct {
 	at     time.Time   // guarded by mu: when t fires
 	gen    uint64      // guarded by mu: counts the timers set, so a firing one knows whether it is still t
 	closed bool        // guarded by mu: the server is closing, never arm again
+
+	// clock, when set (by tests, before anyone connects), replaces
+	// time.Now for deciding whether a key has expired.
+	clock atomic.Pointer[func() time.Time]
+}
+
+// now is the time keys expire by.
+func (x *expiryTimer) now() time.Time {
+	if f := x.clock.Load(); f != nil {
+		return (*f)()
+	}
+	return time.Now()
 }
 
 // stop stops the timer for good.

@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"parley/room"
 )
 
 // rewriteKeys writes authorized_keys as lines and reloads it now.
@@ -62,5 +65,42 @@ func TestKeysAddFromStdinAfterDemotion(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(ts.dir, "authorized_keys")); strings.Contains(string(b), dave.keyText()) {
 		t.Error("dave's key is in authorized_keys")
+	}
+}
+
+// TestExpiredKeyRefusedAtEveryUse: when the clock has passed a key's
+// expiry-time and its timer has not fired (a suspended machine, a wall
+// clock set forward), what its sessions send is refused, admin rights are
+// gone, and it is disconnected at once.
+func TestExpiredKeyRefusedAtEveryUse(t *testing.T) {
+	alice, bob := newTUser(t, "alice"), newTUser(t, "bob")
+	ts := startTestServer(t, "", alice.line(`admin,expiry-time="29990101"`), bob.line(`expiry-time="29990101"`))
+	a, b := ts.watcher(t, alice), ts.watcher(t, bob)
+	if err := b.Send(t.Context(), "before"); err != nil {
+		t.Fatal(err)
+	}
+	untilEvent(t, a, chatText("before"))
+	if !a.Admin() {
+		t.Fatal("alice is not an admin before the expiry")
+	}
+	later := func() time.Time { return time.Date(2999, 1, 2, 0, 0, 0, 0, time.UTC) }
+	ts.srv.expiry.clock.Store(&later)
+
+	if a.Admin() {
+		t.Error("an expired admin key is still an admin")
+	}
+	err := b.Send(t.Context(), "after")
+	if err == nil || !strings.Contains(err.Error(), "your key expired on 2999-01-01 00:00:00 UTC: not sent") {
+		t.Errorf("a message from an expired key: %v", err)
+	}
+	for _, rs := range []*room.Session{a, b} {
+		select {
+		case <-rs.Done():
+		case <-time.After(testWait):
+			t.Fatalf("%s's session was not ended", rs.Name())
+		}
+		if !strings.HasPrefix(rs.Reason(), "key expired on 2999-01-01") {
+			t.Errorf("%s's session ended with %q", rs.Name(), rs.Reason())
+		}
 	}
 }

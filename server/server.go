@@ -219,6 +219,7 @@ func New(cfg Config) (*Server, error) {
 	rc.Logger = s.log
 	rc.Reserved = func(name string) (string, bool) { return s.keys.Current().NameOwner(name) }
 	rc.Admin = s.isAdmin // asked at every use: a demoted or expired key loses the rights at once (revoke.go)
+	rc.Valid = s.keyValid
 	rc.MOTD = s.motd
 	rc.MessageLimit = guard.NewLimiter(cfg.Defences.Messages)
 	notices := cfg.Defences.Notices
