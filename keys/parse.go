@@ -139,7 +139,11 @@ func (b *builder) warn(line int, msg string) {
 }
 
 func (b *builder) snapshot() *Snapshot {
-	return &Snapshot{entries: b.entries, byKey: b.byKey, byName: b.byName}
+	byFP := make(map[string]int, len(b.entries))
+	for i, e := range b.entries {
+		byFP[e.Fingerprint] = i
+	}
+	return &Snapshot{entries: b.entries, byKey: b.byKey, byName: b.byName, byFP: byFP}
 }
 
 func (b *builder) addLine(n int, raw string, now time.Time) {

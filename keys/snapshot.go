@@ -16,6 +16,7 @@ type Snapshot struct {
 	entries []Entry
 	byKey   map[string]int // key wire bytes -> index in entries
 	byName  map[string]int // safetext.Fold(name) -> index in entries
+	byFP    map[string]int // Entry.Fingerprint -> index in entries
 }
 
 // Len returns the number of keys loaded.
@@ -48,6 +49,20 @@ func (s *Snapshot) Lookup(k ssh.PublicKey) (Entry, bool) {
 		return Entry{}, false
 	}
 	i, ok := s.byKey[string(k.Marshal())]
+	if !ok {
+		return Entry{}, false
+	}
+	return s.entries[i].clone(), true
+}
+
+// ByFingerprint returns the entry of the key with this SHA256 fingerprint
+// ("SHA256:..."), without copying the other entries: it is the lookup made
+// at every use of a privilege (is this key still an admin, still valid?).
+func (s *Snapshot) ByFingerprint(fp string) (Entry, bool) {
+	if s == nil {
+		return Entry{}, false
+	}
+	i, ok := s.byFP[fp]
 	if !ok {
 		return Entry{}, false
 	}

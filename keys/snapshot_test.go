@@ -218,3 +218,21 @@ func TestCertificateNotFound(t *testing.T) {
 		t.Errorf("cert line errs = %v", errs)
 	}
 }
+
+func TestByFingerprint(t *testing.T) {
+	snap, _ := ParseBytes([]byte(expand(t, "admin,name=\"alice\" {K1} alice@laptop\n{K2} bob@phone\n")))
+	for _, k := range []ssh.PublicKey{testKey(t, 1), testKey(t, 2)} {
+		want, _ := snap.Lookup(k)
+		got, ok := snap.ByFingerprint(ssh.FingerprintSHA256(k))
+		if !ok || got.Fingerprint != want.Fingerprint || got.Name != want.Name || got.Admin != want.Admin {
+			t.Errorf("ByFingerprint(%s) = %+v, %v; want %+v", ssh.FingerprintSHA256(k), got, ok, want)
+		}
+	}
+	if _, ok := snap.ByFingerprint(ssh.FingerprintSHA256(testKey(t, 3))); ok {
+		t.Error("found a key that is not in the file")
+	}
+	var empty *Snapshot
+	if _, ok := empty.ByFingerprint(ssh.FingerprintSHA256(testKey(t, 1))); ok {
+		t.Error("found a key in a nil snapshot")
+	}
+}

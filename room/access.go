@@ -266,7 +266,7 @@ func (h *Hub) restoreLocked(m *member, s *Session, saved []string, quiet bool) {
 		if r == nil || r.members[m.id] != nil {
 			continue
 		}
-		if !r.mayEnterLocked(m.id, m.admin) {
+		if !r.mayEnterLocked(m.id, m.admin()) {
 			h.saveMembershipLocked(m.id, name, false)
 			continue
 		}

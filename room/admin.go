@@ -1,6 +1,7 @@
 package room
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -62,12 +63,12 @@ func (h *Hub) Notify(id, text string) int {
 }
 
 // Mute stops identity id from posting, sending private messages and
-// setting topics, until until (the zero time: until Unmute). It holds
+// setting topics or away messages, until until (the zero time: until Unmute). It holds
 // whether or not they are online, and across their reconnections, for as
 // long as the hub runs. Those online are told, with by as who muted them.
 func (h *Hub) Mute(id string, until time.Time, by string) {
 	h.setMute(id, until, true)
-	h.Notify(id, fmt.Sprintf("%s muted you %s: you cannot post, send private messages or set a topic.", by, muteTerm(until)))
+	h.Notify(id, fmt.Sprintf("%s muted you %s: you cannot post, send private messages, or set a topic or an away message.", by, muteTerm(until)))
 }
 
 // Unmute lifts a mute and reports whether there was one in force.
@@ -134,4 +135,143 @@ func muteTerm(until time.Time) string {
 		return "until an admin unmutes you"
 	}
 	return "until " + until.UTC().Format("2006-01-02 15:04 UTC")
+}
+
+// adminFunc returns the member's admin check for id: Config.Admin asked at
+// every use, or, without it, the flag given at connect.
+func (h *Hub) adminFunc(id Identity) func() bool {
+	if ask := h.cfg.Admin; ask != nil {
+		who := id.ID
+		return func() bool { return ask(who) }
+	}
+	admin := id.Admin
+	return func() bool { return admin }
+}
+
+// RightsChanged applies a change of who is an admin (Config.Admin answers
+// differently now) to the people online: the member lists of those whose
+// answer changed are built again (the @ marks), and whoever is in a private
+// room only by being an admin, and is no longer one, is taken out of it and
+// told why. Their screens drop the room as after /leave; someone for whom it
+// was the last room is put in the default room first. It returns how many
+// people were taken out of a room.
+func (h *Hub) RightsChanged() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return 0
+	}
+	evicted := 0
+	now := h.cfg.Now()
+	for _, m := range h.members {
+		admin := m.admin()
+		if admin != m.adminShown {
+			m.adminShown = admin
+			h.presenceChangedLocked(m) // their lists show the @ again, or no longer
+			for s := range m.sessions {
+				h.deliverLocked(s, Message{Time: now, Kind: KindPresence})
+			}
+		}
+		if admin {
+			continue
+		}
+		var out []*room
+		for r := range m.rooms {
+			if (r.private && !r.invited[m.id]) || r.unknown { // in only as an admin
+				out = append(out, r)
+			}
+		}
+		if len(out) == 0 {
+			continue
+		}
+		evicted++
+		for _, r := range out {
+			if len(m.rooms) == 1 {
+				h.enterDefaultLocked(m)
+			}
+			h.removeFromRoomLocked(m, r, now)
+		}
+	}
+	return evicted
+}
+
+// enterDefaultLocked puts m in the default room (all its sessions follow),
+// quietly when it is there already.
+func (h *Hub) enterDefaultLocked(m *member) {
+	lobby := h.rooms[RoomKey(h.cfg.DefaultRoom)]
+	if lobby == nil || lobby.members[m.id] != nil {
+		return
+	}
+	for s := range m.sessions {
+		room := s.room
+		s.joinLocked(lobby)
+		s.room = room // removeFromRoomLocked moves the screens
+		return
+	}
+}
+
+// removeFromRoomLocked takes m out of the private room r because m is no
+// longer an admin: like /leave, with a notice to each of m's sessions.
+func (h *Hub) removeFromRoomLocked(m *member, r *room, now time.Time) {
+	delete(r.members, m.id)
+	r.membersList = nil
+	delete(m.rooms, r)
+	h.saveMembershipLocked(m.id, r.name, false)
+	lobby := h.rooms[RoomKey(h.cfg.DefaultRoom)]
+	for t := range m.sessions {
+		delete(r.sessions, t)
+		delete(t.backlogs, r.name)
+		if t.room == r {
+			t.room = m.firstRoom()
+			if _, in := m.rooms[lobby]; in {
+				t.room = lobby
+			}
+		}
+		h.deliverLocked(t, Message{Time: now, Room: r.name, Kind: KindLeave, From: m.name, FromID: m.id})
+		h.deliverLocked(t, Message{Time: now, Kind: KindNotice,
+			Text: fmt.Sprintf("You left #%s: it is private and your key is no longer an admin key (an /invite lets you back in).", r.name)})
+	}
+	if msg := r.presenceLocked(Message{Room: r.name, Kind: KindLeave, From: m.name, FromID: m.id, Text: "no longer an admin"}); msg.Kind != 0 {
+		r.enqueueLocked(&op{msg: msg})
+	}
+	h.log.Info("took a former admin out of a private room", "id", m.id, "room", r.name)
+}
+
+// KnownName returns the display name identity id has now (online), or had
+// last (since the hub started, or as saved with its preferences), so that
+// admins can name someone who changed their name and left. It takes
+// Hub.mu briefly and may read the Preferences store without it.
+func (h *Hub) KnownName(id string) (string, bool) {
+	h.mu.Lock()
+	if m := h.members[id]; m != nil {
+		name := m.name
+		h.mu.Unlock()
+		return name, true
+	}
+	name, ok := h.lastName[id]
+	h.mu.Unlock()
+	if ok || h.cfg.Prefs == nil {
+		return name, ok
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	settings, err := h.cfg.Prefs.Settings(ctx, id)
+	if err != nil {
+		h.log.Warn("reading a saved name failed", "id", id, "err", err)
+		return "", false
+	}
+	name = settings["nick"]
+	return name, name != ""
+}
+
+// validErr asks Config.Valid whether identity id may still act, and
+// refuses with its reason when not.
+func (h *Hub) validErr(id string) error {
+	if h.cfg.Valid == nil {
+		return nil
+	}
+	if err := h.cfg.Valid(id); err != nil {
+		return Errorf("%v: not sent", err)
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package room
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -258,5 +259,139 @@ func TestEnterAndViews(t *testing.T) {
 	}
 	if got, err := h.Recent(context.Background(), "secret", "id-root", true, 1); err != nil || len(got) != 1 || got[0].Text != "secret line" {
 		t.Errorf("Recent(secret) for an admin = %+v, %v", got, err)
+	}
+}
+
+// TestAdminAskedAtEveryUse: with Config.Admin, a session's admin rights
+// follow the answer of the moment, not the one at connect; RightsChanged
+// takes a former admin out of the private rooms they were in only as an
+// admin, and leaves an invited one where they are.
+func TestAdminAskedAtEveryUse(t *testing.T) {
+	var mu sync.Mutex
+	admins := map[string]bool{"id-alice": true, "id-carol": true}
+	h := newHub(t, Config{Admin: func(id string) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return admins[id]
+	}})
+	carol := connect(t, h, "id-carol", "carol")
+	send(t, carol, "/room private #ops")
+	alice := connect(t, h, "id-alice", "alice")
+	if !alice.Admin() {
+		t.Fatal("alice is not an admin at connect")
+	}
+	send(t, alice, "/join #ops")
+	until(t, alice, func(m Message) bool { return m.Kind == KindJoin && m.Room == "ops" && m.From == "alice" })
+
+	marked := func() bool {
+		for _, m := range h.Members("lobby") {
+			if m.ID == "id-alice" {
+				return m.Admin
+			}
+		}
+		t.Fatal("alice is not in the lobby")
+		return false
+	}
+	if !marked() { // and the list is now cached
+		t.Error("the member list does not mark alice as an admin")
+	}
+	mu.Lock()
+	admins["id-alice"] = false
+	mu.Unlock()
+	if alice.Admin() {
+		t.Error("Session.Admin still says alice is an admin")
+	}
+	if e := sendErr(t, alice, "/room private #mine"); !strings.Contains(e.Error(), "unknown command /room") {
+		t.Errorf("/room by a former admin: %v", e)
+	}
+
+	if n := h.RightsChanged(); n != 1 {
+		t.Errorf("RightsChanged took %d people out of rooms, want 1", n)
+	}
+	if marked() {
+		t.Error("after RightsChanged the member list still marks a former admin")
+	}
+	told, _ := until(t, alice, isKind(KindNotice))
+	if !strings.Contains(told.Text, "You left #ops: it is private") {
+		t.Errorf("alice was told %q", told.Text)
+	}
+	if alice.Room() != "lobby" {
+		t.Errorf("alice shows #%s, want #lobby", alice.Room())
+	}
+	for _, m := range h.Members("ops") {
+		if m.ID == "id-alice" {
+			t.Error("the former admin is still in #ops")
+		}
+	}
+	if e := sendErr(t, alice, "/join #ops"); !strings.Contains(e.Error(), "#ops is private") {
+		t.Errorf("/join #ops by a former admin: %v", e)
+	}
+	// carol created #ops (so she is invited to it) and is demoted too: she
+	// stays, as an invited member would.
+	mu.Lock()
+	admins["id-carol"] = false
+	mu.Unlock()
+	if n := h.RightsChanged(); n != 0 {
+		t.Errorf("RightsChanged took %d people out of rooms, want 0", n)
+	}
+	if carol.Room() != "ops" {
+		t.Errorf("carol shows #%s, want #ops", carol.Room())
+	}
+}
+
+// TestRightsChangedLastRoom: a former admin whose only room was a private
+// one is put in the default room first.
+func TestRightsChangedLastRoom(t *testing.T) {
+	var mu sync.Mutex
+	admin := true
+	h := newHub(t, Config{Admin: func(id string) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return id == "id-carol" || (id == "id-alice" && admin)
+	}})
+	carol := connect(t, h, "id-carol", "carol")
+	send(t, carol, "/room private #ops")
+	alice := connect(t, h, "id-alice", "alice")
+	send(t, alice, "/join #ops")
+	send(t, alice, "/leave #lobby")
+	if rooms := alice.Rooms(); len(rooms) != 1 || rooms[0].Name != "ops" {
+		t.Fatalf("alice's rooms: %v", rooms)
+	}
+	mu.Lock()
+	admin = false
+	mu.Unlock()
+	h.RightsChanged()
+	if rooms := alice.Rooms(); len(rooms) != 1 || rooms[0].Name != "lobby" {
+		t.Errorf("alice's rooms after the demotion: %v", rooms)
+	}
+	if alice.Room() != "lobby" {
+		t.Errorf("alice shows #%s", alice.Room())
+	}
+	send(t, carol, "/join #lobby")
+	send(t, carol, "hello lobby")
+	until(t, alice, isChat("hello lobby"))
+}
+
+// TestMutedCannotSetAway: an away reason is shown to everyone (member
+// lists, /who, private messages), so a muted person may not set one.
+func TestMutedCannotSetAway(t *testing.T) {
+	clock := newFakeClock()
+	h := newHub(t, Config{Now: clock.Now})
+	bob := connect(t, h, "id-bob", "bob")
+	h.Mute("id-bob", time.Time{}, "alice")
+	if e := sendErr(t, bob, "/away buy cheap pills at spam.example"); !strings.Contains(e.Error(), "you are muted until an admin unmutes you: you cannot set an away message") {
+		t.Errorf("/away while muted: %v", e)
+	}
+	for _, m := range h.Members("lobby") {
+		if m.Away != "" {
+			t.Errorf("%s is away: %q", m.Name, m.Away)
+		}
+	}
+	h.Unmute("id-bob", "alice")
+	send(t, bob, "/away lunch")
+	for _, m := range h.Members("lobby") {
+		if m.ID == "id-bob" && m.Away != "lunch" {
+			t.Errorf("after unmute, bob's away is %q", m.Away)
+		}
 	}
 }

@@ -61,6 +61,9 @@ func (s *Session) WaitOnRate() { s.waits.Store(true) }
 // for programs that pipe lines (log lines often start with a path). The
 // text is sanitised and rate limited like anything a person sends.
 func (s *Session) Post(ctx context.Context, text string) error {
+	if err := s.hub.validErr(s.m.id); err != nil { // admin.go
+		return err
+	}
 	return s.post(ctx, KindChat, text)
 }
 

@@ -370,6 +370,10 @@ func cmdAway(c *Call) error {
 		reason = "away"
 	}
 	h := c.Hub
+	if until, muted := h.Muted(c.Session.m.id); muted { // everyone sees an away reason
+		h.cfg.Observer.MessageRefused("muted")
+		return Errorf("you are muted %s: you cannot set an away message, which everyone sees", muteTerm(until))
+	}
 	h.mu.Lock()
 	c.Session.m.away = reason
 	h.presenceChangedLocked(c.Session.m)

@@ -65,6 +65,19 @@ type Config struct {
 	// Rooms keeps who may enter each room and who is in it across
 	// restarts; nil keeps them in memory (NewMemoryRooms).
 	Rooms RoomStore
+	// Admin reports whether identity id is an admin now. It is asked at
+	// every use of an admin right (admin commands, private rooms, the @
+	// mark), never cached, so that a key demoted or expired while its
+	// sessions are open loses the rights at once. It is called with Hub.mu
+	// held: it must not wait or call the hub. Nil means Identity.Admin as
+	// given at connect.
+	Admin func(id string) bool
+	// Valid reports why identity id may no longer act (its key was removed
+	// or has expired), or nil. It is asked before anything a session sends
+	// (Send, Post), without Hub.mu; the error's text is shown to the
+	// person. The transport also disconnects such an identity (Disconnect):
+	// this only closes the moments in between. Nil means always valid.
+	Valid func(id string) error
 	// Reserved reports whether a name belongs to a particular identity (for
 	// example a name given to a key by the operator), so that nobody else may
 	// take it. Nil means no name is reserved.
@@ -98,7 +111,8 @@ type Identity struct {
 	// Name is the preferred display name; it is validated and may be
 	// replaced (with a notice) when invalid or taken.
 	Name string
-	// Admin grants the commands marked AdminOnly.
+	// Admin grants the commands marked AdminOnly, when Config.Admin is nil
+	// (otherwise Config.Admin is asked at every use).
 	Admin bool
 	// Bot marks a session that a program runs (ssh host COMMAND) rather
 	// than a person at a terminal; see MemberInfo.Bot.
@@ -140,7 +154,8 @@ type Hub struct {
 type member struct {
 	id         string
 	name       string
-	admin      bool
+	admin      func() bool // asked at every use (Config.Admin); set at creation
+	adminShown bool        // admin() when member lists last learned of it: for RightsChanged to tell a change, never to decide a right
 	away       string
 	since      time.Time // connected since
 	lastActive time.Time
@@ -335,8 +350,9 @@ func (h *Hub) Connect(ctx context.Context, id Identity) (*Session, error) {
 			notes = append(notes, note)
 		}
 		now := h.cfg.Now()
-		m = &member{id: id.ID, name: name, admin: id.Admin, since: now, lastActive: now, away: settings["away"],
+		m = &member{id: id.ID, name: name, admin: h.adminFunc(id), since: now, lastActive: now, away: settings["away"],
 			sessions: make(map[*Session]struct{}), rooms: make(map[*room]struct{})}
+		m.adminShown = m.admin()
 		h.members[id.ID] = m
 		h.names[safetext.Fold(name)] = id.ID
 		h.lastName[id.ID] = name
@@ -621,7 +637,7 @@ func (h *Hub) Members(roomName string) []MemberInfo {
 }
 
 func (m *member) infoLocked() MemberInfo {
-	return MemberInfo{ID: m.id, Name: m.name, Admin: m.admin, Bot: m.botLocked(), Away: m.away,
+	return MemberInfo{ID: m.id, Name: m.name, Admin: m.admin(), Bot: m.botLocked(), Away: m.away,
 		Sessions: len(m.sessions), Since: m.since, LastActive: m.lastActive}
 }
 

@@ -41,7 +41,7 @@ func (r *room) infoLocked() RoomInfo {
 
 // visibleLocked reports whether identity m may see the room in /rooms:
 // whether it may enter it.
-func (r *room) visibleLocked(m *member) bool { return r.mayEnterLocked(m.id, m.admin) }
+func (r *room) visibleLocked(m *member) bool { return r.mayEnterLocked(m.id, m.admin()) }
 
 // Rooms lists the rooms the session's identity is in, sorted by name.
 func (s *Session) Rooms() []RoomInfo {
@@ -191,7 +191,7 @@ func cmdJoin(c *Call) error {
 	if h.rooms[name] != r {
 		return Errorf("#%s was removed just now", name)
 	}
-	if !r.mayEnterLocked(s.m.id, s.m.admin) {
+	if !r.mayEnterLocked(s.m.id, s.m.admin()) {
 		return r.refusalLocked()
 	}
 	s.joinLocked(r)

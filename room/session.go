@@ -458,7 +458,7 @@ func (s *Session) Name() string {
 }
 
 // Admin reports whether the session's identity is an admin.
-func (s *Session) Admin() bool { return s.m.admin } // set once at creation
+func (s *Session) Admin() bool { return s.m.admin() } // asked now: see Config.Admin
 
 // Room returns the name of the room the session shows, without '#'.
 func (s *Session) Room() string {
@@ -487,6 +487,9 @@ func (s *Session) Close(reason string) {
 // delivered, or with an error safe to show the person (see UserMessage).
 // Command output arrives on Receive (or Events) as notices.
 func (s *Session) Send(ctx context.Context, text string) error {
+	if err := s.hub.validErr(s.m.id); err != nil { // admin.go
+		return err
+	}
 	// " /msg bob secret" is a command too: a stray space must never
 	// broadcast a private message.
 	if trimmed := strings.TrimLeft(text, " \t"); strings.HasPrefix(trimmed, "/") {

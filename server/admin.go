@@ -26,56 +26,9 @@ import (
 // actor is who performs an admin action.
 type actor struct{ id, name string }
 
-// target is who an admin action is aimed at.
-type target struct{ id, name string }
-
-func (t target) String() string {
-	if t.name == "" {
-		return t.id
-	}
-	return fmt.Sprintf("%s (%s)", t.name, t.id)
-}
-
 func (s *Server) logAdmin(a actor, action string, t target, attrs ...any) {
 	s.log.Info("admin action", append([]any{"action", action, "by", a.id, "by_name", a.name,
-		"target", t.id, "target_name", t.name}, attrs...)...)
-}
-
-// isAdmin reports whether the key with this fingerprint is an admin in the
-// authorized keys as they are now (a chat session's Admin is set when it
-// connects; the file may have changed since).
-func (s *Server) isAdmin(fingerprint string) bool {
-	e, ok := keys.Find(s.keys.Current(), fingerprint)
-	return ok && e.Admin
-}
-
-// resolveOnline finds someone connected now, by display name or key
-// fingerprint.
-func (s *Server) resolveOnline(who string) (target, error) {
-	if m, ok := s.hub.FindMember(who); ok {
-		return target{m.ID, m.Name}, nil
-	}
-	if keys.LooksLikeFingerprint(who) {
-		if m, ok := s.hub.Member(keys.NormalizeFingerprint(who)); ok {
-			return target{m.ID, m.Name}, nil
-		}
-	}
-	return target{}, room.Errorf("nobody called %s is connected", safetext.Line(who, 48))
-}
-
-// resolve finds a key by the display name of someone connected, the name
-// of a key in authorized_keys, or a fingerprint (any key, listed or not).
-func (s *Server) resolve(who string) (target, error) {
-	if t, err := s.resolveOnline(who); err == nil {
-		return t, nil
-	}
-	if e, ok := keys.Find(s.keys.Current(), who); ok {
-		return target{e.Fingerprint, e.Name}, nil
-	}
-	if keys.LooksLikeFingerprint(who) {
-		return target{id: keys.NormalizeFingerprint(who)}, nil
-	}
-	return target{}, room.Errorf("nobody called %s is connected or in authorized_keys (a fingerprint works too)", safetext.Line(who, 48))
+		"target", t.id, "target_name", t.label()}, attrs...)...)
 }
 
 func notYou(a actor, t target, what string) error {
@@ -166,20 +119,27 @@ func untilAttr(t time.Time) string {
 }
 
 func (s *Server) unban(ctx context.Context, a actor, who string) (string, error) {
-	b, ok, err := s.access.Unban(ctx, who)
-	if err == nil && !ok {
-		// The name a key has now may not be the one recorded with its ban.
-		if t, rerr := s.resolve(who); rerr == nil {
-			b, ok, err = s.access.Unban(ctx, t.id)
-		}
+	cands, err := s.lookup(who, true)
+	if err != nil {
+		return "", err
 	}
+	banned := func(t target) bool { _, ok := s.access.Banned(t.id); return ok }
+	t, err := pick(who, cands, banned,
+		room.Errorf("%s is not banned (bans lists the bans)", safetext.Line(who, 48)),
+		func(t target) error { return room.Errorf("%s is not banned (bans lists the bans)", t) })
+	if err != nil {
+		return "", err
+	}
+	b, ok, err := s.access.Unban(ctx, t.id)
 	if err != nil {
 		return "", fmt.Errorf("unban: %w", err)
 	}
-	if !ok {
-		return "", room.Errorf("%s is not banned (bans lists the bans)", safetext.Line(who, 48))
+	if !ok { // lifted meanwhile
+		return "", room.Errorf("%s is not banned (bans lists the bans)", t)
 	}
-	t := target{b.Fingerprint, b.Name}
+	if t.label() == "" {
+		t.name = b.Name
+	}
 	s.logAdmin(a, "unban", t)
 	return fmt.Sprintf("Lifted the ban of %s.", t), nil
 }
@@ -192,7 +152,7 @@ func (s *Server) banList() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s:", plural(len(bans), "ban"))
 	for _, x := range bans {
-		fmt.Fprintf(&b, "\n  %s %s, by %s on %s", target{x.Fingerprint, x.Name}, x.Term(), x.ByName, x.Created.UTC().Format("2006-01-02"))
+		fmt.Fprintf(&b, "\n  %s %s, by %s on %s", target{id: x.Fingerprint, name: x.Name}.long(), x.Term(), x.ByName, x.Created.UTC().Format("2006-01-02"))
 		if x.Reason != "" {
 			fmt.Fprintf(&b, ": %s", x.Reason)
 		}
@@ -220,7 +180,14 @@ func (s *Server) mute(a actor, who string, d time.Duration) (string, error) {
 }
 
 func (s *Server) unmute(a actor, who string) (string, error) {
-	t, err := s.resolve(who)
+	cands, err := s.lookup(who, false)
+	if err != nil {
+		return "", err
+	}
+	muted := func(t target) bool { _, ok := s.hub.Muted(t.id); return ok }
+	t, err := pick(who, cands, muted,
+		room.Errorf("nobody called %s is muted", safetext.Line(who, 48)),
+		func(t target) error { return room.Errorf("%s is not muted", t) })
 	if err != nil {
 		return "", err
 	}
@@ -269,7 +236,7 @@ func (s *Server) registerAdminCommands() error {
 	wrap := func(run func(c *room.Call, a actor) (string, error)) func(*room.Call) error {
 		return func(c *room.Call) error {
 			a := actor{id: c.Session.ID(), name: c.Session.Name()}
-			if !s.isAdmin(a.id) { // demoted since connecting
+			if !s.isAdmin(a.id) { // the room asked too, just now; a demotion may have come in between
 				return room.Errorf("your key is no longer an admin key")
 			}
 			msg, err := run(c, a)
@@ -541,6 +508,15 @@ func (x *execCall) invite(args []string) int {
 // CLI, on the server's file, without file access, applied at once.
 func (x *execCall) keys(args []string) int {
 	a := x.actor()
+	if len(args) == 2 && (args[0] == "remove" || args[0] == "rm") && !strings.HasPrefix(args[1], "-") {
+		// keys remove takes the name people see too: find the key here,
+		// and hand the command its fingerprint.
+		fp, code, ok := x.keyToRemove(args[1])
+		if !ok {
+			return code
+		}
+		args = []string{args[0], fp}
+	}
 	k := &cli.KeysCommand{
 		Prog:   "keys",
 		Path:   x.s.keys.Path(),
@@ -555,11 +531,36 @@ func (x *execCall) keys(args []string) int {
 			return nil
 		},
 		Changed: func(action string, e keys.Entry) {
-			x.s.logAdmin(a, "keys "+action, target{e.Fingerprint, e.Name}, "admin", e.Admin)
+			x.s.logAdmin(a, "keys "+action, target{id: e.Fingerprint, key: e.Name}, "admin", e.Admin)
 			if err := x.s.ReloadKeys(); err != nil {
 				x.log.Error("keys: reload after a change", "err", err)
 			}
 		},
 	}
 	return k.Run(args)
+}
+
+// keyToRemove finds the key in authorized_keys that who names for keys
+// remove (see lookup), says which it is when it was named otherwise than
+// by its key name, and returns its fingerprint. A name that matches no
+// listed key is handed on as it is: keys remove explains, and removes a
+// refused line by its fingerprint.
+func (x *execCall) keyToRemove(who string) (fp string, code int, ok bool) {
+	cands, err := x.s.lookup(who, false)
+	if err != nil {
+		return "", x.report("", err), false
+	}
+	snap := x.s.keys.Current()
+	listed := func(t target) bool { _, ok := snap.ByFingerprint(t.id); return ok }
+	t, err := pick(who, cands, listed, nil, nil)
+	if err != nil {
+		return "", x.fail(err), false
+	}
+	if t.id == "" {
+		return who, 0, true
+	}
+	if safetext.Fold(who) != safetext.Fold(t.key) && t.id != keys.NormalizeFingerprint(who) {
+		fmt.Fprintf(x.stdout, "%s is %s.\n", safetext.Line(who, 48), t)
+	}
+	return t.id, 0, true
 }

@@ -117,7 +117,7 @@ func TestAdminBanPersistsAcrossRestart(t *testing.T) {
 	b := ts.watcher(t, bob)
 
 	r := ts.run(t, alice, "", "ban bob 2h flooding", "")
-	if r.code != 0 || !strings.Contains(r.stdout, "Banned bob ("+bob.fp+") until") {
+	if r.code != 0 || !strings.Contains(r.stdout, "Banned bob ("+bob.fp[:len("SHA256:")+8]+") until") {
 		t.Fatalf("ban: %d %q %q", r.code, r.stdout, r.stderr)
 	}
 	<-b.Done()
@@ -246,7 +246,7 @@ func TestAdminRoomCommands(t *testing.T) {
 	if err := ts.srv.ReloadKeys(); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Send(ctx, "/mute bob"); err == nil || !strings.Contains(err.Error(), "no longer an admin") {
+	if err := a.Send(ctx, "/mute bob"); err == nil || !strings.Contains(err.Error(), "unknown command /mute") {
 		t.Errorf("a demoted admin's /mute: %v", err)
 	}
 }

@@ -128,6 +128,9 @@ func (s *Server) runExec(sess ssh.Session, entry keys.Entry, log *slog.Logger) i
 		fmt.Fprintf(x.stderr, "parley: %s is for admins only, and your key (%s) is not an admin key\n", cmd.name, entry.Fingerprint)
 		return cli.ExitError
 	}
+	if cmd.admin { // re-checked on every read: revoke.go
+		x.stdin = adminInput{r: x.stdin, s: s, fp: entry.Fingerprint}
+	}
 	x.cmd = cmd
 	log.Debug("command", "command", cmd.name)
 	return cmd.run(x, args[1:])

@@ -115,6 +115,7 @@ type Server struct {
 	keysMu    sync.Mutex
 	joinLimit *guard.Limiter // join attempts per source
 	trim      burstTrim      // when to hand memory back after a crowd arrived (trim.go)
+	expiry    expiryTimer    // disconnects keys when their expiry-time passes (revoke.go)
 
 	mu       sync.Mutex
 	closing  bool           // guarded by mu: no new sessions once set
@@ -245,6 +246,8 @@ func New(cfg Config) (*Server, error) {
 	rc.Observer = activityObserver{Observer: rc.Observer, trim: &s.trim}
 	rc.Logger = s.log
 	rc.Reserved = func(name string) (string, bool) { return s.keys.Current().NameOwner(name) }
+	rc.Admin = s.isAdmin // asked at every use: a demoted or expired key loses the rights at once (revoke.go)
+	rc.Valid = s.keyValid
 	rc.MOTD = s.motd
 	rc.MessageLimit = guard.NewLimiter(cfg.Defences.Messages)
 	notices := cfg.Defences.Notices
@@ -300,6 +303,7 @@ func New(cfg Config) (*Server, error) {
 		defer s.watchers.Done()
 		s.trimLoop(ctx)
 	}()
+	s.armExpiry() // revoke.go: the nearest expiry-time disconnects its key
 	if s.store != nil && cfg.Retain > 0 {
 		s.watchers.Add(1)
 		go func() {
@@ -387,6 +391,7 @@ func (s *Server) Close(ctx context.Context) error {
 	s.closing = true
 	s.mu.Unlock()
 	s.stop()
+	s.expiry.stop()
 	s.watchers.Wait()
 	err := s.hub.Close(ctx, "The server is shutting down. Please reconnect in a moment.")
 	done := make(chan struct{})
@@ -439,22 +444,6 @@ func (s *Server) ReloadKeys() error {
 	}
 	s.keysChanged(s.keys.Current(), nil)
 	return nil
-}
-
-// keysChanged runs after authorized_keys changed (the Store has logged the
-// details): anyone whose key is no longer allowed is disconnected.
-func (s *Server) keysChanged(snap *keys.Snapshot, _ []keys.LineError) {
-	allowed := make(map[string]bool, snap.Len())
-	for _, e := range snap.Entries() {
-		allowed[e.Fingerprint] = !e.Expired(time.Now())
-	}
-	for _, id := range s.hub.OnlineIDs() {
-		if !allowed[id] {
-			if n := s.hub.Disconnect(id, "access revoked by the operator"); n > 0 {
-				s.log.Info("disconnected revoked key", "fingerprint", id, "sessions", n)
-			}
-		}
-	}
 }
 
 // motd reads the message of the day; it is re-read on every join so the
