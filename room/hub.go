@@ -140,6 +140,7 @@ type member struct {
 	replyTo    string // ID of the last person in a private conversation with them
 	sessions   map[*Session]struct{}
 	rooms      map[*room]struct{} // the rooms the identity is in (all its sessions follow)
+	quiet      bool               // arrived as a program (ssh host say): no join line, so no leave line (bots.go)
 }
 
 // listsChangedLocked drops the member lists of m's rooms after something
@@ -349,7 +350,9 @@ func (h *Hub) Connect(ctx context.Context, id Identity) (*Session, error) {
 		lobby.membersList = nil
 		m.rooms[lobby] = struct{}{}
 		o := &op{register: s, ready: true, notes: notes}
-		if h.noticeAllowedLocked(m.id) { // a reconnect loop goes quiet
+		if m.quiet = id.Bot; m.quiet {
+			h.presenceChangedLocked(m) // a bot's one-shot command is not a visit: the list only (issue 13 item 7)
+		} else if h.noticeAllowedLocked(m.id) { // a reconnect loop goes quiet
 			o.msg = lobby.presenceLocked(Message{Room: lobby.name, Kind: KindJoin, From: m.name, FromID: m.id})
 		}
 		lobby.enqueueLocked(o)
@@ -360,10 +363,15 @@ func (h *Hub) Connect(ctx context.Context, id Identity) (*Session, error) {
 		if _, in := m.rooms[lobby]; !in {
 			s.room = m.firstRoom()
 		}
+		arrives := m.quiet && !id.Bot // a person at last, where only their bot was
+		m.quiet = m.quiet && id.Bot
 		for r := range m.rooms {
 			o := &op{register: s, enter: r != s.room}
 			if r == s.room {
 				o.ready, o.notes = true, notes
+			}
+			if arrives && h.noticeAllowedLocked(m.id) {
+				o.msg = r.presenceLocked(Message{Room: r.name, Kind: KindJoin, From: m.name, FromID: m.id})
 			}
 			r.enqueueLocked(o)
 		}
@@ -674,9 +682,12 @@ func (h *Hub) closeSessionLocked(s *Session, reason string) {
 	}
 	if len(m.sessions) == 0 {
 		// Their last session: they leave every room they were in.
-		quiet := h.closed || !h.noticeAllowedLocked(m.id)
+		quiet := h.closed || m.quiet || !h.noticeAllowedLocked(m.id)
 		for r := range m.rooms {
 			delete(r.members, m.id)
+			if m.quiet {
+				h.listChangedLocked(r) // no line for a bot: the member lists only
+			}
 			if !quiet {
 				if msg := r.presenceLocked(Message{Room: r.name, Kind: KindLeave, From: m.name, FromID: m.id, Text: leaveText(reason)}); msg.Kind != 0 {
 					r.enqueueLocked(&op{msg: msg})
