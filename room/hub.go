@@ -315,6 +315,7 @@ func (h *Hub) Connect(ctx context.Context, id Identity) (*Session, error) {
 	}
 	m := h.members[id.ID]
 	newMember := m == nil
+	waiting := !id.Bot && (m == nil || !m.personOnlineLocked(nil)) // offline.go
 	if newMember {
 		name, note := h.pickNameLocked(id)
 		if note != "" {
@@ -380,6 +381,9 @@ func (h *Hub) Connect(ctx context.Context, id Identity) (*Session, error) {
 
 	select {
 	case <-s.ready:
+		if waiting {
+			h.deliverWaiting(ctx, s)
+		}
 		return s, nil
 	case <-ctx.Done():
 		s.Close("connection ended while joining")
@@ -641,8 +645,8 @@ func (h *Hub) deliverSharedLocked(s *Session, m *Message) {
 	}
 	bound, n, bytes := s.q.put(m, h.cfg.QueueSize, h.cfg.QueueBytes)
 	if bound == "" {
-		if m.Seq > 0 && m.Room != "" {
-			s.seen[m.Room] = m.Seq
+		if m.Seq > 0 && (m.Room != "" || m.Kind == KindPrivate) { // "": private (offline.go)
+			s.seen[m.Room] = max(s.seen[m.Room], m.Seq)
 		}
 		return
 	}
@@ -672,6 +676,9 @@ func (h *Hub) closeSessionLocked(s *Session, reason string) {
 	}
 	m := s.m
 	for room, seq := range s.seen {
+		if room == "" && s.bot {
+			continue // a program shown a private message has not shown it to the person
+		}
 		id, room, seq := m.id, room, seq
 		h.savePrefLocked(func(ctx context.Context, p Preferences) error { return p.SetReadMark(ctx, id, room, seq) })
 	}
