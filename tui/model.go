@@ -389,6 +389,9 @@ func (m *Model) onKey(k tea.KeyPressMsg) tea.Cmd {
 			m.layout()
 			return nil
 		}
+	case "ctrl+o":
+		m.expandNewest()
+		return nil
 	case "ctrl+n":
 		m.switchRoom(1, 0)
 		return nil

@@ -249,7 +249,7 @@ func TestScrollbackKeepsViewAndCountsNewMessages(t *testing.T) {
 
 func TestPasteOverTheCapIsCutWithNotice(t *testing.T) {
 	m := newModel(newFake(), 80, 24)
-	m.Update(tea.PasteMsg{Content: strings.Repeat("line\n", 50)})
+	m.Update(tea.PasteMsg{Content: strings.Repeat("line\n", safetext.MaxMessageLines+30)})
 	if n := strings.Count(m.input.Value(), "\n") + 1; n != safetext.MaxMessageLines {
 		t.Fatalf("pasted %d lines into the input, want %d", n, safetext.MaxMessageLines)
 	}
