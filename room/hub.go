@@ -127,6 +127,9 @@ type Hub struct {
 	// eventsGrace is the constant of that name; tests shorten it before
 	// anyone connects. Read by Events goroutines without a lock.
 	eventsGrace time.Duration
+	// idleEvery is the constant of that name (presence.go), set before the
+	// goroutine that reads it starts.
+	idleEvery time.Duration
 }
 
 // member is one online identity. Guarded by Hub.mu.
@@ -206,6 +209,8 @@ func New(cfg Config) (*Hub, error) {
 	h.rooms[r.name] = r
 	h.startRoom(r)
 	go h.writer()
+	h.idleEvery = idleEvery
+	go h.idleTicker()
 	return h, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"parley/room"
 )
@@ -153,6 +154,18 @@ func (m *Model) helpText() string {
 	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i].usage < rows[j].usage })
 	var b strings.Builder
+	// The text's width inside the overlay (overlayLines: a box from 60
+	// columns); a description wraps under itself, never at column 0.
+	inner := m.chatWidth()
+	if inner >= 60 {
+		inner -= 6
+	}
+	describe := func(help string, indent int) {
+		pad := strings.Repeat(" ", indent)
+		for l := range strings.SplitSeq(ansi.Wrap(help, max(inner-indent, 10), " "), "\n") {
+			b.WriteString(pad + l + "\n")
+		}
+	}
 	section := func(title string, rows []row) {
 		b.WriteString(title + "\n")
 		uw := 0
@@ -162,9 +175,14 @@ func (m *Model) helpText() string {
 		oneLine := m.chatWidth()-4 >= uw+4+30
 		for _, r := range rows {
 			if oneLine {
-				fmt.Fprintf(&b, "  %-*s  %s\n", uw, r.usage, r.help)
+				first, rest, _ := strings.Cut(ansi.Wrap(r.help, max(inner-uw-4, 10), " "), "\n")
+				fmt.Fprintf(&b, "  %-*s  %s\n", uw, r.usage, first)
+				if rest != "" {
+					describe(strings.ReplaceAll(rest, "\n", " "), uw+4)
+				}
 			} else {
-				fmt.Fprintf(&b, "  %s\n      %s\n", r.usage, r.help)
+				fmt.Fprintf(&b, "  %s\n", r.usage)
+				describe(r.help, 6)
 			}
 		}
 	}

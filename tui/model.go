@@ -497,6 +497,10 @@ func (m *Model) onEvents(ev eventsMsg) tea.Cmd {
 		case room.KindPresence: // someone went away or came back: the list only
 			refresh = true
 			continue
+		case room.KindChat, room.KindEmote:
+			// The list shows them idle: it is stale now (the hub built a
+			// new one when they spoke).
+			refresh = refresh || m.shownIdle(msg.FromID)
 		}
 		ring = ring || m.rings(msg)
 		v := m.cur
@@ -1059,6 +1063,24 @@ func (s *sideShare) put(c sideCache) {
 	s.next = (s.next + 1) % len(s.entries)
 }
 
+// shownIdle reports whether the member list beside the conversation shows
+// identity id with an idle time.
+func (m *Model) shownIdle(id string) bool {
+	if !m.wide() {
+		return false
+	}
+	now := m.now()
+	for i, p := range m.members {
+		if i+1 >= m.chatHeight() {
+			break // below the rows shown
+		}
+		if p.ID == id {
+			return p.Away == "" && idle(now, p.LastActive) != ""
+		}
+	}
+	return false
+}
+
 // drawSide draws the member list's rows, each after the divider.
 func (m *Model) drawSide(h int) []string {
 	out := make([]string, h)
@@ -1084,7 +1106,7 @@ func (m *Model) drawSide(h int) []string {
 		}
 		if p.Away != "" {
 			line += m.st.dim.Render(" (away)")
-		} else if d := idle(now, p.LastActive); d != "now" {
+		} else if d := idle(now, p.LastActive); d != "" {
 			line += m.st.dim.Render(" " + d)
 		}
 		out[i+1] = ansi.Truncate(line, sideWidth, "…")

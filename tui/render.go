@@ -302,8 +302,15 @@ func styled(s *lipgloss.Style, text string) string {
 	return s.Render(text)
 }
 
-// idle formats the time since t for the member list.
-func idle(now, t time.Time) string { return room.Idle(now.Sub(t)) }
+// idle formats the time since t for the member list, in whole minutes
+// (hours, days): "" under a minute. The hub wakes the lists when these
+// change (room/presence.go) and when someone shown idle speaks.
+func idle(now, t time.Time) string {
+	if now.Sub(t) < time.Minute {
+		return ""
+	}
+	return room.Idle(now.Sub(t))
+}
 
 // entryLines returns e rendered at width w, each line padded to w. A room
 // message (not folded with others, not private) is the same on every
