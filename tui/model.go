@@ -643,12 +643,11 @@ func (m *Model) onOlder(msg olderMsg) {
 		return
 	}
 	oldest := v.oldestSeq()
-	var page []entry
-	for i := range msg.msgs {
-		if x := &msg.msgs[i]; x.Seq < oldest {
-			page = append(page, entry{msg: x})
-		}
+	n := 0
+	for n < len(msg.msgs) && msg.msgs[n].Seq < oldest {
+		n++
 	}
+	page := collapse(msg.msgs[:n]) // oldest first, like the view
 	if len(page) == 0 {
 		v.exhausted = true
 		return
@@ -689,10 +688,9 @@ func (m *Model) view(name string) *view {
 
 // load replaces the view's messages with a room's backlog.
 func (v *view) load(backlog []room.Message) {
-	v.entries = v.entries[:0]
-	for i := range backlog { // shared with others who entered: pointers, not copies
-		v.entries = append(v.entries, entry{msg: &backlog[i]})
-	}
+	// Shared with others who entered: pointers, not copies; runs of joins
+	// and leaves folded (presence.go).
+	v.entries = append(v.entries[:0], collapse(backlog)...)
 	v.scroll, v.unseen, v.unread = 0, 0, 0
 }
 

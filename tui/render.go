@@ -126,6 +126,7 @@ func (st *styles) nameStyle(name, id string) string {
 type entry struct {
 	msg    *room.Message // shared with the room's backlog or a received batch: never modified
 	others []string      // more people who joined or left with msg.From (coalesced)
+	visits []visit       // a folded run of joins and leaves in missed messages (presence.go); msg is its newest
 	// expanded shows a long message whole instead of folded (/expand).
 	expanded bool
 	width    int
@@ -204,43 +205,46 @@ func (m *Model) renderEntry(e *entry, width int) []string {
 	nameStyle := st.nameStyle
 	var prefix, text string
 	var textStyle *lipgloss.Style
-	switch msg.Kind {
-	case room.KindChat:
+	switch {
+	case e.visits != nil:
+		prefix, text = visitsText(e.visits, msg.Room)
+		textStyle = &st.dim
+	case msg.Kind == room.KindChat:
 		prefix = nameStyle(msg.From, msg.FromID) + " "
 		text = msg.Text
 		if m.mentions(&msg) {
 			textStyle = &st.mention
 		}
-	case room.KindEmote:
+	case msg.Kind == room.KindEmote:
 		prefix = "* " + nameStyle(msg.From, msg.FromID) + " "
 		text = msg.Text
 		if m.mentions(&msg) {
 			textStyle = &st.mention
 		}
-	case room.KindJoin:
+	case msg.Kind == room.KindJoin:
 		prefix, text, textStyle = "→ ", people(e)+" joined #"+msg.Room, &st.dim
-	case room.KindLeave:
+	case msg.Kind == room.KindLeave:
 		text = people(e) + " left"
 		if msg.Text != "" && msg.From != "" {
 			text += " (" + msg.Text + ")"
 		}
 		prefix, textStyle = "← ", &st.dim
-	case room.KindNick:
+	case msg.Kind == room.KindNick:
 		prefix, text, textStyle = "~ ", msg.From+" is now known as "+msg.Text, &st.dim
-	case room.KindTopic:
+	case msg.Kind == room.KindTopic:
 		prefix, text, textStyle = "~ ", msg.From+" set the topic: "+msg.Text, &st.dim
-	case room.KindAnnounce:
+	case msg.Kind == room.KindAnnounce:
 		prefix, text, textStyle = "*** ", msg.Text, &st.announce
-	case room.KindPrivate:
+	case msg.Kind == room.KindPrivate:
 		if msg.FromID == m.sess.ID() {
 			prefix = st.private.Render("[private] to ") + nameStyle(msg.To, msg.ToID) + " "
 		} else {
 			prefix = st.private.Render("[private] from ") + nameStyle(msg.From, msg.FromID) + " "
 		}
 		text, textStyle = msg.Text, &st.private
-	case room.KindError:
+	case msg.Kind == room.KindError:
 		prefix, text, textStyle = "! ", msg.Text, &st.errorText
-	case kindUnread:
+	case msg.Kind == kindUnread:
 		label := " " + msg.Text + " "
 		pad := max(width-ansi.StringWidth(label), 0)
 		return []string{st.marker.Render(strings.Repeat("─", pad/2) + label + strings.Repeat("─", pad-pad/2))}
@@ -319,7 +323,7 @@ func idle(now, t time.Time) string {
 // of them (sharedLines).
 func (m *Model) entryLines(e *entry, w int) []string {
 	var k lineKey
-	shared := e.msg.Seq > 0 && e.msg.Room != "" && len(e.others) == 0 && e.msg.Kind != room.KindPrivate && !e.expanded
+	shared := e.msg.Seq > 0 && e.msg.Room != "" && len(e.others) == 0 && e.visits == nil && e.msg.Kind != room.KindPrivate && !e.expanded
 	if shared {
 		k = lineKey{room: e.msg.Room, seq: e.msg.Seq, width: w, theme: m.st.theme, timeFormat: m.timeFormat, loc: m.loc, mention: m.mentions(e.msg)}
 		if v, ok := sharedLines.get(k); ok && (v.msg == e.msg || *v.msg == *e.msg) {
