@@ -702,7 +702,7 @@ const coalesceWithin = 2 * time.Minute
 func (v *view) add(msg *room.Message, hidden bool) {
 	if n := len(v.entries); n > 0 && (msg.Kind == room.KindJoin || msg.Kind == room.KindLeave) && msg.Text == "" {
 		last := &v.entries[n-1]
-		if last.msg.Kind == msg.Kind && last.msg.Room == msg.Room && last.msg.Text == "" && msg.Time.Sub(last.msg.Time) < coalesceWithin {
+		if last.visits == nil && last.msg.Kind == msg.Kind && last.msg.Room == msg.Room && last.msg.Text == "" && msg.Time.Sub(last.msg.Time) < coalesceWithin {
 			last.others = append(last.others, msg.From)
 			last.lines = nil // re-render
 			return

@@ -47,9 +47,16 @@ func TestBacklogFoldsRunsOfJoinsAndLeaves(t *testing.T) {
 	if presence > 6 {
 		t.Errorf("%d rows of joins and leaves:\n%s", presence, all)
 	}
-	// Live, a join still gets its own line.
+	// Live, a join still gets its own line, even right after a folded
+	// run.
 	m.Update(eventsMsg{msgs: []room.Message{msg(room.KindJoin, "gina", "")}})
 	if all := strings.Join(screen(m), "\n"); !strings.Contains(all, "gina joined #lobby") {
 		t.Errorf("a live join:\n%s", all)
+	}
+	f.backlog = []room.Message{msg(room.KindJoin, "hal", ""), msg(room.KindJoin, "ivy", "")}
+	m = newModel(f, 40, 15)
+	m.Update(eventsMsg{msgs: []room.Message{msg(room.KindJoin, "jo", "")}})
+	if all := strings.Join(screen(m), "\n"); !strings.Contains(all, "hal and ivy joined") || !strings.Contains(all, "jo joined #lobby") {
+		t.Errorf("a live join after a folded run:\n%s", all)
 	}
 }
