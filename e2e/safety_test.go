@@ -308,5 +308,5 @@ func bulk(tag string) string {
 		seed = seed*1103515245 + 12345
 		r = append(r, 0x1D400+rune((seed>>16)&0x7fff)%52)
 	}
-	return string(r) + " " + tag
+	return tag + " " + string(r) // the tag first: screens fold a long message
 }

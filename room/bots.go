@@ -102,6 +102,10 @@ func (s *Session) Enter(name string) error {
 		return nil
 	}
 	if r.members[s.m.id] == nil {
+		if s.m.quiet {
+			s.enterQuietlyLocked(r)
+			return nil
+		}
 		s.joinLocked(r) // registers the session; KindEnter follows
 		return nil
 	}
@@ -192,4 +196,31 @@ func (h *Hub) Recent(ctx context.Context, name, id string, admin bool, n int) ([
 		msgs = append(older, msgs...)
 	}
 	return msgs, nil
+}
+
+// listChangedLocked tells every session in r that its member list changed
+// without a line in the conversation: a bot (an identity whose only
+// sessions are programs, Identity.Bot) posting with `ssh host say` is not a
+// visit, so it is not announced as one, yet the lists beside the
+// conversation show it (with ⚙) while it runs. Hub.mu must be held.
+func (h *Hub) listChangedLocked(r *room) {
+	r.membersList = nil
+	now := h.cfg.Now()
+	for s := range r.sessions {
+		h.deliverLocked(s, Message{Time: now, Room: r.name, Kind: KindPresence})
+	}
+}
+
+// enterQuietlyLocked makes a bot's identity a member of r, as joinLocked
+// does, without a join line (and its leaving, at the end of its command,
+// has none either: see member.quiet). The others' member lists change.
+func (s *Session) enterQuietlyLocked(r *room) {
+	m := s.m
+	r.members[m.id] = m
+	m.rooms[r] = struct{}{}
+	for t := range m.sessions {
+		r.enqueueLocked(&op{register: t, enter: true})
+	}
+	s.hub.listChangedLocked(r)
+	s.room = r
 }

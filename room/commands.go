@@ -230,14 +230,11 @@ func cmdMsg(c *Call) error {
 	if name == "" || text == "" {
 		return c.UsageError()
 	}
-	h := c.Hub
-	h.mu.Lock()
-	id, ok := h.names[safetext.Fold(name)]
-	h.mu.Unlock()
-	if !ok {
-		return Errorf("nobody called %s is here; /who lists who is", safetext.Line(name, 32))
+	to, err := c.Hub.resolveRecipient(c.Ctx, name)
+	if err != nil {
+		return err
 	}
-	return c.Session.private(id, text)
+	return c.Session.private(to, text)
 }
 
 // splitWord returns the first word of s and the rest, trimmed; any Unicode
@@ -257,16 +254,21 @@ func cmdReply(c *Call) error {
 	h := c.Hub
 	h.mu.Lock()
 	id := c.Session.m.replyTo
+	to := recipient{id: id, name: h.lastName[id]}
+	if m := h.members[id]; m != nil {
+		to.name = m.name
+	}
 	h.mu.Unlock()
 	if id == "" {
 		return Errorf("nobody has sent you a private message yet; use /msg NAME TEXT")
 	}
-	return c.Session.private(id, c.Args)
+	return c.Session.private(to, c.Args)
 }
 
-// private sends text to the identity toID, seen only by both people's
-// sessions.
-func (s *Session) private(toID, text string) error {
+// private sends text to the identity to, seen only by both people's
+// sessions. Someone who is not connected is shown it when they next
+// connect (offline.go).
+func (s *Session) private(rcpt recipient, text string) error {
 	clean, cut, err := s.prepare(text)
 	if err != nil {
 		return err
@@ -277,18 +279,22 @@ func (s *Session) private(toID, text string) error {
 		h.mu.Unlock()
 		return ErrClosed
 	}
-	to := h.members[toID]
-	if to == nil {
-		h.mu.Unlock()
-		return Errorf("they are no longer here; the message was not sent")
-	}
-	if to == s.m {
+	if rcpt.id == s.m.id {
 		h.mu.Unlock()
 		return Errorf("that is you: private messages go to someone else")
 	}
+	if rcpt.name == "" {
+		rcpt.name = fallbackName(rcpt.id)
+	}
+	if to := h.members[rcpt.id]; to != nil {
+		rcpt.name = to.name
+	} else if h.cfg.Private == nil {
+		h.mu.Unlock()
+		return Errorf("%s is not connected, and this server keeps no private messages for later; the message was not sent", rcpt.name)
+	}
 	now := h.cfg.Now()
 	h.activeLocked(s.m, now)
-	m := Message{Time: now, Kind: KindPrivate, From: s.m.name, FromID: s.m.id, To: to.name, ToID: to.id, Text: clean}
+	m := Message{Time: now, Kind: KindPrivate, From: s.m.name, FromID: s.m.id, To: rcpt.name, ToID: rcpt.id, Text: clean}
 	h.mu.Unlock()
 
 	// Stored before either of them sees it, like room messages.
@@ -306,18 +312,22 @@ func (s *Session) private(toID, text string) error {
 
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for t := range to.sessions {
-		h.deliverLocked(t, m)
+	to := h.members[rcpt.id]
+	if to != nil {
+		for t := range to.sessions {
+			if t.seen[""] < m.Seq || m.Seq == 0 { // not shown already as waiting (offline.go)
+				h.deliverLocked(t, m)
+			}
+		}
+		to.replyTo = s.m.id
 	}
 	for t := range s.m.sessions {
 		h.deliverLocked(t, m)
 	}
-	to.replyTo = s.m.id
-	s.m.replyTo = to.id
-	if len(to.sessions) == 0 {
-		h.deliverLocked(s, Message{Time: now, Kind: KindNotice, Text: fmt.Sprintf("%s left before it arrived; it is kept in their history.", to.name)})
-	}
-	if to.away != "" {
+	s.m.replyTo = rcpt.id
+	if to == nil || !to.personOnlineLocked(nil) {
+		h.deliverLocked(s, Message{Time: now, Kind: KindNotice, Text: fmt.Sprintf("%s is not connected: it will be delivered when they next connect.", rcpt.name)})
+	} else if to.away != "" {
 		h.deliverLocked(s, Message{Time: now, Kind: KindNotice, Text: fmt.Sprintf("%s is away: %s", to.name, to.away)})
 	}
 	if cut {

@@ -252,7 +252,7 @@ func TestPrivateMessages(t *testing.T) {
 	// The partner has gone: /reply says so.
 	send(t, dave, "/msg carol hi")
 	carol.Close("")
-	if e := sendErr(t, dave, "/reply are you there"); !strings.Contains(e.Error(), "no longer here") {
+	if e := sendErr(t, dave, "/reply are you there"); !strings.Contains(e.Error(), "carol is not connected") || !strings.Contains(e.Error(), "not sent") {
 		t.Fatalf("/reply to someone who left: %q", e.Error())
 	}
 }
@@ -363,7 +363,7 @@ func TestQuit(t *testing.T) {
 	if m := h.Members(DefaultRoom); len(m) != 1 || m[0].Name != "alice" {
 		t.Fatalf("Members after /quit = %+v", m)
 	}
-	if e := sendErr(t, alice, "/msg bob still there?"); !strings.Contains(e.Error(), "nobody called bob") {
+	if e := sendErr(t, alice, "/msg bob still there?"); !strings.Contains(e.Error(), "bob is not connected") || !strings.Contains(e.Error(), "not sent") {
 		t.Fatalf("/msg to someone who quit: %q", e.Error())
 	}
 }

@@ -148,6 +148,9 @@ type Hub struct {
 	// eventsGrace is the constant of that name; tests shorten it before
 	// anyone connects. Read by Events goroutines without a lock.
 	eventsGrace time.Duration
+	// idleEvery is the constant of that name (presence.go), set before the
+	// goroutine that reads it starts.
+	idleEvery time.Duration
 }
 
 // member is one online identity. Guarded by Hub.mu.
@@ -162,6 +165,7 @@ type member struct {
 	replyTo    string // ID of the last person in a private conversation with them
 	sessions   map[*Session]struct{}
 	rooms      map[*room]struct{} // the rooms the identity is in (all its sessions follow)
+	quiet      bool               // arrived as a program (ssh host say): no join line, so no leave line (bots.go)
 }
 
 // listsChangedLocked drops the member lists of m's rooms after something
@@ -231,6 +235,8 @@ func New(cfg Config) (*Hub, error) {
 	h.startRoom(r)
 	h.loadStoredRooms(context.Background()) // rooms outlive restarts
 	go h.writer()
+	h.idleEvery = idleEvery
+	go h.idleTicker()
 	return h, nil
 }
 
@@ -344,6 +350,7 @@ func (h *Hub) Connect(ctx context.Context, id Identity) (*Session, error) {
 	}
 	m := h.members[id.ID]
 	newMember := m == nil
+	waiting := !id.Bot && (m == nil || !m.personOnlineLocked(nil)) // offline.go
 	if newMember {
 		name, note := h.pickNameLocked(id)
 		if note != "" {
@@ -380,8 +387,10 @@ func (h *Hub) Connect(ctx context.Context, id Identity) (*Session, error) {
 		lobby.membersList = nil
 		m.rooms[lobby] = struct{}{}
 		o := &op{register: s, ready: true, notes: notes}
-		loud := h.noticeAllowedLocked(m.id)
-		if loud { // a reconnect loop goes quiet
+		loud := !id.Bot && h.noticeAllowedLocked(m.id)
+		if m.quiet = id.Bot; m.quiet {
+			h.presenceChangedLocked(m) // a bot's one-shot command is not a visit: the list only (issue 13 item 7)
+		} else if loud { // a reconnect loop goes quiet
 			o.msg = lobby.presenceLocked(Message{Room: lobby.name, Kind: KindJoin, From: m.name, FromID: m.id})
 		}
 		lobby.enqueueLocked(o)
@@ -393,10 +402,15 @@ func (h *Hub) Connect(ctx context.Context, id Identity) (*Session, error) {
 		if _, in := m.rooms[lobby]; !in {
 			s.room = m.firstRoom()
 		}
+		arrives := m.quiet && !id.Bot // a person at last, where only their bot was
+		m.quiet = m.quiet && id.Bot
 		for r := range m.rooms {
 			o := &op{register: s, enter: r != s.room}
 			if r == s.room {
 				o.ready, o.notes = true, notes
+			}
+			if arrives && h.noticeAllowedLocked(m.id) {
+				o.msg = r.presenceLocked(Message{Room: r.name, Kind: KindJoin, From: m.name, FromID: m.id})
 			}
 			r.enqueueLocked(o)
 		}
@@ -405,6 +419,9 @@ func (h *Hub) Connect(ctx context.Context, id Identity) (*Session, error) {
 
 	select {
 	case <-s.ready:
+		if waiting {
+			h.deliverWaiting(ctx, s)
+		}
 		return s, nil
 	case <-ctx.Done():
 		s.Close("connection ended while joining")
@@ -666,8 +683,8 @@ func (h *Hub) deliverSharedLocked(s *Session, m *Message) {
 	}
 	bound, n, bytes := s.q.put(m, h.cfg.QueueSize, h.cfg.QueueBytes)
 	if bound == "" {
-		if m.Seq > 0 && m.Room != "" {
-			s.seen[m.Room] = m.Seq
+		if m.Seq > 0 && (m.Room != "" || m.Kind == KindPrivate) { // "": private (offline.go)
+			s.seen[m.Room] = max(s.seen[m.Room], m.Seq)
 		}
 		return
 	}
@@ -697,6 +714,9 @@ func (h *Hub) closeSessionLocked(s *Session, reason string) {
 	}
 	m := s.m
 	for room, seq := range s.seen {
+		if room == "" && s.bot {
+			continue // a program shown a private message has not shown it to the person
+		}
 		id, room, seq := m.id, room, seq
 		h.savePrefLocked(func(ctx context.Context, p Preferences) error { return p.SetReadMark(ctx, id, room, seq) })
 	}
@@ -707,9 +727,12 @@ func (h *Hub) closeSessionLocked(s *Session, reason string) {
 	}
 	if len(m.sessions) == 0 {
 		// Their last session: they leave every room they were in.
-		quiet := h.closed || !h.noticeAllowedLocked(m.id)
+		quiet := h.closed || m.quiet || !h.noticeAllowedLocked(m.id)
 		for r := range m.rooms {
 			delete(r.members, m.id)
+			if m.quiet {
+				h.listChangedLocked(r) // no line for a bot: the member lists only
+			}
 			if !quiet {
 				if msg := r.presenceLocked(Message{Room: r.name, Kind: KindLeave, From: m.name, FromID: m.id, Text: leaveText(reason)}); msg.Kind != 0 {
 					r.enqueueLocked(&op{msg: msg})

@@ -102,3 +102,64 @@ func (r *room) flushPresenceLocked() {
 		}
 	}
 }
+
+// Member lists show how long each person has been idle, in minutes. Screens
+// draw only when something arrives, so a quiet room's lists would keep the
+// idle times they were drawn with: once a minute (just after the minute
+// turns, when those times change), every room where someone's idle time
+// shows gets a KindPresence for each session, which draws the list again.
+// One goroutine for the hub; nothing for a room where nobody shows idle.
+
+// idleEvery is how often member lists are woken to show idle times.
+const idleEvery = time.Minute
+
+// idleTicker is the goroutine that wakes member lists; it ends at Close.
+func (h *Hub) idleTicker() {
+	every := h.idleEvery
+	for {
+		now := h.cfg.Now()
+		wait := now.Truncate(every).Add(every + time.Second).Sub(now) // just after the turn
+		t := time.NewTimer(wait)
+		select {
+		case <-h.quit:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		h.wakeIdleLists()
+	}
+}
+
+// wakeIdleLists sends a KindPresence to every session of each room whose
+// member list shows an idle time that changed.
+func (h *Hub) wakeIdleLists() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := h.cfg.Now()
+	for _, r := range h.rooms {
+		if r.idleShowsLocked(now) {
+			for s := range r.sessions {
+				h.deliverLocked(s, Message{Time: now, Room: r.name, Kind: KindPresence})
+			}
+		}
+	}
+}
+
+// idleShowsLocked reports whether a member list of r shows an idle time
+// that changed in the last minute: someone idle for 1 to 60 minutes (shown
+// in minutes), or whose hours just turned.
+func (r *room) idleShowsLocked(now time.Time) bool {
+	if len(r.sessions) == 0 {
+		return false
+	}
+	for _, m := range r.members {
+		if m.away != "" {
+			continue // shown as away, not idle
+		}
+		d := now.Sub(m.lastActive)
+		if d >= time.Minute && d < 48*time.Hour && (d < time.Hour+time.Minute || d%time.Hour < time.Minute) {
+			return true
+		}
+	}
+	return false
+}

@@ -69,3 +69,44 @@ func TestPendingText(t *testing.T) {
 		}
 	}
 }
+
+// Issue 13 item 17: member lists are woken once a minute while someone's
+// idle time shows (and changes), and not otherwise.
+func TestIdleListsAreWokenWhileIdleTimesChange(t *testing.T) {
+	clock := newFakeClock()
+	h := newHub(t, Config{Now: clock.Now})
+	alice := connect(t, h, "id-alice", "alice")
+	bob := connect(t, h, "id-bob", "bob")
+	presences := func(msgs []Message) (n int) {
+		for _, m := range msgs {
+			if m.Kind == KindPresence {
+				n++
+			}
+		}
+		return n
+	}
+	step := 0
+	wakeThenSay := func() int { // presences bob got from one wake-up
+		step++
+		h.wakeIdleLists()
+		text := fmt.Sprintf("step %d", step)
+		send(t, alice, text)
+		_, before := until(t, bob, isChat(text))
+		return presences(before)
+	}
+	if n := wakeThenSay(); n != 0 {
+		t.Errorf("nobody idle yet: %d wake-ups", n)
+	}
+	clock.Advance(2 * time.Minute) // bob idle 2m (alice has just spoken)
+	if n := wakeThenSay(); n != 1 {
+		t.Errorf("bob idle 2 minutes: %d wake-ups, want 1", n)
+	}
+	clock.Advance(3*time.Hour + 10*time.Minute) // 3h12m: shown as 3h, unchanged this minute
+	if n := wakeThenSay(); n != 0 {
+		t.Errorf("bob idle 3h12m: %d wake-ups, want 0", n)
+	}
+	clock.Advance(48 * time.Minute) // 4h0m: the hours turned
+	if n := wakeThenSay(); n != 1 {
+		t.Errorf("bob idle 4h: %d wake-ups, want 1", n)
+	}
+}

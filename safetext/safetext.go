@@ -8,10 +8,14 @@ import (
 
 // Limits for chat messages.
 const (
-	// MaxMessageRunes is the largest message, in characters, that is delivered.
-	MaxMessageRunes = 2000
+	// MaxMessageRunes is the largest message, in characters, that is
+	// delivered: with MaxMessageLines, room for a pasted stack trace (500
+	// lines of 80 characters). A message is therefore at most 160,000
+	// bytes of UTF-8 (40,000 at one byte a character, as most pastes are);
+	// screens show a long one folded.
+	MaxMessageRunes = 40000
 	// MaxMessageLines is the largest number of lines one message may span.
-	MaxMessageLines = 20
+	MaxMessageLines = 500
 	// MaxNameRunes is the longest name a person or a room may have, in
 	// runes (code points, as Line counts them; a letter with an accent
 	// that has no precomposed form counts as two).

@@ -10,6 +10,7 @@ import (
 
 func TestMessage(t *testing.T) {
 	a := strings.Repeat
+	R, L := MaxMessageRunes, MaxMessageLines
 	tests := []struct {
 		name string
 		in   string
@@ -90,22 +91,22 @@ func TestMessage(t *testing.T) {
 		{"overlong slash", "\xc0\xaf", "\uFFFD", false},
 
 		// Caps.
-		{"20 lines", numbered(20), numbered(20), false},
-		{"21 lines", numbered(21), numbered(20), true},
-		{"21 lines, last blank", numbered(20) + "\n\n", numbered(20), false},
+		{"L lines", numbered(L), numbered(L), false},
+		{"L+1 lines", numbered(L + 1), numbered(L), true},
+		{"L+1 lines, last blank", numbered(L) + "\n\n", numbered(L), false},
 		{"lines counted after collapsing", "a" + a("\n", 30) + "b", "a\n\n\nb", false},
-		{"line cap drops trailing blank", numbered(19) + "\n\n21", numbered(19), true},
-		{"2000 runes", a("a", 2000), a("a", 2000), false},
-		{"2001 runes", a("a", 2001), a("a", 2000), true},
-		{"2000 runes and spaces", a("a", 2000) + "   ", a("a", 2000), false},
-		{"cut before space", a("a", 1999) + " b", a("a", 1999), true},
-		{"cut inside breaks", a("a", 1998) + "\n\nb", a("a", 1998), true},
-		{"newlines count", a("a", 1000) + "\n" + a("b", 1000), a("a", 1000) + "\n" + a("b", 999), true},
-		{"runes not bytes", a("é", 2001), a("é", 2000), true},
-		{"controls do not count", a("a\x07", 2000), a("a", 2000), false},
-		{"sequences do not count", a("a\x1b[0m", 2000), a("a", 2000), false},
-		{"tabs count four", a("\t", 500) + "x", "", true},
-		{"1 MiB line", a("x", 1<<20), a("x", 2000), true},
+		{"line cap drops trailing blank", numbered(L-1) + "\n\n21", numbered(L - 1), true},
+		{"R runes", a("a", R), a("a", R), false},
+		{"R+1 runes", a("a", R+1), a("a", R), true},
+		{"R runes and spaces", a("a", R) + "   ", a("a", R), false},
+		{"cut before space", a("a", R-1) + " b", a("a", R-1), true},
+		{"cut inside breaks", a("a", R-2) + "\n\nb", a("a", R-2), true},
+		{"newlines count", a("a", R/2) + "\n" + a("b", R/2), a("a", R/2) + "\n" + a("b", R/2-1), true},
+		{"runes not bytes", a("é", R+1), a("é", R), true},
+		{"controls do not count", a("a\x07", R), a("a", R), false},
+		{"sequences do not count", a("a\x1b[0m", R), a("a", R), false},
+		{"tabs count four", a("\t", R/4) + "x", "", true},
+		{"1 MiB line", a("x", 1<<20), a("x", R), true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -54,7 +54,7 @@ func init() {
 		{name: "who", args: "[-r ROOM] [--json]", help: "who is in a room (bots marked)", run: (*execCall).who},
 		{name: "rooms", args: "[--json]", help: "list the rooms", run: (*execCall).rooms},
 		{name: "say", args: "[-r ROOM] [TEXT]", help: "post TEXT, or each line of stdin, as a message", run: (*execCall).say},
-		{name: "tail", args: "[-r ROOM] [-n 50] [-f] [--json]", help: "print recent messages; -f keeps printing new ones", run: (*execCall).tail},
+		{name: "tail", args: "[-r ROOM] [-n N] [-f] [--json]", help: "print the last N messages (default 50); -f prints new ones from now on (with -n N, the last N first)", run: (*execCall).tail},
 		{name: "join", args: "CODE", help: "add a new key with an invite code (for keys not on the list yet)", run: (*execCall).joinKnown},
 		{name: "keys", args: "add|list|remove ...", help: "manage the authorized keys (keys help)", admin: true, run: (*execCall).keys},
 		{name: "kick", args: "NAME [REASON]", help: "disconnect someone", admin: true, run: (*execCall).kick},
@@ -482,7 +482,7 @@ type messageJSON struct {
 func (x *execCall) tail(args []string) int {
 	fs := x.flags()
 	roomName := x.roomFlag(fs)
-	n := fs.Int("n", defaultTail, fmt.Sprintf("how many recent messages to print first (0 to %d)", maxTail))
+	n := fs.Int("n", defaultTail, fmt.Sprintf("how many recent messages to print first (0 to %d; with -f, 0 unless given)", maxTail))
 	follow := fs.Bool("f", false, "keep printing new messages (and your private messages) until interrupted (ctrl+c or q with a terminal)")
 	fs.BoolVar(follow, "follow", false, "same as -f")
 	asJSON := fs.Bool("json", false, "print one JSON object per line")
@@ -492,6 +492,9 @@ func (x *execCall) tail(args []string) int {
 	}
 	if len(pos) > 0 || *n < 0 || *n > maxTail {
 		return x.usage()
+	}
+	if *follow && !flagGiven(fs, "n") {
+		*n = 0 // tail -f follows from now; -n N asks for history first (issue 13 item 10)
 	}
 	print := func(m room.Message) bool {
 		var err error
@@ -601,6 +604,13 @@ func (x *execCall) tail(args []string) int {
 			return cli.ExitOK
 		}
 	}
+}
+
+// flagGiven reports whether the flag name was set on the command line.
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
 }
 
 // formatMessage renders a message as one or more plain lines for `tail`.

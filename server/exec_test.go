@@ -166,8 +166,8 @@ func TestExecTailFollowJSONStreamsMessages(t *testing.T) {
 			t.Fatalf("not JSON: %q: %v", line, err)
 		}
 	}
-	if got.Text != "hello from a person" || got.From != "alice" || got.Fingerprint != alice.fp || got.Room != "lobby" || got.ID != first.ID+2 {
-		t.Errorf("streamed %+v (first %+v; bob's join is in between)", got, first)
+	if got.Text != "hello from a person" || got.From != "alice" || got.Fingerprint != alice.fp || got.Room != "lobby" || got.ID != first.ID+1 {
+		t.Errorf("streamed %+v (first %+v; bob's tail, a bot, is no visit: no join line in between)", got, first)
 	}
 	if ts, err := time.Parse(time.RFC3339, got.Time); err != nil || time.Since(ts) > time.Minute {
 		t.Errorf("time %q: %v", got.Time, err)
@@ -332,5 +332,101 @@ func TestAPanicEndsOnlyThatSession(t *testing.T) {
 	// The server goes on: the next command works.
 	if r := ts.run(t, alice, "", "rooms", ""); r.code != 0 || !strings.Contains(r.stdout, "lobby") {
 		t.Errorf("after the panic: exit %d, stdout %q", r.code, r.stdout)
+	}
+}
+
+// Issue 13 item 10: tail -f follows from now; only -n asks for history
+// first.
+func TestExecTailFollowStartsFromNow(t *testing.T) {
+	alice, bob := newTUser(t, "alice"), newTUser(t, "bob")
+	ts := startTestServer(t, "", alice.line(""), bob.line(""))
+	w := ts.watcher(t, alice)
+	ctx := t.Context()
+	for _, text := range []string{"old one", "old two"} {
+		if err := w.Send(ctx, text); err != nil {
+			t.Fatal(err)
+		}
+		untilEvent(t, w, chatText(text))
+	}
+	tail, _ := ts.start(t, bob, "tail -f --json")
+	eventually(t, "bob's tail online", func() bool { _, ok := ts.hub().Member(bob.fp); return ok })
+	if err := w.Send(ctx, "new"); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		var got messageJSON
+		line := tail.next(t)
+		if err := json.Unmarshal([]byte(line), &got); err != nil {
+			t.Fatalf("not JSON: %q: %v", line, err)
+		}
+		if strings.HasPrefix(got.Text, "old") {
+			t.Fatalf("tail -f without -n replayed history: %q", line)
+		}
+		if got.Text == "new" {
+			break
+		}
+	}
+	// -n N still asks for the last N first.
+	tail2, _ := ts.start(t, bob, "tail -f -n 2")
+	if a, b := tail2.next(t), tail2.next(t); !strings.HasSuffix(a, "<alice> old two") || !strings.HasSuffix(b, "<alice> new") {
+		t.Errorf("tail -f -n 2 printed %q, %q", a, b)
+	}
+	// help says what -f does.
+	if r := ts.run(t, bob, "", "help tail", ""); !strings.Contains(r.stdout, "-n") || !strings.Contains(r.stdout, "from now") {
+		t.Errorf("help tail:\n%s", r.stdout)
+	}
+}
+
+// Issue 13 item 7: a bot's one-shot say is not a visit: no join or leave
+// line, in the room or its history; the member list still shows a running
+// bot (tail -f), and the others' lists learn of it.
+func TestExecBotPostsWithoutJoinOrLeaveLines(t *testing.T) {
+	alice, ci := newTUser(t, "alice"), newTUser(t, "ci")
+	ts := startTestServer(t, "", alice.line(""), ci.line(""))
+	w := ts.watcher(t, alice)
+	for i := range 3 {
+		text := fmt.Sprintf("build %d finished", i)
+		if r := ts.run(t, ci, "", "say "+text, ""); r.code != 0 {
+			t.Fatalf("say: exit %d, %s", r.code, r.stderr)
+		}
+		m := untilEvent(t, w, func(m room.Message) bool {
+			return m.FromID != alice.fp && (m.Kind == room.KindChat || m.Kind == room.KindJoin || m.Kind == room.KindLeave)
+		})
+		if m.Kind != room.KindChat || m.Text != text {
+			t.Fatalf("alice saw %s %q from %q before the bot's message", m.Kind, m.Text, m.From)
+		}
+	}
+	// Into another room too (say -r enters it): no line there either.
+	if r := ts.run(t, alice, "", "say hello", ""); r.code != 0 { // alice is online: her say is no join either
+		t.Fatalf("say: %d %s", r.code, r.stderr)
+	}
+	r := ts.run(t, ci, "", "tail -n 20", "")
+	if strings.Contains(r.stdout, "ci joined") || strings.Contains(r.stdout, "ci left") || strings.Count(r.stdout, "build") != 3 {
+		t.Errorf("history after three says:\n%s", r.stdout)
+	}
+	// A bot that keeps running (tail -f) is in the member list while it
+	// runs, still without a line.
+	tail, _ := ts.start(t, ci, "tail -f")
+	eventually(t, "ci listed as a bot", func() bool {
+		info, ok := ts.hub().Member(ci.fp)
+		return ok && info.Bot
+	})
+	tail.client.Close()
+	eventually(t, "ci gone", func() bool { _, ok := ts.hub().Member(ci.fp); return !ok })
+	if err := w.Send(t.Context(), "the end"); err != nil {
+		t.Fatal(err)
+	}
+	presence := 0
+	untilEvent(t, w, func(m room.Message) bool {
+		if m.FromID == ci.fp && (m.Kind == room.KindJoin || m.Kind == room.KindLeave) {
+			t.Fatalf("a line for the bot: %+v", m)
+		}
+		if m.Kind == room.KindPresence {
+			presence++
+		}
+		return m.Kind == room.KindChat && m.Text == "the end"
+	})
+	if presence < 2 { // each say's arrival and end, and tail's, tell the lists
+		t.Errorf("alice's member list was told of the bot %d times", presence)
 	}
 }

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"math"
 
@@ -73,3 +75,22 @@ func (s *SQLite) PrivateBefore(ctx context.Context, identity string, beforeID in
 	reverse(msgs)
 	return msgs, nil
 }
+
+// IdentityByName returns the identity that chose name (its saved "nick"
+// setting, ignoring ASCII case) and the name as saved, so that a private
+// message can be left for someone who is not connected. When several did
+// (names are unique only among people online), the first by identity wins.
+func (s *SQLite) IdentityByName(ctx context.Context, name string) (id, saved string, ok bool, err error) {
+	err = s.read.QueryRowContext(ctx,
+		`SELECT identity, value FROM settings WHERE key = 'nick' AND value = ? COLLATE NOCASE ORDER BY identity LIMIT 1`,
+		name).Scan(&id, &saved)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", false, nil
+	}
+	if err != nil {
+		return "", "", false, fmt.Errorf("store: identity called %q: %w", name, err)
+	}
+	return id, saved, true, nil
+}
+
+var _ room.NameIndex = (*SQLite)(nil)

@@ -119,3 +119,21 @@ func TestAppendPrivateRefuses(t *testing.T) {
 		t.Errorf("PrivateBefore(n=0) = %v, %v", got, err)
 	}
 }
+
+func TestIdentityByName(t *testing.T) {
+	s := openTest(t)
+	ctx := t.Context()
+	if err := s.SetSetting(ctx, "id-carol", "nick", "Carol"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetSetting(ctx, "id-carol", "theme", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	id, saved, ok, err := s.IdentityByName(ctx, "carol")
+	if err != nil || !ok || id != "id-carol" || saved != "Carol" {
+		t.Errorf("carol: %q %q %v %v", id, saved, ok, err)
+	}
+	if _, _, ok, err := s.IdentityByName(ctx, "bob"); ok || err != nil {
+		t.Errorf("bob (a theme, not a name) found: %v %v", ok, err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"parley/room"
 )
@@ -35,6 +36,8 @@ var localCommands = []localCommand{
 	{"tz", "ZONE", "show times in a time zone, e.g. Europe/Paris or UTC", cmdTZ},
 	{"theme", "dark|light|mono", "colours for a dark or light terminal, or none", cmdTheme},
 	{"scroll", "up|down|top|bottom", "scroll the conversation (like PgUp, PgDn, Home, End)", cmdScroll},
+	{"expand", "[all]", "show a folded long message whole: the newest one on screen (ctrl+o), or all", cmdExpand},
+	{"fold", "", "fold long messages again", cmdFold},
 }
 
 func findLocal(name string) *localCommand {
@@ -151,6 +154,18 @@ func (m *Model) helpText() string {
 	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i].usage < rows[j].usage })
 	var b strings.Builder
+	// The text's width inside the overlay (overlayLines: a box from 60
+	// columns); a description wraps under itself, never at column 0.
+	inner := m.chatWidth()
+	if inner >= 60 {
+		inner -= 6
+	}
+	describe := func(help string, indent int) {
+		pad := strings.Repeat(" ", indent)
+		for l := range strings.SplitSeq(ansi.Wrap(help, max(inner-indent, 10), " "), "\n") {
+			b.WriteString(pad + l + "\n")
+		}
+	}
 	section := func(title string, rows []row) {
 		b.WriteString(title + "\n")
 		uw := 0
@@ -160,9 +175,14 @@ func (m *Model) helpText() string {
 		oneLine := m.chatWidth()-4 >= uw+4+30
 		for _, r := range rows {
 			if oneLine {
-				fmt.Fprintf(&b, "  %-*s  %s\n", uw, r.usage, r.help)
+				first, rest, _ := strings.Cut(ansi.Wrap(r.help, max(inner-uw-4, 10), " "), "\n")
+				fmt.Fprintf(&b, "  %-*s  %s\n", uw, r.usage, first)
+				if rest != "" {
+					describe(strings.ReplaceAll(rest, "\n", " "), uw+4)
+				}
 			} else {
-				fmt.Fprintf(&b, "  %s\n      %s\n", r.usage, r.help)
+				fmt.Fprintf(&b, "  %s\n", r.usage)
+				describe(r.help, 6)
 			}
 		}
 	}
@@ -171,8 +191,75 @@ func (m *Model) helpText() string {
 	section("Keys", []row{
 		{"Enter", "send"}, {"Alt+Enter, Ctrl+J", "new line"}, {"Up, Down", "your earlier messages"},
 		{"Tab", "complete names, @names, /commands"}, {"PgUp, PgDn", "scroll"},
-		{"Home, End", "top, bottom (on an empty line)"}, {"Ctrl+C, Ctrl+D", "leave"},
+		{"Home, End", "top, bottom (on an empty line)"}, {"Ctrl+O", "show a folded long message whole (/expand)"},
+		{"Ctrl+C, Ctrl+D", "leave"},
 	})
 	b.WriteString("\nStart a message with // to send a line beginning with /.\nUp/Down/Space scroll this help; any other key closes it.")
 	return b.String()
+}
+
+func cmdExpand(m *Model, args string) tea.Cmd {
+	switch args {
+	case "":
+		if !m.expandNewest() {
+			m.addLocal(room.KindNotice, "No folded message on screen; /expand all unfolds every one.")
+		}
+	case "all":
+		m.setExpanded(true)
+	default:
+		m.addLocal(room.KindError, "usage: /expand [all]")
+	}
+	return nil
+}
+
+func cmdFold(m *Model, args string) tea.Cmd {
+	if args != "" {
+		m.addLocal(room.KindError, "usage: /fold")
+		return nil
+	}
+	m.setExpanded(false)
+	return nil
+}
+
+// folded reports whether e shows folded at width w.
+func (m *Model) folded(e *entry, w int) bool {
+	if e.expanded || !foldable(e.msg.Kind) || strings.Count(e.msg.Text, "\n") < foldKeep && len(e.msg.Text) < w*foldKeep/2 {
+		return false // short: not worth rendering to find out
+	}
+	if e.width != w || e.lines == nil {
+		e.lines, e.width = m.entryLines(e, w), w
+	}
+	return len(e.lines) == foldKeep+1 && len(m.renderEntry(&entry{msg: e.msg, expanded: true}, w)) > foldAbove
+}
+
+// expandNewest unfolds the newest folded message that is on screen, or
+// above it when none is, and reports whether there was one.
+func (m *Model) expandNewest() bool {
+	w, below := m.chatWidth(), m.cur.scroll
+	for i := len(m.cur.entries) - 1; i >= 0; i-- {
+		e := &m.cur.entries[i]
+		if e.width != w || e.lines == nil {
+			e.lines, e.width = m.entryLines(e, w), w
+		}
+		if below >= len(e.lines) { // under the screen while scrolled up
+			below -= len(e.lines)
+			continue
+		}
+		below = 0
+		if m.folded(e, w) {
+			e.expanded, e.lines = true, nil
+			return true
+		}
+	}
+	return false
+}
+
+// setExpanded unfolds (or folds) every long message of the shown room.
+func (m *Model) setExpanded(on bool) {
+	for i := range m.cur.entries {
+		e := &m.cur.entries[i]
+		if e.expanded != on {
+			e.expanded, e.lines = on, nil
+		}
+	}
 }

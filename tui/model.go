@@ -394,6 +394,9 @@ func (m *Model) onKey(k tea.KeyPressMsg) tea.Cmd {
 			m.layout()
 			return nil
 		}
+	case "ctrl+o":
+		m.expandNewest()
+		return nil
 	case "ctrl+n":
 		m.switchRoom(1, 0)
 		return nil
@@ -499,6 +502,10 @@ func (m *Model) onEvents(ev eventsMsg) tea.Cmd {
 		case room.KindPresence: // someone went away or came back: the list only
 			refresh = true
 			continue
+		case room.KindChat, room.KindEmote:
+			// The list shows them idle: it is stale now (the hub built a
+			// new one when they spoke).
+			refresh = refresh || m.shownIdle(msg.FromID)
 		}
 		ring = ring || m.rings(msg)
 		v := m.cur
@@ -641,12 +648,11 @@ func (m *Model) onOlder(msg olderMsg) {
 		return
 	}
 	oldest := v.oldestSeq()
-	var page []entry
-	for i := range msg.msgs {
-		if x := &msg.msgs[i]; x.Seq < oldest {
-			page = append(page, entry{msg: x})
-		}
+	n := 0
+	for n < len(msg.msgs) && msg.msgs[n].Seq < oldest {
+		n++
 	}
+	page := collapse(msg.msgs[:n]) // oldest first, like the view
 	if len(page) == 0 {
 		v.exhausted = true
 		return
@@ -687,10 +693,9 @@ func (m *Model) view(name string) *view {
 
 // load replaces the view's messages with a room's backlog.
 func (v *view) load(backlog []room.Message) {
-	v.entries = v.entries[:0]
-	for i := range backlog { // shared with others who entered: pointers, not copies
-		v.entries = append(v.entries, entry{msg: &backlog[i]})
-	}
+	// Shared with others who entered: pointers, not copies; runs of joins
+	// and leaves folded (presence.go).
+	v.entries = append(v.entries[:0], collapse(backlog)...)
 	v.scroll, v.unseen, v.unread = 0, 0, 0
 }
 
@@ -702,7 +707,7 @@ const coalesceWithin = 2 * time.Minute
 func (v *view) add(msg *room.Message, hidden bool) {
 	if n := len(v.entries); n > 0 && (msg.Kind == room.KindJoin || msg.Kind == room.KindLeave) && msg.Text == "" {
 		last := &v.entries[n-1]
-		if last.msg.Kind == msg.Kind && last.msg.Room == msg.Room && last.msg.Text == "" && msg.Time.Sub(last.msg.Time) < coalesceWithin {
+		if last.visits == nil && last.msg.Kind == msg.Kind && last.msg.Room == msg.Room && last.msg.Text == "" && msg.Time.Sub(last.msg.Time) < coalesceWithin {
 			last.others = append(last.others, msg.From)
 			last.lines = nil // re-render
 			return
@@ -1061,6 +1066,24 @@ func (s *sideShare) put(c sideCache) {
 	s.next = (s.next + 1) % len(s.entries)
 }
 
+// shownIdle reports whether the member list beside the conversation shows
+// identity id with an idle time.
+func (m *Model) shownIdle(id string) bool {
+	if !m.wide() {
+		return false
+	}
+	now := m.now()
+	for i, p := range m.members {
+		if i+1 >= m.chatHeight() {
+			break // below the rows shown
+		}
+		if p.ID == id {
+			return p.Away == "" && idle(now, p.LastActive) != ""
+		}
+	}
+	return false
+}
+
 // drawSide draws the member list's rows, each after the divider.
 func (m *Model) drawSide(h int) []string {
 	out := make([]string, h)
@@ -1086,7 +1109,7 @@ func (m *Model) drawSide(h int) []string {
 		}
 		if p.Away != "" {
 			line += m.st.dim.Render(" (away)")
-		} else if d := idle(now, p.LastActive); d != "now" {
+		} else if d := idle(now, p.LastActive); d != "" {
 			line += m.st.dim.Render(" " + d)
 		}
 		out[i+1] = ansi.Truncate(line, sideWidth, "…")

@@ -249,7 +249,7 @@ func TestScrollbackKeepsViewAndCountsNewMessages(t *testing.T) {
 
 func TestPasteOverTheCapIsCutWithNotice(t *testing.T) {
 	m := newModel(newFake(), 80, 24)
-	m.Update(tea.PasteMsg{Content: strings.Repeat("line\n", 50)})
+	m.Update(tea.PasteMsg{Content: strings.Repeat("line\n", safetext.MaxMessageLines+30)})
 	if n := strings.Count(m.input.Value(), "\n") + 1; n != safetext.MaxMessageLines {
 		t.Fatalf("pasted %d lines into the input, want %d", n, safetext.MaxMessageLines)
 	}
@@ -604,5 +604,41 @@ func TestManyJoinsShareOneLine(t *testing.T) {
 	m.Update(eventsMsg{msgs: []room.Message{chat(7, "ann", "hi"), {Seq: 8, Time: t0.Add(time.Minute), Room: "lobby", Kind: room.KindJoin, From: "gus", FromID: "id-gus"}}})
 	if all := strings.Join(screen(m), "\n"); !strings.Contains(all, "→ gus joined") {
 		t.Fatalf("a join after a message should start a new line:\n%s", all)
+	}
+}
+
+// Issue 13 item 17: the member list shows idle minutes, draws them again
+// when the hub wakes it (KindPresence, once a minute), and refetches the
+// list when someone it shows idle speaks.
+func TestMemberListIdleTimesFollowTheClock(t *testing.T) {
+	f := newFake()
+	now := t0
+	f.members = []room.MemberInfo{{ID: "id-alice", Name: "alice", LastActive: t0}, {ID: "id-dan", Name: "dan", LastActive: t0.Add(-30 * time.Second)}}
+	m := New(f, Options{Width: 100, Height: 20, Now: func() time.Time { return now }})
+	side := func() string {
+		var out []string
+		for _, row := range screen(m) {
+			if _, s, ok := strings.Cut(row, "│"); ok {
+				out = append(out, strings.TrimSpace(s))
+			}
+		}
+		return strings.Join(out, "|")
+	}
+	if s := side(); !strings.Contains(s, "|alice|dan|") {
+		t.Fatalf("nobody is idle a minute yet: %q", s)
+	}
+	now = t0.Add(2*time.Minute + time.Second)
+	m.Update(eventsMsg{msgs: []room.Message{{Time: now, Room: "lobby", Kind: room.KindPresence}}})
+	if s := side(); !strings.Contains(s, "|alice 2m|dan 2m|") {
+		t.Fatalf("after two minutes: %q", s)
+	}
+	// dan speaks: the hub has a new list (dan active now); the screen
+	// fetches it because it showed dan idle.
+	f.mu.Lock()
+	f.members = []room.MemberInfo{{ID: "id-alice", Name: "alice", LastActive: t0}, {ID: "id-dan", Name: "dan", LastActive: now}}
+	f.mu.Unlock()
+	m.Update(eventsMsg{msgs: []room.Message{{Seq: 5, Time: now, Room: "lobby", Kind: room.KindChat, From: "dan", FromID: "id-dan", Text: "hi"}}})
+	if s := side(); !strings.Contains(s, "|alice 2m|dan|") {
+		t.Fatalf("after dan spoke: %q", s)
 	}
 }

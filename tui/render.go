@@ -126,8 +126,48 @@ func (st *styles) nameStyle(name, id string) string {
 type entry struct {
 	msg    *room.Message // shared with the room's backlog or a received batch: never modified
 	others []string      // more people who joined or left with msg.From (coalesced)
-	width  int
-	lines  []string
+	visits []visit       // a folded run of joins and leaves in missed messages (presence.go); msg is its newest
+	// expanded shows a long message whole instead of folded (/expand).
+	expanded bool
+	width    int
+	lines    []string
+}
+
+// A message longer than foldAbove rows (a pasted stack trace) is shown
+// folded: its first foldKeep rows and a line that says how many more lines
+// it has, until /expand (or ctrl+o) shows it whole.
+const (
+	foldAbove = 10
+	foldKeep  = 5
+)
+
+// foldable reports whether messages of kind k are folded when long: what
+// people say; not the notices a person asked for (/who, /history).
+func foldable(k room.Kind) bool {
+	return k == room.KindChat || k == room.KindEmote || k == room.KindPrivate
+}
+
+// fold cuts the rows of a long message to its first foldKeep and a line
+// that counts the lines (of the message's text, not rows on this screen)
+// not shown whole. paraOf holds each row's line of the text, paras their
+// number.
+func (m *Model) fold(rows []string, paraOf []int, paras, width, indent int) []string {
+	last := paraOf[foldKeep-1]
+	shown := last + 1
+	if paraOf[foldKeep] == last { // that line goes on below the fold
+		shown = last
+	}
+	more := "1 more line"
+	if n := paras - shown; n > 1 {
+		more = fmt.Sprintf("%d more lines", n)
+	} else if n < 1 {
+		more = "more"
+	}
+	note := "… " + more + " · /expand"
+	if indent+ansi.StringWidth(note) > width {
+		indent = 0
+	}
+	return append(rows[:foldKeep:foldKeep], strings.Repeat(" ", indent)+m.st.dim.Render(ansi.Truncate(note, width-indent, "…")))
 }
 
 // renderLines lays msg out in lines of at most width cells: a prefix (time,
@@ -165,43 +205,46 @@ func (m *Model) renderEntry(e *entry, width int) []string {
 	nameStyle := st.nameStyle
 	var prefix, text string
 	var textStyle *lipgloss.Style
-	switch msg.Kind {
-	case room.KindChat:
+	switch {
+	case e.visits != nil:
+		prefix, text = visitsText(e.visits, msg.Room)
+		textStyle = &st.dim
+	case msg.Kind == room.KindChat:
 		prefix = nameStyle(msg.From, msg.FromID) + " "
 		text = msg.Text
 		if m.mentions(&msg) {
 			textStyle = &st.mention
 		}
-	case room.KindEmote:
+	case msg.Kind == room.KindEmote:
 		prefix = "* " + nameStyle(msg.From, msg.FromID) + " "
 		text = msg.Text
 		if m.mentions(&msg) {
 			textStyle = &st.mention
 		}
-	case room.KindJoin:
+	case msg.Kind == room.KindJoin:
 		prefix, text, textStyle = "→ ", people(e)+" joined #"+msg.Room, &st.dim
-	case room.KindLeave:
+	case msg.Kind == room.KindLeave:
 		text = people(e) + " left"
 		if msg.Text != "" && msg.From != "" {
 			text += " (" + msg.Text + ")"
 		}
 		prefix, textStyle = "← ", &st.dim
-	case room.KindNick:
+	case msg.Kind == room.KindNick:
 		prefix, text, textStyle = "~ ", msg.From+" is now known as "+msg.Text, &st.dim
-	case room.KindTopic:
+	case msg.Kind == room.KindTopic:
 		prefix, text, textStyle = "~ ", msg.From+" set the topic: "+msg.Text, &st.dim
-	case room.KindAnnounce:
+	case msg.Kind == room.KindAnnounce:
 		prefix, text, textStyle = "*** ", msg.Text, &st.announce
-	case room.KindPrivate:
+	case msg.Kind == room.KindPrivate:
 		if msg.FromID == m.sess.ID() {
 			prefix = st.private.Render("[private] to ") + nameStyle(msg.To, msg.ToID) + " "
 		} else {
 			prefix = st.private.Render("[private] from ") + nameStyle(msg.From, msg.FromID) + " "
 		}
 		text, textStyle = msg.Text, &st.private
-	case room.KindError:
+	case msg.Kind == room.KindError:
 		prefix, text, textStyle = "! ", msg.Text, &st.errorText
-	case kindUnread:
+	case msg.Kind == kindUnread:
 		label := " " + msg.Text + " "
 		pad := max(width-ansi.StringWidth(label), 0)
 		return []string{st.marker.Render(strings.Repeat("─", pad/2) + label + strings.Repeat("─", pad-pad/2))}
@@ -215,8 +258,11 @@ func (m *Model) renderEntry(e *entry, width int) []string {
 		indent = min(2, width-1)
 	}
 	var out []string
+	var paraOf []int // each row's line of text, for fold
 	first := true
-	for _, para := range strings.Split(text, "\n") {
+	paras := strings.Split(text, "\n")
+	for p, para := range paras {
+		start := len(out)
 		avail := width - indent
 		if first {
 			avail = width - pw
@@ -243,6 +289,12 @@ func (m *Model) renderEntry(e *entry, width int) []string {
 			}
 			out = append(out, strings.Repeat(" ", indent)+styled(textStyle, w))
 		}
+		for range len(out) - start {
+			paraOf = append(paraOf, p)
+		}
+	}
+	if len(out) > foldAbove && !e.expanded && foldable(msg.Kind) {
+		out = m.fold(out, paraOf, len(paras), width, indent)
 	}
 	return out
 }
@@ -254,8 +306,15 @@ func styled(s *lipgloss.Style, text string) string {
 	return s.Render(text)
 }
 
-// idle formats the time since t for the member list.
-func idle(now, t time.Time) string { return room.Idle(now.Sub(t)) }
+// idle formats the time since t for the member list, in whole minutes
+// (hours, days): "" under a minute. The hub wakes the lists when these
+// change (room/presence.go) and when someone shown idle speaks.
+func idle(now, t time.Time) string {
+	if now.Sub(t) < time.Minute {
+		return ""
+	}
+	return room.Idle(now.Sub(t))
+}
 
 // entryLines returns e rendered at width w, each line padded to w. A room
 // message (not folded with others, not private) is the same on every
@@ -264,7 +323,7 @@ func idle(now, t time.Time) string { return room.Idle(now.Sub(t)) }
 // of them (sharedLines).
 func (m *Model) entryLines(e *entry, w int) []string {
 	var k lineKey
-	shared := e.msg.Seq > 0 && e.msg.Room != "" && len(e.others) == 0 && e.msg.Kind != room.KindPrivate
+	shared := e.msg.Seq > 0 && e.msg.Room != "" && len(e.others) == 0 && e.visits == nil && e.msg.Kind != room.KindPrivate && !e.expanded
 	if shared {
 		k = lineKey{room: e.msg.Room, seq: e.msg.Seq, width: w, theme: m.st.theme, timeFormat: m.timeFormat, loc: m.loc, mention: m.mentions(e.msg)}
 		if v, ok := sharedLines.get(k); ok && (v.msg == e.msg || *v.msg == *e.msg) {
