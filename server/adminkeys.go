@@ -81,3 +81,19 @@ func keysSnapshot(path string) (*keys.Snapshot, error) {
 	snap, _ := keys.ParseBytes(b)
 	return snap, nil
 }
+
+// seedLimits describes the from= and expiry-time a seeded key kept, for
+// the startup output: "" or " (only from 10.0.0.1; until 2030-01-01 00:00 UTC)".
+func seedLimits(e keys.Entry) string {
+	var parts []string
+	if e.From != nil {
+		parts = append(parts, "only from "+strings.Join(e.From, ","))
+	}
+	if !e.ExpiresAt.IsZero() {
+		parts = append(parts, "until "+e.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC"))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, "; ") + ")"
+}
