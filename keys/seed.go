@@ -136,8 +136,7 @@ func seed(path, home string, now time.Time, loc *time.Location) (SeedResult, err
 		return SeedResult{}, err
 	}
 
-	var order []string
-	cands := map[string]*seedCand{}
+	var sources []seedSource
 	if home != "" {
 		dir := filepath.Join(home, ".ssh")
 		files := []string{filepath.Join(dir, "authorized_keys")}
@@ -149,79 +148,14 @@ func seed(path, home string, now time.Time, loc *time.Location) (SeedResult, err
 			if err != nil || bytes.Contains(data, []byte("PRIVATE KEY")) {
 				continue // missing, unreadable, or a private key
 			}
-			n := 0
-			for line := range bytes.Lines(data) {
-				n++
-				if len(line) > MaxLineBytes+2 {
-					continue
-				}
-				k, comment, opts, _, err := ssh.ParseAuthorizedKey(line)
-				if err != nil {
-					continue
-				}
-				comment = strings.TrimSpace(safetext.Line(comment, maxCommentRunes))
-				fp := Fingerprint(k)
-				skip := func(reason string) *SeedSkip {
-					return &SeedSkip{Fingerprint: fp, Comment: comment, Source: fmt.Sprintf("%s line %d", f, n), Reason: reason}
-				}
-				var why *SeedSkip
-				var keep seedOptions
-				if _, ok := k.(*ssh.Certificate); ok {
-					why = skip("it is a certificate; parley takes plain public keys")
-				} else if !keyTypes[k.Type()] {
-					why = skip("key type " + quote(k.Type()) + " is not supported")
-				} else if reason := keep.parse(opts, now, loc); reason != "" {
-					why = skip(reason)
-				}
-				c, seen := cands[fp]
-				if !seen {
-					c = &seedCand{key: k, comment: comment}
-					cands[fp] = c
-					order = append(order, fp)
-				}
-				switch {
-				case c.skip != nil: // one line limiting it is enough
-				case why != nil:
-					c.skip = why
-				case !seen || c.keep.empty():
-					c.keep = keep
-				case !keep.empty() && keep != c.keep:
-					c.skip = skip("it is listed more than once with different from= or expiry-time= options; add it by hand with the ones you mean")
-				}
-				if c.comment == "" {
-					c.comment = comment
-				}
-			}
+			sources = append(sources, seedSource{name: f, data: data})
 		}
 	}
-
-	var b strings.Builder
-	var res SeedResult
-	b.WriteString(Header)
-	imported := 0
-	for _, fp := range order {
-		c := cands[fp]
-		if c.skip != nil {
-			res.Skipped = append(res.Skipped, *c.skip)
-			continue
-		}
-		if imported == 0 {
-			b.WriteString("\n# Imported from " + filepath.Join(home, ".ssh") + " on first start.\n")
-		}
-		imported++
-		b.WriteString(c.keep.prefix() + " " + FormatLine(c.key, c.comment) + "\n")
-	}
-	if len(res.Skipped) > 0 {
-		b.WriteString("\n# Not imported (parley keys add one by hand if you mean it):\n")
-		for _, s := range res.Skipped {
-			b.WriteString("#   " + s.String() + "\n")
-		}
-	}
+	content, res := seedFile(filepath.Join(home, ".ssh"), sources, now, loc)
 
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return SeedResult{}, err
 	}
-	content := []byte(b.String())
 	err := withLock(path, func(l *Locked) error {
 		if _, err := os.Lstat(path); err == nil {
 			return errSeedRace
@@ -237,6 +171,89 @@ func seed(path, home string, now time.Time, loc *time.Location) (SeedResult, err
 	snap, _ := ParseBytes(content)
 	res.Created, res.Imported = true, snap.Entries()
 	return res, nil
+}
+
+// seedSource is one file Seed reads keys from.
+type seedSource struct {
+	name string
+	data []byte
+}
+
+// seedFile builds the content of the new authorized_keys file from the
+// sources, in order, and returns it with the keys it skipped (Skipped
+// only). dir names the sources in the file's comment.
+func seedFile(dir string, sources []seedSource, now time.Time, loc *time.Location) ([]byte, SeedResult) {
+	var order []string
+	cands := map[string]*seedCand{}
+	for _, src := range sources {
+		n := 0
+		for line := range bytes.Lines(src.data) {
+			n++
+			if len(line) > MaxLineBytes+2 {
+				continue
+			}
+			k, comment, opts, _, err := ssh.ParseAuthorizedKey(line)
+			if err != nil {
+				continue
+			}
+			comment = strings.TrimSpace(safetext.Line(comment, maxCommentRunes))
+			fp := Fingerprint(k)
+			skip := func(reason string) *SeedSkip {
+				return &SeedSkip{Fingerprint: fp, Comment: comment, Source: fmt.Sprintf("%s line %d", src.name, n), Reason: reason}
+			}
+			var why *SeedSkip
+			var keep seedOptions
+			if _, ok := k.(*ssh.Certificate); ok {
+				why = skip("it is a certificate; parley takes plain public keys")
+			} else if !keyTypes[k.Type()] {
+				why = skip("key type " + quote(k.Type()) + " is not supported")
+			} else if reason := keep.parse(opts, now, loc); reason != "" {
+				why = skip(reason)
+			}
+			c, seen := cands[fp]
+			if !seen {
+				c = &seedCand{key: k, comment: comment}
+				cands[fp] = c
+				order = append(order, fp)
+			}
+			switch {
+			case c.skip != nil: // one line limiting it is enough
+			case why != nil:
+				c.skip = why
+			case !seen || c.keep.empty():
+				c.keep = keep
+			case !keep.empty() && keep != c.keep:
+				c.skip = skip("it is listed more than once with different from= or expiry-time= options; add it by hand with the ones you mean")
+			}
+			if c.comment == "" {
+				c.comment = comment
+			}
+		}
+	}
+
+	var b strings.Builder
+	var res SeedResult
+	b.WriteString(Header)
+	imported := 0
+	for _, fp := range order {
+		c := cands[fp]
+		if c.skip != nil {
+			res.Skipped = append(res.Skipped, *c.skip)
+			continue
+		}
+		if imported == 0 {
+			b.WriteString("\n# Imported from " + dir + " on first start.\n")
+		}
+		imported++
+		b.WriteString(c.keep.prefix() + " " + FormatLine(c.key, c.comment) + "\n")
+	}
+	if len(res.Skipped) > 0 {
+		b.WriteString("\n# Not imported (parley keys add one by hand if you mean it):\n")
+		for _, s := range res.Skipped {
+			b.WriteString("#   " + s.String() + "\n")
+		}
+	}
+	return []byte(b.String()), res
 }
 
 var errSeedRace = errors.New("authorized keys created meanwhile")
