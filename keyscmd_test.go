@@ -377,7 +377,7 @@ func TestVersionHelpAndFlagErrors(t *testing.T) {
 		t.Errorf("--help: %v", err)
 	}
 	help := out.String() + errb.String()
-	for _, want := range []string{"parley.conf", "PARLEY_ADMIN_KEYS", "--version", "-listen", "-msg-rate", "-data", "Limits on connections"} {
+	for _, want := range []string{"parley.conf", "PARLEY_ADMIN_KEYS", "--version", "-listen", "-msg-rate", "-data", "Connection limits"} {
 		if !strings.Contains(help, want) {
 			t.Errorf("--help does not mention %q:\n%s", want, help)
 		}

@@ -146,7 +146,7 @@ func parseOptions(args []string, lookup lookupFunc, stderr io.Writer) (options, 
 	fs.StringVar(&level, "log-level", level, "log level: debug, info, warn, error (env PARLEY_LOG_LEVEL)")
 	fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: parley [flags]\n       parley --version\n       parley healthcheck [--ops ADDR] [--data DIR]\n       parley keys add|list|remove ... [--data DIR]  (parley keys help)\n\nA chat room people join with ssh. Flags override PARLEY_* environment variables,\nwhich override DATA/parley.conf (NAME=VALUE lines with the PARLEY_* names below,\n# comments), which overrides the defaults.\nThe host key may also come from PARLEY_HOST_KEY (a PEM private key);\nPARLEY_ADMIN_KEYS adds admin keys (lines or file paths, one per line or ';')\non every start, even after they were removed.\nLimits on connections, sessions and messages are flags below (README: Safety).\n\nFlags:")
+		fmt.Fprintln(stderr, "Usage: parley [flags]\n       parley --version\n       parley healthcheck [--ops ADDR] [--data DIR]\n       parley keys add|list|remove ... [--data DIR]  (parley keys help)\n\nA chat room people join with ssh. Flags override PARLEY_* environment variables,\nwhich override DATA/parley.conf (NAME=VALUE lines with the PARLEY_* names below,\n# comments), which overrides the defaults.\nThe host key may also come from PARLEY_HOST_KEY (a PEM private key);\nPARLEY_ADMIN_KEYS adds admin keys (lines or file paths, one per line or ';')\non every start, even after they were removed.\nConnection limits: the flags below (README: Safety).\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
