@@ -151,3 +151,15 @@ func seedLimits(e keys.Entry) string {
 	}
 	return " (" + strings.Join(parts, "; ") + ")"
 }
+
+// shellWord quotes path for a POSIX shell when it holds anything but
+// letters, digits and / . _ - (a data dir with a space in its name).
+func shellWord(path string) string {
+	plain := strings.IndexFunc(path, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-", r))
+	}) < 0
+	if plain && path != "" {
+		return path
+	}
+	return "'" + strings.ReplaceAll(path, "'", `'\''`) + "'"
+}

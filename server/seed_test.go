@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -83,5 +84,46 @@ func TestSeedAtStartNeverWidensAKey(t *testing.T) {
 	}
 	if r := ts.run(t, ann, "", "keys list", ""); r.code != 0 || !strings.Contains(r.stdout, ann.fp) || strings.Contains(r.stdout, ci.fp) {
 		t.Fatalf("ann's keys list: %+v", r)
+	}
+}
+
+// TestFirstRunHintMakesTheOperatorAnAdmin is issue 13 item 11: with no
+// key yet, the startup output showed `cat ~/.ssh/id_ed25519.pub >>
+// authorized_keys`, which makes the operator a member, not an admin. The
+// command it shows now, run by a shell as printed, gives an admin.
+func TestFirstRunHintMakesTheOperatorAnAdmin(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	op := newTUser(t, "op")
+	home := t.TempDir()
+	if err := os.Mkdir(filepath.Join(home, ".ssh"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, ".ssh", "id_ed25519.pub"), []byte(op.keyText()+" op@laptop\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ts, startup := startServerWith(t, Config{DataDir: filepath.Join(t.TempDir(), "my data's dir")})
+	var hint string
+	for line := range strings.Lines(startup) {
+		if strings.Contains(line, "id_ed25519.pub") {
+			hint = strings.TrimSpace(line)
+		}
+	}
+	if hint == "" || !strings.Contains(startup, "as an admin") {
+		t.Fatalf("no first-run hint with the admin form:\n%s", startup)
+	}
+	cmd := exec.Command(sh, "-c", hint)
+	cmd.Env = append(os.Environ(), "HOME="+home)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", hint, err, out)
+	}
+	eventually(t, "the operator's key to load", func() bool {
+		e, ok := ts.srv.Keys().Current().Lookup(op.signer.PublicKey())
+		return ok && e.Admin
+	})
+	if r := ts.run(t, op, "", "keys list", ""); r.code != 0 || !strings.Contains(r.stdout, op.fp) {
+		t.Fatalf("the operator's admin command: %+v", r)
 	}
 }

@@ -474,7 +474,7 @@ func (s *Server) Startup(addr net.Addr) string {
 	}
 	if n == 0 {
 		fmt.Fprintf(&b, "No one can join yet. Add your public key as an admin, one key per line, to %s:\n", s.keys.Path())
-		fmt.Fprintf(&b, "  echo \"admin $(cat ~/.ssh/id_ed25519.pub)\" >> %s\n", s.keys.Path())
+		fmt.Fprintf(&b, "  echo \"admin $(cat ~/.ssh/id_ed25519.pub)\" >> %s\n", shellWord(s.keys.Path()))
 		b.WriteString("(no key yet? create one with: ssh-keygen -t ed25519) The file is re-read when it changes.\n")
 	}
 	fmt.Fprintf(&b, "Join with:  ssh -p %s %s\n", port, host)
