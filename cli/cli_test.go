@@ -187,7 +187,7 @@ func TestKeysLocal(t *testing.T) {
 	}
 	// A missing file (the wrong directory?) fails, naming the file read
 	// and --data.
-	for _, args := range [][]string{{"list"}, {"list", "--json"}} {
+	for _, args := range [][]string{{"list"}, {"list", "--json"}, {"remove", "bob"}} {
 		code, out, errs := run(t, other, "", args...)
 		if code != ExitError || out != "" || !strings.Contains(errs, filepath.Join(other, KeysFile)+" does not exist") || !strings.Contains(errs, "--data") {
 			t.Errorf("%q of a missing file: %d %q %q", args, code, out, errs)

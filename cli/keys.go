@@ -167,6 +167,16 @@ func (k *KeysCommand) shown(path string) string {
 	return path
 }
 
+// missing reports an authorized_keys file that does not exist: most often
+// the command runs in another directory than the server's.
+func (k *KeysCommand) missing(path, data string) int {
+	hint := ""
+	if k.Path == "" {
+		hint = fmt.Sprintf(" Is %s the server's data directory? Name it with --data DIR (or PARLEY_DATA_DIR); the server creates the file on first start.", k.shown(data))
+	}
+	return k.fail("%s does not exist: no key is listed there.%s", k.shown(path), hint)
+}
+
 func (k *KeysCommand) fail(format string, args ...any) int {
 	fmt.Fprintf(k.Stderr, k.Prog+": "+format+"\n", args...)
 	return ExitError
@@ -370,6 +380,9 @@ func (k *KeysCommand) remove(args []string) int {
 	}
 	who := pos[0]
 	path := k.path(*data)
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return k.missing(path, *data) // and no data dir made for the lock file
+	}
 	defer k.lock()()
 	l, err := k.lockFile(path)
 	if err != nil {
@@ -439,11 +452,7 @@ func (k *KeysCommand) list(args []string) int {
 	path := k.path(*data)
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		hint := ""
-		if k.Path == "" {
-			hint = fmt.Sprintf(" Is %s the server's data directory? Name it with --data DIR (or PARLEY_DATA_DIR); the server creates the file on first start.", k.shown(*data))
-		}
-		return k.fail("%s does not exist: no key is listed there.%s", k.shown(path), hint)
+		return k.missing(path, *data)
 	}
 	if err != nil {
 		return k.fail("%v", err)
