@@ -13,14 +13,18 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download && go mod verify
 COPY . .
-ARG VERSION=dev
+# Empty: parley --version says "devel" (.git is not in the build context).
+ARG VERSION=
+# /data is 0700: parley refuses a data dir others may write (as OpenSSH's
+# StrictModes), and nobody else needs to read it.
 RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/parley . \
-    && mkdir -p /out/data
+    && mkdir -p -m 0700 /out/data
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/parley /parley
-# An empty data dir owned by nonroot, so a fresh volume mounted here is
-# writable (Docker copies it into a new named volume).
+# An empty data dir owned by nonroot, mode 0700, so a fresh volume mounted
+# here is writable by parley only (Docker copies owner and mode into a new
+# named volume; a bind mount keeps the host directory's: chmod 700 it).
 COPY --from=build --chown=65532:65532 /out/data /data
 # The ops listener (metrics, /healthz, /readyz) binds all interfaces inside
 # the container so that platform checks can reach it; do not publish 9091.

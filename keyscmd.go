@@ -5,6 +5,8 @@ import (
 	"io"
 
 	"parley/cli"
+	"parley/keys"
+	"parley/server"
 )
 
 // exitCode is an error that only carries the exit status of a command that
@@ -28,10 +30,29 @@ func keysCommand(args []string, lookup lookupFunc, stdin io.Reader, stdout, stde
 		Stdin:   stdin,
 		Stdout:  stdout,
 		Stderr:  stderr,
+		Pinned:  pinnedByAdminKeys(args, lookup),
 		Note:    "A running parley picks this up within seconds (it re-reads the file when it changes); no restart needed.",
 	}
 	if code := k.Run(args); code != cli.ExitOK {
 		return exitCode(code)
 	}
 	return nil
+}
+
+// pinnedByAdminKeys is KeysCommand.Pinned for the operator's shell: a key
+// that PARLEY_ADMIN_KEYS names, in this environment or in the data dir's
+// parley.conf, comes back on the server's next start. (The server's own
+// environment may differ from this shell's: the README says so.)
+func pinnedByAdminKeys(args []string, lookup lookupFunc) func(keys.Entry) string {
+	return func(e keys.Entry) string {
+		if withFile, err := withConfigFile(args, lookup); err == nil {
+			lookup = withFile
+		}
+		v, _ := lookup("PARLEY_ADMIN_KEYS")
+		fps, _ := server.AdminKeyFingerprints(splitKeys(v))
+		if fps[e.Fingerprint] {
+			return server.AdminKeysNote
+		}
+		return ""
+	}
 }

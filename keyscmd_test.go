@@ -7,8 +7,12 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,6 +20,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"parley/keys"
 	"parley/server"
 )
 
@@ -174,3 +179,247 @@ func TestKeysCLIWhileServerRuns(t *testing.T) {
 }
 
 func noEnvKC(string) (string, bool) { return "", false }
+
+// TestKeysRemoveInAnotherProcessWaitsForTheFileLock is issue 18 item 5
+// across processes: a writer (the server's `keys add` or `join`, here
+// this test) holds the file lock and has read authorized_keys; a real
+// `parley keys remove bob` started meanwhile must wait, say that it waits,
+// and remove bob from the file the writer leaves, or the writer's stale
+// copy would bring the revoked key back.
+func TestKeysRemoveInAnotherProcessWaitsForTheFileLock(t *testing.T) {
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "authorized_keys")
+	_, aliceKey := kcKey(t)
+	_, bobKey := kcKey(t)
+	_, carolKey := kcKey(t)
+	if err := os.WriteFile(path, []byte(`admin,name="alice" `+aliceKey+"\n"+`name="bob" `+bobKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err := keys.Lock(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Unlock()
+	stale, err := l.Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	cmd := exec.Command(bin, "keys", "remove", "bob", "--data", dir)
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	waitingLine := make(chan string, 1)
+	go func() {
+		r := bufio.NewReader(stderr)
+		line, _ := r.ReadString('\n')
+		waitingLine <- line
+		_, _ = io.Copy(io.Discard, r)
+		exited <- cmd.Wait()
+	}()
+	select {
+	case line := <-waitingLine:
+		if !strings.Contains(line, "waiting for another change to "+path) {
+			t.Errorf("parley keys remove said %q on stderr, want that it waits for the lock", line)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("parley keys remove neither waited nor finished")
+	}
+	// The holder finishes its change (it adds carol) from the copy it read.
+	if err := l.Write(append(stale, []byte(`name="carol" `+carolKey+"\n")...)); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("parley keys remove: %v\n%s", err, stdout.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("parley keys remove did not finish after the lock was released")
+	}
+	b, _ := os.ReadFile(path)
+	if strings.Contains(string(b), bobKey) || !strings.Contains(string(b), carolKey) || !strings.Contains(string(b), aliceKey) {
+		t.Fatalf("authorized_keys after the two changes (bob must be gone, carol and alice there):\n%s", b)
+	}
+	if !strings.Contains(stdout.String(), "Removed bob") {
+		t.Errorf("stdout: %q", stdout.String())
+	}
+}
+
+// TestKeysListInTheWrongDirectory is issue 13 item 12: `parley keys list`
+// where there is no data dir said "nobody can log in" and exited 0. It
+// names the file it read, points to --data, and exits 1.
+func TestKeysListInTheWrongDirectory(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "data")
+	env := func(name string) (string, bool) {
+		if name == "PARLEY_DATA_DIR" {
+			return missing, true
+		}
+		return "", false
+	}
+	var out, errb bytes.Buffer
+	err := keysCommand([]string{"list"}, env, nil, &out, &errb)
+	if code, ok := err.(exitCode); !ok || code != 1 {
+		t.Fatalf("exit %v, want 1", err)
+	}
+	if msg := errb.String(); !strings.Contains(msg, filepath.Join(missing, "authorized_keys")+" does not exist") || !strings.Contains(msg, "--data") || out.Len() != 0 {
+		t.Fatalf("stdout %q, stderr %q", out.String(), msg)
+	}
+}
+
+// TestKeysRemoveOfAKeyInParleyAdminKeys is issue 18 item 5: a key that
+// PARLEY_ADMIN_KEYS names comes back on every start; removing it from the
+// shell says so, whether the environment or parley.conf names it.
+func TestKeysRemoveOfAKeyInParleyAdminKeys(t *testing.T) {
+	_, annKey := kcKey(t)
+	_, bobKey := kcKey(t)
+	for _, where := range []string{"environment", "parley.conf"} {
+		t.Run(where, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "authorized_keys"), []byte("admin,name=\"ann\" "+annKey+"\nname=\"bob\" "+bobKey+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			env := map[string]string{"PARLEY_DATA_DIR": dir}
+			if where == "environment" {
+				env["PARLEY_ADMIN_KEYS"] = annKey + " ann@laptop"
+			} else if err := os.WriteFile(filepath.Join(dir, "parley.conf"), []byte("PARLEY_ADMIN_KEYS=\""+annKey+" ann@laptop\"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+			var out, errb bytes.Buffer
+			if err := keysCommand([]string{"remove", "ann"}, lookup, nil, &out, &errb); err != nil {
+				t.Fatalf("remove ann: %v %s", err, errb.String())
+			}
+			if !strings.Contains(out.String(), "Removed ann") || !strings.Contains(out.String(), server.AdminKeysNote) {
+				t.Errorf("remove ann said:\n%s", out.String())
+			}
+			out.Reset()
+			if err := keysCommand([]string{"remove", "bob"}, lookup, nil, &out, &errb); err != nil {
+				t.Fatalf("remove bob: %v %s", err, errb.String())
+			}
+			if strings.Contains(out.String(), "PARLEY_ADMIN_KEYS") {
+				t.Errorf("remove bob (not in PARLEY_ADMIN_KEYS) said:\n%s", out.String())
+			}
+		})
+	}
+}
+
+// TestKeysRefusesUnsafePermissions: `parley keys` refuses, as the server
+// does, an authorized_keys others can write.
+func TestKeysRefusesUnsafePermissions(t *testing.T) {
+	dir := t.TempDir()
+	_, key := kcKey(t)
+	path := filepath.Join(dir, "authorized_keys")
+	if err := os.WriteFile(path, []byte(key+" ann@laptop\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	_, other := kcKey(t)
+	for _, args := range [][]string{{"list"}, {"remove", "ann"}, {"add", other}} {
+		var out, errb bytes.Buffer
+		err := keysCommand(append(args, "--data", dir), noEnvKC, nil, &out, &errb)
+		if code, ok := err.(exitCode); !ok || code != 1 || !strings.Contains(errb.String(), "chmod go-w "+path) {
+			t.Errorf("%v: %v, stderr %q", args, err, errb.String())
+		}
+	}
+	if b, _ := os.ReadFile(path); string(b) != key+" ann@laptop\n" {
+		t.Errorf("the file changed:\n%s", b)
+	}
+}
+
+// TestVersionHelpAndFlagErrors is issue 13 item 14 on the real binary.
+func TestVersionHelpAndFlagErrors(t *testing.T) {
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	var out, errb bytes.Buffer
+	cmd := exec.Command(bin, "--version")
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil || !strings.HasPrefix(out.String(), "parley ") || len(strings.TrimSpace(out.String())) <= len("parley") || errb.Len() != 0 {
+		t.Errorf("--version: %v, stdout %q, stderr %q", err, out.String(), errb.String())
+	}
+
+	out.Reset()
+	errb.Reset()
+	cmd = exec.Command(bin, "--no-such-flag")
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err = cmd.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 2 {
+		t.Errorf("an unknown flag: %v, want exit 2", err)
+	}
+	if n := strings.Count(errb.String(), "no-such-flag"); n != 1 || strings.Contains(errb.String(), "parley: ") {
+		t.Errorf("the error is said %d times (want once, without a second 'parley:' line):\n%s", n, errb.String())
+	}
+
+	out.Reset()
+	errb.Reset()
+	cmd = exec.Command(bin, "--help")
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Errorf("--help: %v", err)
+	}
+	help := out.String() + errb.String()
+	for _, want := range []string{"parley.conf", "PARLEY_ADMIN_KEYS", "--version", "-listen", "-msg-rate", "-data", "Connection limits"} {
+		if !strings.Contains(help, want) {
+			t.Errorf("--help does not mention %q:\n%s", want, help)
+		}
+	}
+}
+
+// TestHealthcheckReadsParleyConf is issue 13 item 12: `parley healthcheck`
+// dialled the default ops address even when data/parley.conf moved it.
+func TestHealthcheckReadsParleyConf(t *testing.T) {
+	healthy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/healthz" {
+			http.NotFound(w, r)
+		}
+	}))
+	defer healthy.Close()
+	addr := strings.TrimPrefix(healthy.URL, "http://")
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "parley.conf")
+	if err := os.WriteFile(conf, []byte("# ops moved\nPARLEY_OPS="+addr+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := func(m map[string]string) lookupFunc {
+		return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+	}
+	if err := run([]string{"healthcheck", "--data", dir}, noEnvKC, io.Discard, io.Discard); err != nil {
+		t.Errorf("healthcheck --data DIR with PARLEY_OPS in parley.conf: %v", err)
+	}
+	if err := run([]string{"healthcheck"}, env(map[string]string{"PARLEY_DATA_DIR": dir}), io.Discard, io.Discard); err != nil {
+		t.Errorf("healthcheck with PARLEY_DATA_DIR (as in the container): %v", err)
+	}
+	// The environment and --ops still win over the file.
+	if err := run([]string{"healthcheck", "--data", dir}, env(map[string]string{"PARLEY_OPS": "127.0.0.1:1"}), io.Discard, io.Discard); err == nil {
+		t.Error("PARLEY_OPS in the environment did not win over parley.conf")
+	}
+	if err := run([]string{"healthcheck", "--data", dir, "--ops", "127.0.0.1:1"}, noEnvKC, io.Discard, io.Discard); err == nil {
+		t.Error("--ops did not win over parley.conf")
+	}
+	// The ops listener turned off in the file: said, not dialled.
+	if err := os.WriteFile(conf, []byte("PARLEY_OPS=\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := run([]string{"healthcheck", "--data", dir}, noEnvKC, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "disabled") {
+		t.Errorf("healthcheck with the ops listener off: %v", err)
+	}
+}

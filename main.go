@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -23,8 +24,44 @@ import (
 	"parley/server"
 )
 
-// version is set at build time: -ldflags "-X main.version=v1.2.3".
-var version = "dev"
+// version is set at build time: -ldflags "-X main.version=v1.2.3". When
+// it is not, versionString reads the module's build information.
+var version = ""
+
+// versionString is what --version prints and the metrics report: the
+// version set at build time, else the module version `go install` records
+// (with the VCS revision of a checkout build), else "devel".
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "devel"
+	}
+	v := bi.Main.Version
+	if v == "" || v == "(devel)" {
+		v = "devel"
+	}
+	var rev string
+	var dirty bool
+	for _, st := range bi.Settings {
+		switch st.Key {
+		case "vcs.revision":
+			rev = st.Value
+		case "vcs.modified":
+			dirty = st.Value == "true"
+		}
+	}
+	if rev != "" && v == "devel" {
+		v += " (" + rev[:min(12, len(rev))]
+		if dirty {
+			v += ", modified"
+		}
+		v += ")"
+	}
+	return v
+}
 
 // shutdownTimeout bounds a graceful stop.
 const shutdownTimeout = 10 * time.Second
@@ -114,12 +151,16 @@ func parseOptions(args []string, lookup lookupFunc, stderr io.Writer) (options, 
 	if err := connectionFlags(fs, getenv, &o.server); err != nil {
 		return o, err
 	}
+	fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: parley [flags]\n       parley healthcheck [--ops ADDR]\n       parley keys add|list|remove ... [--data DIR]  (parley keys help)\n\nA chat room people join with ssh. Flags override PARLEY_* environment variables.\nThe host key may also come from PARLEY_HOST_KEY (a PEM private key);\nPARLEY_ADMIN_KEYS adds admin keys (lines or file paths, one per line or ';').\nSettings may also be kept as PARLEY_NAME=value lines in DATA/parley.conf.\nConnection limits: --max-* and --penalty-* below (README: Limits).\n\nFlags:")
+		fmt.Fprintln(stderr, "Usage: parley [flags]\n       parley --version\n       parley healthcheck [--ops ADDR] [--data DIR]\n       parley keys add|list|remove ... [--data DIR]  (parley keys help)\n\nA chat room people join with ssh. Flags override PARLEY_* environment variables,\nwhich override DATA/parley.conf (NAME=VALUE lines with the PARLEY_* names below,\n# comments), which overrides the defaults.\nThe host key may also come from PARLEY_HOST_KEY (a PEM private key);\nPARLEY_ADMIN_KEYS adds admin keys (lines or file paths, one per line or ';')\non every start, even after they were removed.\nConnection limits: --max-* and --penalty-* below (README: Limits).\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return o, err
+		if errors.Is(err, flag.ErrHelp) {
+			return o, err
+		}
+		return o, exitCode(2) // the flag package has printed the error and the usage
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q (see parley -help)", fs.Arg(0))
@@ -207,6 +248,15 @@ func envBool(getenv func(string) string, name string) (bool, error) {
 }
 
 func run(args []string, lookup lookupFunc, stdout, stderr io.Writer) error {
+	for _, a := range args {
+		if a == "--" || a == "healthcheck" || a == "keys" {
+			break
+		}
+		if a == "-version" || a == "--version" {
+			fmt.Fprintln(stdout, "parley", versionString())
+			return nil
+		}
+	}
 	if len(args) > 0 && args[0] == "healthcheck" {
 		return healthcheck(args[1:], lookup, stderr)
 	}
@@ -235,7 +285,7 @@ func run(args []string, lookup lookupFunc, stdout, stderr io.Writer) error {
 	log.Debug("effective config", "listen", o.listen, "data", o.server.DataDir, "seed_keys", o.server.SeedKeys, "host_key_from_env", len(o.server.HostKeyPEM) > 0)
 
 	var srv *server.Server
-	metrics := ops.NewMetrics(version, func() float64 {
+	metrics := ops.NewMetrics(versionString(), func() float64 {
 		if srv == nil {
 			return 0
 		}
@@ -310,15 +360,22 @@ func run(args []string, lookup lookupFunc, stdout, stderr io.Writer) error {
 }
 
 // healthcheck is `parley healthcheck`: exit 0 when the ops listener says
-// the process is healthy, for container health checks.
+// the process is healthy, for container health checks. It finds the ops
+// address as the server does: --ops, then PARLEY_OPS, then the data dir's
+// parley.conf, then the default.
 func healthcheck(args []string, lookup lookupFunc, stderr io.Writer) error {
+	lookup, err := withConfigFile(args, lookup)
+	if err != nil {
+		return err
+	}
 	fs := flag.NewFlagSet("parley healthcheck", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	def := defaultOps
-	if v, ok := lookup("PARLEY_OPS"); ok && v != "" {
+	if v, ok := lookup("PARLEY_OPS"); ok { // set but empty: turned off
 		def = v
 	}
-	addr := fs.String("ops", def, "ops listener to check (env PARLEY_OPS)")
+	addr := fs.String("ops", def, "ops listener to check (env PARLEY_OPS, or parley.conf)")
+	fs.String("data", dataDirOf(nil, lookup), "data directory whose parley.conf names the ops listener (env PARLEY_DATA_DIR)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

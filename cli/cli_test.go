@@ -120,7 +120,8 @@ func TestKeysLocal(t *testing.T) {
 		code int
 		msg  string
 	}{
-		{[]string{"add", keyText(alice)}, ExitError, "already in the file"},
+		{[]string{"add", keyText(bob), "--admin"}, ExitError, "already in " + dir},
+		{[]string{"add", keyText(alice), "--name", "alicia"}, ExitError, `its name is "alice", not "alicia"`},
 		{[]string{"add", keyText(newKey(t)), "--name", "alice"}, ExitError, "already used"},
 		{[]string{"add", keyText(newKey(t)), "--name", "has space"}, ExitUsage, "--name"},
 		{[]string{"add", "not-a-key"}, ExitError, "no such file"},
@@ -184,9 +185,43 @@ func TestKeysLocal(t *testing.T) {
 	if _, err := os.Stat(other); !errors.Is(err, os.ErrNotExist) {
 		t.Error("a data dir that was never named was created")
 	}
-	// A missing file lists as empty, with advice.
-	if code, out, _ := run(t, other, "", "list"); code != ExitOK || !strings.Contains(out, "does not exist yet") {
-		t.Errorf("list of a missing file: %d %q", code, out)
+	// A missing file (the wrong directory?) fails, naming the file read
+	// and --data.
+	for _, args := range [][]string{{"list"}, {"list", "--json"}, {"remove", "bob"}} {
+		code, out, errs := run(t, other, "", args...)
+		if code != ExitError || out != "" || !strings.Contains(errs, filepath.Join(other, KeysFile)+" does not exist") || !strings.Contains(errs, "--data") {
+			t.Errorf("%q of a missing file: %d %q %q", args, code, out, errs)
+		}
+	}
+}
+
+// TestKeysAddSameKeyAgain is issue 13 item 13: adding a key that is
+// already there said its name "is taken by another key". It is the same
+// key: say so, exit 0 when its line already gives what was asked (a
+// provisioning script can run add twice), 1 when it differs.
+func TestKeysAddSameKeyAgain(t *testing.T) {
+	dir := t.TempDir()
+	alice := newKey(t)
+	if code, _, errs := run(t, dir, "", "add", keyText(alice), "alice@laptop", "--admin"); code != ExitOK {
+		t.Fatalf("first add: %d %q", code, errs)
+	}
+	before, _ := os.ReadFile(filepath.Join(dir, KeysFile))
+	for _, args := range [][]string{
+		{"add", keyText(alice), "alice@laptop"},
+		{"add", keyText(alice), "alice@laptop", "--admin"},
+		{"add", keyText(alice), "--name", "ALICE"},
+	} {
+		code, out, errs := run(t, dir, "", append(args, "--data", dir)...)
+		if code != ExitOK || strings.Contains(out+errs, "taken") || !strings.Contains(out, "is already in") || !strings.Contains(out, "the same key") {
+			t.Errorf("%q: %d %q %q", args, code, out, errs)
+		}
+	}
+	code, out, errs := run(t, dir, "", "add", keyText(alice), "--name", "bob", "--data", dir)
+	if code != ExitError || !strings.Contains(errs, "already in") || !strings.Contains(errs, `not "bob"`) {
+		t.Errorf("a different name: %d %q %q", code, out, errs)
+	}
+	if after, _ := os.ReadFile(filepath.Join(dir, KeysFile)); string(after) != string(before) {
+		t.Errorf("the file changed:\n%s", after)
 	}
 }
 

@@ -49,6 +49,8 @@ type KeysCommand struct {
 	Stdout, Stderr io.Writer
 	// Lock, if not nil, is held while the file is read and rewritten, so
 	// that two changes made through this process do not lose each other.
+	// Every change also holds the file's own lock (keys.Lock), which
+	// keeps other processes out.
 	Lock sync.Locker
 	// Protect, if not nil, may refuse to remove a key with a reason safe to
 	// show (an admin removing the key they are connected with).
@@ -56,6 +58,10 @@ type KeysCommand struct {
 	// Changed, if not nil, is called after each change to the file with
 	// "add" or "remove" and the key.
 	Changed func(action string, e keys.Entry)
+	// Pinned, if not nil, returns a note (or "") for a key just removed
+	// that will come back by itself: one that PARLEY_ADMIN_KEYS names is
+	// added again as an admin on every start.
+	Pinned func(keys.Entry) string
 	// Note, if not empty, is printed after a change ("the server picks
 	// this up ...").
 	Note string
@@ -71,7 +77,9 @@ func (k *KeysCommand) usage() string {
 	}
 	return fmt.Sprintf(`usage:
   %[1]s add %[2]s [--name NAME] [--admin]%[4]s
-      add a public key (ssh-ed25519 AAAA... comment); %[3]s
+      add a public key (ssh-ed25519 AAAA... comment); %[3]s.
+      A key already in the file is left as it is: exit 0 if its line already
+      gives what was asked (--admin, --name), else exit 1 saying how it differs
   %[1]s list [--json]%[4]s
       list the keys (name, fingerprint, admin, line) and the problems in the file
   %[1]s remove NAME|FINGERPRINT%[4]s
@@ -140,6 +148,35 @@ func (k *KeysCommand) lock() func() {
 	return k.Lock.Unlock
 }
 
+// lockFile takes the file's own lock (keys.Lock), saying so on Stderr if
+// another writer holds it and it has to wait.
+func (k *KeysCommand) lockFile(path string) (*keys.Locked, error) {
+	return keys.Lock(path, func() {
+		fmt.Fprintf(k.Stderr, "%s: waiting for another change to %s to finish...\n", k.Prog, path)
+	})
+}
+
+// shown is path as messages show it: absolute in the operator's shell, so
+// that a wrong working directory is plain to see.
+func (k *KeysCommand) shown(path string) string {
+	if k.Path == "" {
+		if abs, err := filepath.Abs(path); err == nil {
+			return abs
+		}
+	}
+	return path
+}
+
+// missing reports an authorized_keys file that does not exist: most often
+// the command runs in another directory than the server's.
+func (k *KeysCommand) missing(path, data string) int {
+	hint := ""
+	if k.Path == "" {
+		hint = fmt.Sprintf(" Is %s the server's data directory? Name it with --data DIR (or PARLEY_DATA_DIR); the server creates the file on first start.", k.shown(data))
+	}
+	return k.fail("%s does not exist: no key is listed there.%s", k.shown(path), hint)
+}
+
 func (k *KeysCommand) fail(format string, args ...any) int {
 	fmt.Fprintf(k.Stderr, k.Prog+": "+format+"\n", args...)
 	return ExitError
@@ -174,20 +211,38 @@ func (k *KeysCommand) add(args []string) int {
 
 	path := k.path(*data)
 	defer k.lock()()
+	l, err := k.lockFile(path)
+	if err != nil {
+		return k.fail("%v", err)
+	}
+	defer l.Unlock()
 	status := ExitOK
+	changed := false
 	for _, f := range found {
-		keyName := *name
+		fp := keys.Fingerprint(f.key)
 		if f.options {
-			fmt.Fprintf(k.Stdout, "Note: the options on the line for %s were ignored; use --admin and --name.\n", keys.Fingerprint(f.key))
+			fmt.Fprintf(k.Stdout, "Note: the options on the line for %s were ignored; use --admin and --name.\n", fp)
 		}
-		if keyName == "" {
-			keyName = k.nameFromComment(path, f.comment)
-		}
-		if err := keys.Append(path, f.key, keyName, *admin); err != nil {
-			status = k.fail("%s: %v", keys.Fingerprint(f.key), err)
+		current, _ := l.Read()
+		snap, _ := keys.ParseBytes(current)
+		if e, ok := snap.Lookup(f.key); ok {
+			if code := k.present(l.Path(), e, *name, *admin); code != ExitOK {
+				status = code
+			}
 			continue
 		}
-		e := keys.Entry{Key: f.key, Fingerprint: keys.Fingerprint(f.key), Name: keyName, Admin: *admin}
+		keyName := *name
+		if keyName == "" {
+			keyName = k.nameFromComment(snap, f.comment)
+		}
+		if err := l.Append(f.key, keyName, *admin); err != nil {
+			if errors.Is(err, keys.ErrDuplicateKey) {
+				err = fmt.Errorf("%w; that line is not loaded (keys list shows why): fix it or remove the key first", err)
+			}
+			status = k.fail("%s: %v", fp, err)
+			continue
+		}
+		e := keys.Entry{Key: f.key, Fingerprint: fp, Name: keyName, Admin: *admin}
 		role := "as a member"
 		if *admin {
 			role = "as an admin"
@@ -196,15 +251,43 @@ func (k *KeysCommand) add(args []string) int {
 		if shown == "" {
 			shown = "a key with no name (the server picks one)"
 		}
-		fmt.Fprintf(k.Stdout, "Added %s (%s) %s to %s.\n", shown, e.Fingerprint, role, path)
+		fmt.Fprintf(k.Stdout, "Added %s (%s) %s to %s.\n", shown, e.Fingerprint, role, k.shown(path))
+		changed = true
 		if k.Changed != nil {
 			k.Changed("add", e)
 		}
 	}
-	if status == ExitOK && k.Note != "" {
+	if status == ExitOK && changed && k.Note != "" {
 		fmt.Fprintln(k.Stdout, k.Note)
 	}
 	return status
+}
+
+// present reports a key that `add` found already loaded from the file:
+// ExitOK when its line already gives what was asked, otherwise ExitError
+// with how it differs. Nothing is changed either way.
+func (k *KeysCommand) present(path string, e keys.Entry, name string, admin bool) int {
+	as := "as a member"
+	if e.Admin {
+		as = "as an admin"
+	}
+	who := e.Name
+	if who == "" {
+		who = "the key"
+	}
+	where := fmt.Sprintf("%s (%s) is already in %s, line %d, %s", who, e.Fingerprint, k.shown(path), e.Line, as)
+	var differs []string
+	if admin && !e.Admin {
+		differs = append(differs, "it is not an admin")
+	}
+	if name != "" && safetext.Fold(name) != safetext.Fold(e.Name) {
+		differs = append(differs, fmt.Sprintf("its name is %q, not %q", e.Name, name))
+	}
+	if len(differs) == 0 {
+		fmt.Fprintf(k.Stdout, "%s: the same key, nothing to change.\n", where)
+		return ExitOK
+	}
+	return k.fail("%s, but %s; nothing changed (to change it: %s remove %s, then add it again)", where, strings.Join(differs, " and "), k.Prog, e.Fingerprint)
 }
 
 // keyInput returns the text holding the keys to add, and what to call it
@@ -252,17 +335,12 @@ func looksLikeKeyType(s string) bool {
 }
 
 // nameFromComment returns the comment's part before '@' when it is a valid
-// name no key in the file has yet, else "" (the server then picks a name).
-func (k *KeysCommand) nameFromComment(path, comment string) string {
+// name no key in snap has yet, else "" (the server then picks a name).
+func (k *KeysCommand) nameFromComment(snap *keys.Snapshot, comment string) string {
 	local, _, _ := strings.Cut(comment, "@")
 	if local == "" || safetext.ValidateName(local) != nil {
 		return ""
 	}
-	b, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return ""
-	}
-	snap, _ := keys.ParseBytes(b)
 	if _, taken := snap.ByName(local); taken {
 		fmt.Fprintf(k.Stdout, "Note: the name %q is taken by another key; this one gets none (use --name).\n", local)
 		return ""
@@ -302,22 +380,18 @@ func (k *KeysCommand) remove(args []string) int {
 	}
 	who := pos[0]
 	path := k.path(*data)
-	defer k.lock()()
-	if k.Protect != nil {
-		b, err := os.ReadFile(path)
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return k.fail("%v", err)
-		}
-		snap, _ := keys.ParseBytes(b)
-		if e, ok := keys.Find(snap, who); ok {
-			if err := k.Protect(e); err != nil {
-				return k.fail("%v", err)
-			}
-		}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return k.missing(path, *data) // and no data dir made for the lock file
 	}
-	r, err := keys.Remove(path, who)
+	defer k.lock()()
+	l, err := k.lockFile(path)
+	if err != nil {
+		return k.fail("%v", err)
+	}
+	defer l.Unlock()
+	r, err := l.Remove(who, k.Protect)
 	if errors.Is(err, keys.ErrNoSuchKey) {
-		return k.fail("no key called %s in %s (%s list shows them)", safetext.Line(who, 64), path, k.Prog)
+		return k.fail("no key called %s in %s (%s list shows them)", safetext.Line(who, 64), k.shown(path), k.Prog)
 	}
 	if err != nil {
 		return k.fail("%v", err)
@@ -330,9 +404,14 @@ func (k *KeysCommand) remove(args []string) int {
 	for i, n := range r.Lines {
 		lines[i] = fmt.Sprint(n)
 	}
-	fmt.Fprintf(k.Stdout, "Removed %s (%s): line %s of %s.\n", name, r.Entry.Fingerprint, strings.Join(lines, ", "), path)
+	fmt.Fprintf(k.Stdout, "Removed %s (%s): line %s of %s.\n", name, r.Entry.Fingerprint, strings.Join(lines, ", "), k.shown(path))
 	if k.Changed != nil {
 		k.Changed("remove", r.Entry)
+	}
+	if k.Pinned != nil {
+		if note := k.Pinned(r.Entry); note != "" {
+			fmt.Fprintln(k.Stdout, "Note: "+note)
+		}
 	}
 	if k.Note != "" {
 		fmt.Fprintln(k.Stdout, k.Note)
@@ -372,8 +451,13 @@ func (k *KeysCommand) list(args []string) int {
 	}
 	path := k.path(*data)
 	b, err := os.ReadFile(path)
-	missing := errors.Is(err, fs.ErrNotExist)
-	if err != nil && !missing {
+	if errors.Is(err, fs.ErrNotExist) {
+		return k.missing(path, *data)
+	}
+	if err != nil {
+		return k.fail("%v", err)
+	}
+	if err := keys.CheckPermissions(path); err != nil {
 		return k.fail("%v", err)
 	}
 	snap, problems := keys.ParseBytes(b)
@@ -401,13 +485,10 @@ func (k *KeysCommand) list(args []string) int {
 		}
 		return ExitOK
 	}
-	if missing {
-		fmt.Fprintf(k.Stdout, "%s does not exist yet: nobody can log in. Add a key with: %s add KEY\n", path, k.Prog)
-		return ExitOK
-	}
 	if snap.Len() == 0 {
-		fmt.Fprintf(k.Stdout, "No keys in %s: nobody can log in. Add one with: %s add KEY\n", path, k.Prog)
+		fmt.Fprintf(k.Stdout, "No keys in %s: nobody can log in. Add one with: %s add KEY\n", k.shown(path), k.Prog)
 	} else {
+		fmt.Fprintf(k.Stdout, "%d key(s) in %s:\n", snap.Len(), k.shown(path))
 		tw := tabwriter.NewWriter(k.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "NAME\tFINGERPRINT\tADMIN\tLINE\tNOTES")
 		for _, e := range snap.Entries() {
@@ -432,7 +513,7 @@ func (k *KeysCommand) list(args []string) int {
 		tw.Flush()
 	}
 	if len(problems) > 0 {
-		fmt.Fprintf(k.Stdout, "\nProblems in %s:\n", path)
+		fmt.Fprintf(k.Stdout, "\nProblems in %s:\n", k.shown(path))
 		for _, p := range problems {
 			what := "warning"
 			if p.Skipped {

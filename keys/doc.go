@@ -10,8 +10,13 @@
 // no-agent-forwarding, no-X11-forwarding, no-user-rc), or refuses its line
 // loudly; none is silently ignored.
 //
-// The package also seeds the file on first start (Seed) and appends keys to it
-// (Append) for the operator CLI.
+// The package also seeds the file on first start (Seed, which never gives a
+// key more than its source line allowed) and edits it for the operator CLI
+// (Append, Remove). Every edit is one read-modify-write under an exclusive
+// flock on the file's Lock, shared by every parley process, and every
+// atomic rename is followed by a sync of the directory. As OpenSSH's
+// StrictModes, a file or directory others may write is refused
+// (CheckPermissions) when loading and when editing.
 //
 // keys knows nothing of rooms, chat, terminals or the SSH server library; it
 // uses only the public key types of golang.org/x/crypto/ssh. Mapping a verified

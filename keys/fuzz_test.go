@@ -2,8 +2,12 @@ package keys
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
 
 	"parley/safetext"
 )
@@ -81,6 +85,83 @@ func FuzzParse(f *testing.F) {
 			}
 			if strings.ContainsAny(e.Name, "\n\r") {
 				t.Fatalf("line %d: name spans lines", e.Line)
+			}
+		}
+	})
+}
+
+// FuzzSeedNeverWidens: whatever ~/.ssh/authorized_keys holds, every key
+// Seed imports loads from the new file with exactly the from= and
+// expiry-time its source line had, a line with any other restriction is
+// not imported, and parley loads every line of the new file.
+func FuzzSeedNeverWidens(f *testing.F) {
+	for _, s := range []string{
+		"{K1} alice@laptop\n",
+		`from="10.9.9.9",command="backup-only" {K1} ci` + "\n",
+		`restrict,pty {K1}` + "\n" + `no-pty {K2}` + "\n",
+		`expiry-time="20991231",from="192.0.2.0/24,!192.0.2.9" {K1} d` + "\n",
+		`expiry-time="20200101" {K1}` + "\n" + `from="*.example.com" {K2}` + "\n",
+		`no-port-forwarding,NO-AGENT-FORWARDING {K1}` + "\n" + `cert-authority {K2}` + "\n",
+		`from="10.0.0.1" {K1}` + "\n" + `from="10.0.0.2" {K1}` + "\n{K2}\n" + `from="10.0.0.3" {K2}` + "\n",
+		"\x1b[2J{K1} \x1b]0;x\x07\n",
+	} {
+		f.Add(expand(f, s))
+	}
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, src string) {
+		if len(src) > 64<<10 {
+			return
+		}
+		data, res := seedFile("/home/u/.ssh", []seedSource{{name: "/home/u/.ssh/authorized_keys", data: []byte(src)}}, now, time.UTC)
+		snap, problems := ParseBytes(data)
+		for _, p := range problems {
+			if p.Skipped { // a comment that is no name is only a warning
+				t.Fatalf("the seeded file has a line parley refuses, %v:\n%s", p, data)
+			}
+		}
+		for _, s := range res.Skipped {
+			if hasControl(s.String()) {
+				t.Fatalf("skip reason with control characters: %q", s.String())
+			}
+		}
+		// Every source line of an imported key: allowed options only, and
+		// the same from= and expiry as the imported entry, or none.
+		for line := range strings.Lines(src) {
+			k, _, opts, _, err := ssh.ParseAuthorizedKey([]byte(line))
+			if err != nil {
+				continue
+			}
+			e, ok := snap.Lookup(k)
+			if !ok {
+				continue
+			}
+			if !e.Admin {
+				t.Fatalf("imported key %s is not an admin", e.Fingerprint)
+			}
+			var from []string
+			var expires time.Time
+			for _, o := range opts {
+				name, v, _ := strings.Cut(o, "=")
+				switch strings.ToLower(name) {
+				case "no-port-forwarding", "no-agent-forwarding", "no-x11-forwarding", "no-user-rc":
+				case "from":
+					uq, _ := dequote(v)
+					from = strings.Split(uq, ",")
+				case "expiry-time":
+					uq, _ := dequote(v)
+					expires, _ = parseExpiry(uq)
+					if now.After(expires) {
+						t.Fatalf("expired key %s imported", e.Fingerprint)
+					}
+				default:
+					t.Fatalf("key %s imported although its line has %q:\n%s", e.Fingerprint, o, data)
+				}
+			}
+			if from != nil && !slices.Equal(from, e.From) {
+				t.Fatalf("key %s imported with from=%v, its line has %v", e.Fingerprint, e.From, from)
+			}
+			if !expires.IsZero() && !expires.Equal(e.ExpiresAt) {
+				t.Fatalf("key %s imported until %v, its line says %v", e.Fingerprint, e.ExpiresAt, expires)
 			}
 		}
 	})

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"strings"
 
 	"golang.org/x/crypto/ssh"
@@ -64,23 +63,31 @@ type Removed struct {
 // a key whose line was refused) out of the authorized_keys file at path.
 // It removes every line that carries that key, whatever its options, and
 // keeps every other line verbatim (comments, blank lines, line endings).
-// The file is rewritten atomically with its permissions. Like Append, it
-// does not lock the file against other writers.
-func Remove(path, who string) (Removed, error) {
+// The file is rewritten atomically with its permissions, under its lock
+// (see Lock).
+func Remove(path, who string) (r Removed, err error) {
+	err = withLock(path, func(l *Locked) error {
+		r, err = l.Remove(who, nil)
+		return err
+	})
+	return r, err
+}
+
+// Remove is Remove on the locked file. check, if not nil, is called with
+// the key found before anything is written; its error refuses the removal
+// and is returned as it is.
+func (l *Locked) Remove(who string, check func(Entry) error) (Removed, error) {
+	path := l.path
 	who = strings.TrimSpace(who)
 	if who == "" {
 		return Removed{}, errors.New("say which key: a name or a fingerprint")
 	}
-	data, err := readSmallFile(path)
+	data, err := l.Read()
 	if errors.Is(err, fs.ErrNotExist) {
 		return Removed{}, fmt.Errorf("%w: %s does not exist", ErrNoSuchKey, path)
 	}
 	if err != nil {
 		return Removed{}, err
-	}
-	perm := fs.FileMode(0o600)
-	if fi, err := os.Stat(path); err == nil {
-		perm = fi.Mode().Perm()
 	}
 
 	snap, _ := ParseBytes(data)
@@ -102,6 +109,11 @@ func Remove(path, who string) (Removed, error) {
 	}
 	if target == nil {
 		return Removed{}, fmt.Errorf("%w: nothing is called %s", ErrNoSuchKey, quote(who))
+	}
+	if check != nil {
+		if err := check(e); err != nil {
+			return Removed{}, err
+		}
 	}
 
 	want := string(target.Marshal())
@@ -125,7 +137,7 @@ func Remove(path, who string) (Removed, error) {
 	if len(lines) == 0 { // cannot happen: the key came from this data
 		return Removed{}, fmt.Errorf("%w: nothing is called %s", ErrNoSuchKey, quote(who))
 	}
-	if err := writeFileAtomic(path, out, perm); err != nil {
+	if err := l.Write(out); err != nil {
 		return Removed{}, err
 	}
 	return Removed{Entry: e, Lines: lines}, nil

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 
@@ -68,21 +69,74 @@ func FormatLine(k ssh.PublicKey, comment string) string {
 	return line
 }
 
+// SeedSkip is a key Seed found and did not import, and why.
+type SeedSkip struct {
+	// Fingerprint is the key's SHA256 fingerprint.
+	Fingerprint string
+	// Comment is the key's comment, sanitized to one line.
+	Comment string
+	// Source is where the key was found: "/home/u/.ssh/authorized_keys line 3".
+	Source string
+	// Reason says why, safe to print: "it has command=\"backup-only\": ...".
+	Reason string
+}
+
+// String is "SHA256:... (comment) from SOURCE: REASON".
+func (s SeedSkip) String() string {
+	c := ""
+	if s.Comment != "" {
+		c = " (" + s.Comment + ")"
+	}
+	return s.Fingerprint + c + " from " + s.Source + ": " + s.Reason
+}
+
+// SeedResult is what Seed did.
+type SeedResult struct {
+	// Created is true when Seed wrote a new file.
+	Created bool
+	// Imported are the keys written, as loaded from the new file.
+	Imported []Entry
+	// Skipped are the keys found but not imported, in the order found.
+	Skipped []SeedSkip
+}
+
 // Seed creates the authorized_keys file at path on first start. If path
-// exists it does nothing and returns nil, nil. Otherwise it writes the file
-// (mode 0600, parent directory 0700 if missing) with Header and, as admins,
-// the public keys found in home/.ssh/authorized_keys and home/.ssh/*.pub:
-// options dropped, comments kept, duplicates, certificates, unparseable lines
-// and private keys skipped. The file is created even when no key is found.
-// It returns the entries as loaded from the new file.
-func Seed(path string, home string) (imported []Entry, err error) {
+// exists it does nothing and returns a zero SeedResult. Otherwise it writes
+// the file (mode 0600, parent directory 0700 if missing) with Header and,
+// as admins, the public keys found in home/.ssh/authorized_keys and
+// home/.ssh/*.pub, comments kept.
+//
+// Seed never widens what a key may do. A key whose line limits it in a way
+// parley cannot honour (command=, restrict, no-pty, permitopen=, any option
+// but the ones below), a cert-authority line, a key whose expiry-time has
+// passed, and a key listed twice with different options are skipped and
+// reported in SeedResult.Skipped (and as comments in the new file). from=
+// and expiry-time= are kept on the imported line (an expiry-time without Z
+// is read in the server's local time zone, as sshd reads it, and written
+// in UTC); no-port-forwarding, no-agent-forwarding, no-X11-forwarding and
+// no-user-rc are dropped because parley never allows those things.
+// Duplicates, unparseable lines and private keys are skipped silently. The
+// file is created even when no key is found.
+func Seed(path string, home string) (SeedResult, error) {
+	return seed(path, home, time.Now(), time.Local)
+}
+
+// seedCand is one key Seed found, with what its lines allow.
+type seedCand struct {
+	key     ssh.PublicKey
+	comment string
+	keep    seedOptions
+	skip    *SeedSkip
+}
+
+func seed(path, home string, now time.Time, loc *time.Location) (SeedResult, error) {
 	if _, err := os.Lstat(path); err == nil {
-		return nil, nil
+		return SeedResult{}, nil
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
+		return SeedResult{}, err
 	}
 
-	var found []foundKey
+	var sources []seedSource
 	if home != "" {
 		dir := filepath.Join(home, ".ssh")
 		files := []string{filepath.Join(dir, "authorized_keys")}
@@ -94,43 +148,204 @@ func Seed(path string, home string) (imported []Entry, err error) {
 			if err != nil || bytes.Contains(data, []byte("PRIVATE KEY")) {
 				continue // missing, unreadable, or a private key
 			}
-			found = append(found, looseKeys(data)...)
+			sources = append(sources, seedSource{name: f, data: data})
+		}
+	}
+	content, res := seedFile(filepath.Join(home, ".ssh"), sources, now, loc)
+
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return SeedResult{}, err
+	}
+	err := withLock(path, func(l *Locked) error {
+		if _, err := os.Lstat(path); err == nil {
+			return errSeedRace
+		}
+		return l.Write(content)
+	})
+	if errors.Is(err, errSeedRace) {
+		return SeedResult{}, nil // another process created it meanwhile
+	}
+	if err != nil {
+		return SeedResult{}, err
+	}
+	snap, _ := ParseBytes(content)
+	res.Created, res.Imported = true, snap.Entries()
+	return res, nil
+}
+
+// seedSource is one file Seed reads keys from.
+type seedSource struct {
+	name string
+	data []byte
+}
+
+// seedFile builds the content of the new authorized_keys file from the
+// sources, in order, and returns it with the keys it skipped (Skipped
+// only). dir names the sources in the file's comment.
+func seedFile(dir string, sources []seedSource, now time.Time, loc *time.Location) ([]byte, SeedResult) {
+	var order []string
+	cands := map[string]*seedCand{}
+	for _, src := range sources {
+		n := 0
+		for line := range bytes.Lines(src.data) {
+			n++
+			if len(line) > MaxLineBytes+2 {
+				continue
+			}
+			k, comment, opts, _, err := ssh.ParseAuthorizedKey(line)
+			if err != nil {
+				continue
+			}
+			comment = strings.TrimSpace(safetext.Line(comment, maxCommentRunes))
+			fp := Fingerprint(k)
+			skip := func(reason string) *SeedSkip {
+				return &SeedSkip{Fingerprint: fp, Comment: comment, Source: fmt.Sprintf("%s line %d", src.name, n), Reason: reason}
+			}
+			var why *SeedSkip
+			var keep seedOptions
+			if _, ok := k.(*ssh.Certificate); ok {
+				why = skip("it is a certificate; parley takes plain public keys")
+			} else if !keyTypes[k.Type()] {
+				why = skip("key type " + quote(k.Type()) + " is not supported")
+			} else if reason := keep.parse(opts, now, loc); reason != "" {
+				why = skip(reason)
+			}
+			c, seen := cands[fp]
+			if !seen {
+				c = &seedCand{key: k, comment: comment}
+				cands[fp] = c
+				order = append(order, fp)
+			}
+			switch {
+			case c.skip != nil: // one line limiting it is enough
+			case why != nil:
+				c.skip = why
+			case !seen || c.keep.empty():
+				c.keep = keep
+			case !keep.empty() && keep != c.keep:
+				c.skip = skip("it is listed more than once with different from= or expiry-time= options; add it by hand with the ones you mean")
+			}
+			if c.comment == "" {
+				c.comment = comment
+			}
 		}
 	}
 
 	var b strings.Builder
+	var res SeedResult
 	b.WriteString(Header)
-	seen := map[string]bool{}
-	for _, f := range found {
-		fp := Fingerprint(f.key)
-		if seen[fp] {
+	imported := 0
+	for _, fp := range order {
+		c := cands[fp]
+		if c.skip != nil {
+			res.Skipped = append(res.Skipped, *c.skip)
 			continue
 		}
-		seen[fp] = true
-		if len(seen) == 1 {
-			b.WriteString("\n# Imported from " + filepath.Join(home, ".ssh") + " on first start.\n")
+		if imported == 0 {
+			b.WriteString("\n# Imported from " + dir + " on first start.\n")
 		}
-		b.WriteString("admin " + FormatLine(f.key, f.comment) + "\n")
+		imported++
+		b.WriteString(c.keep.prefix() + " " + FormatLine(c.key, c.comment) + "\n")
 	}
+	if len(res.Skipped) > 0 {
+		b.WriteString("\n# Not imported (parley keys add one by hand if you mean it):\n")
+		for _, s := range res.Skipped {
+			b.WriteString("#   " + s.String() + "\n")
+		}
+	}
+	return []byte(b.String()), res
+}
 
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, err
+var errSeedRace = errors.New("authorized keys created meanwhile")
+
+// seedOptions are the options of a seeded key that are kept.
+type seedOptions struct {
+	from    string    // the from= value, "" for none
+	expires time.Time // zero for none
+}
+
+func (o seedOptions) empty() bool { return o == seedOptions{} }
+
+// prefix is the options field of the seeded line: admin and what is kept.
+func (o seedOptions) prefix() string {
+	p := "admin"
+	if o.from != "" {
+		p += `,from="` + o.from + `"`
 	}
-	content := []byte(b.String())
-	if err := writeFileAtomic(path, content, 0o600); err != nil {
-		return nil, err
+	if !o.expires.IsZero() {
+		p += `,expiry-time="` + o.expires.UTC().Format("20060102150405") + `Z"`
 	}
-	snap, _ := ParseBytes(content)
-	return snap.Entries(), nil
+	return p
+}
+
+// parse reads an OpenSSH options list into o and returns why the key must
+// not be imported, or "".
+func (o *seedOptions) parse(opts []string, now time.Time, loc *time.Location) string {
+	for _, opt := range opts {
+		raw, rawValue, _ := strings.Cut(opt, "=")
+		name := strings.ToLower(raw)
+		switch name {
+		case "no-port-forwarding", "no-agent-forwarding", "no-x11-forwarding", "no-user-rc":
+			continue // parley never allows these anyway
+		case "from", "expiry-time":
+			v, err := dequote(rawValue)
+			if err != nil {
+				return fmt.Sprintf("its %s option cannot be read (%v)", name, err)
+			}
+			if name == "from" {
+				if _, err := parseFromList(v); err != nil {
+					return fmt.Sprintf("parley cannot honour its from= option: %v", err)
+				}
+				o.from = v
+				continue
+			}
+			t, err := parseExpiryIn(v, loc)
+			if err != nil {
+				return err.Error()
+			}
+			if now.After(t) {
+				return "its expiry-time passed on " + t.UTC().Format("2006-01-02 15:04 UTC")
+			}
+			o.expires = t
+		case "command":
+			v, err := dequote(rawValue)
+			if err != nil {
+				v = rawValue
+			}
+			return "it has command=" + quote(v) + ": it may only run that command, and as a parley key it would be a full admin"
+		case "restrict", "no-pty":
+			return "it has " + quote(name) + ": it may not open a terminal, and as a parley key it would be a full admin"
+		case "cert-authority":
+			return "it is a cert-authority line: it trusts a certificate authority, not one key"
+		default:
+			return "it has " + quote(name) + ", which limits or changes what it may do in a way parley cannot honour"
+		}
+	}
+	return ""
+}
+
+// parseExpiryIn parses an expiry-time as sshd does: in UTC with a trailing
+// Z, otherwise in loc (sshd's local time).
+func parseExpiryIn(v string, loc *time.Location) (time.Time, error) {
+	t, err := parseExpiry(v)
+	if err != nil || strings.HasSuffix(v, "Z") || strings.HasSuffix(v, "z") {
+		return t, err
+	}
+	return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), 0, loc), nil
 }
 
 // Append adds k to the authorized_keys file at path, with name="..." if name
 // is not empty and the admin option if admin is set. It rewrites the file
 // atomically, keeping every existing line verbatim; a missing file is created
 // with Header. It refuses a key already in the file (ErrDuplicateKey) and a
-// name another key already has. Append does not lock the file against other
-// writers.
+// name another key already has. It holds the file's lock (see Lock) while
+// it reads and rewrites the file.
 func Append(path string, k ssh.PublicKey, name string, admin bool) error {
+	return withLock(path, func(l *Locked) error { return l.Append(k, name, admin) })
+}
+
+// Append is Append on the locked file.
+func (l *Locked) Append(k ssh.PublicKey, name string, admin bool) error {
 	if k == nil {
 		return errors.New("no key given")
 	}
@@ -146,20 +361,12 @@ func Append(path string, k ssh.PublicKey, name string, admin bool) error {
 		}
 	}
 
-	perm := fs.FileMode(0o600)
-	data, err := readSmallFile(path)
+	data, err := l.Read()
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		data = []byte(Header)
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return err
-		}
 	case err != nil:
 		return err
-	default:
-		if fi, err := os.Stat(path); err == nil {
-			perm = fi.Mode().Perm()
-		}
 	}
 
 	want := string(k.Marshal())
@@ -197,7 +404,7 @@ func Append(path string, k ssh.PublicKey, name string, admin bool) error {
 		out = append(out, nl...)
 	}
 	out = append(out, line+nl...)
-	return writeFileAtomic(path, out, perm)
+	return l.Write(out)
 }
 
 // foundKey is a key found by looseKeys.
@@ -269,5 +476,10 @@ func writeFileAtomic(path string, data []byte, perm fs.FileMode) (err error) {
 	if err = tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), path)
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	// The rename is in the directory: sync it too, or a crash may lose
+	// the change (a removed key back after a power cut).
+	return syncDir(filepath.Dir(path))
 }

@@ -43,11 +43,12 @@ type fileState struct {
 	size     int64
 	mtime    time.Time
 	dev, ino uint64
+	mode     fs.FileMode // a chmod that makes the file safe again is a change
 	sum      [sha256.Size]byte
 }
 
 func (a fileState) sameStat(b fileState) bool {
-	return a.exists == b.exists && a.size == b.size && a.mtime.Equal(b.mtime) && a.dev == b.dev && a.ino == b.ino
+	return a.exists == b.exists && a.size == b.size && a.mtime.Equal(b.mtime) && a.dev == b.dev && a.ino == b.ino && a.mode == b.mode
 }
 
 // Open loads the authorized_keys file at path. A missing file gives an empty
@@ -78,7 +79,8 @@ func (s *Store) Problems() []LineError {
 }
 
 // Reload re-reads the file and swaps in the new Snapshot, returning the line
-// problems. On a read error the old Snapshot stays in use and the error is
+// problems. On a read error, or a file others may write (see
+// CheckPermissions), the old Snapshot stays in use and the error is
 // returned. A missing file loads as empty.
 func (s *Store) Reload() ([]LineError, error) {
 	s.mu.Lock()
@@ -193,7 +195,7 @@ func statState(path string) (fileState, error) {
 
 func infoState(fi fs.FileInfo) fileState {
 	dev, ino := fileID(fi)
-	return fileState{exists: true, size: fi.Size(), mtime: fi.ModTime(), dev: dev, ino: ino}
+	return fileState{exists: true, size: fi.Size(), mtime: fi.ModTime(), dev: dev, ino: ino, mode: fi.Mode()}
 }
 
 // readState reads path and describes the version read. A missing file is an
@@ -213,6 +215,9 @@ func readState(path string) (fileState, []byte, error) {
 	}
 	if !fi.Mode().IsRegular() {
 		return fileState{}, nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	if err := checkSafe(path, false); err != nil {
+		return fileState{}, nil, err
 	}
 	data, err := readLimited(f)
 	if err != nil {

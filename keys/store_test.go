@@ -3,6 +3,7 @@ package keys
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -252,6 +253,29 @@ func TestWatchKeepsSnapshotOnReadError(t *testing.T) {
 	if h.store.Current() != cur {
 		t.Fatal("snapshot replaced after a read error")
 	}
+}
+
+// TestWatchRefusesAFileOthersCanWrite: a file made group- or
+// world-writable is not loaded (the keys loaded before stay), as OpenSSH's
+// StrictModes refuses it; made safe again, it loads.
+func TestWatchRefusesAFileOthersCanWrite(t *testing.T) {
+	h := startWatch(t, expand(t, "{K1} alice\n"))
+	cur := h.store.Current()
+	if err := os.Chmod(h.path, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, h.path, expand(t, "{K1} alice\n{K2} bob\n"))
+	h.waitPolls(t)
+	if h.store.Current() != cur {
+		t.Fatal("a world-writable file was loaded")
+	}
+	if _, err := h.store.Reload(); !errors.Is(err, ErrUnsafePermissions) {
+		t.Fatalf("Reload = %v", err)
+	}
+	if err := os.Chmod(h.path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor(t, 2)
 }
 
 func TestReloadTooLarge(t *testing.T) {

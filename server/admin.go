@@ -524,6 +524,7 @@ func (x *execCall) keys(args []string) int {
 		Stdout: x.stdout,
 		Stderr: x.stderr,
 		Lock:   &x.s.keysMu,
+		Pinned: x.s.pinnedNote,
 		Protect: func(e keys.Entry) error {
 			if e.Fingerprint == a.id {
 				return errors.New("that is the key you are connected with; another admin, or the operator's parley keys, can remove it")

@@ -98,7 +98,7 @@ type Server struct {
 	ssh      *ssh.Server
 	hostKey  gossh.Signer
 	newKey   bool
-	seeded   []keys.Entry
+	seeded   keys.SeedResult
 	imported []string
 	stop     context.CancelFunc
 	watchers sync.WaitGroup
@@ -187,6 +187,10 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("data dir %s: %w", cfg.DataDir, err)
 	}
 	if err := checkWritable(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	// As OpenSSH's StrictModes: whoever can write these can let themselves in.
+	if err := keys.CheckPermissions(s.path(keysFile)); err != nil {
 		return nil, err
 	}
 	var err error
@@ -478,8 +482,11 @@ func (s *Server) Startup(addr net.Addr) string {
 	}
 	fmt.Fprintf(&b, "parley is listening on %s\n", addr)
 	fmt.Fprintf(&b, "Host key fingerprint: %s (users see this on first connect)\n", s.HostKeyFingerprint())
-	for _, e := range s.seeded {
-		fmt.Fprintf(&b, "Imported %s as admin %q from your ~/.ssh\n", e.Fingerprint, e.Name)
+	for _, e := range s.seeded.Imported {
+		fmt.Fprintf(&b, "Imported %s as admin %q from your ~/.ssh%s\n", e.Fingerprint, e.Name, seedLimits(e))
+	}
+	for _, sk := range s.seeded.Skipped {
+		fmt.Fprintf(&b, "Not imported: %s\n", sk)
 	}
 	for _, fp := range s.imported {
 		fmt.Fprintf(&b, "Added admin key %s from PARLEY_ADMIN_KEYS\n", fp)
@@ -495,8 +502,8 @@ func (s *Server) Startup(addr net.Addr) string {
 		b.WriteString("History is kept in memory only (--store memory): it is lost on restart\n")
 	}
 	if n == 0 {
-		fmt.Fprintf(&b, "No one can join yet. Add a public key, one per line, to %s:\n", s.keys.Path())
-		fmt.Fprintf(&b, "  cat ~/.ssh/id_ed25519.pub >> %s\n", s.keys.Path())
+		fmt.Fprintf(&b, "No one can join yet. Add your public key as an admin, one key per line, to %s:\n", s.keys.Path())
+		fmt.Fprintf(&b, "  echo \"admin $(cat ~/.ssh/id_ed25519.pub)\" >> %s\n", shellWord(s.keys.Path()))
 		b.WriteString("(no key yet? create one with: ssh-keygen -t ed25519) The file is re-read when it changes.\n")
 	}
 	fmt.Fprintf(&b, "Join with:  ssh -p %s %s\n", port, host)
