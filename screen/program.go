@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -60,6 +61,15 @@ func (p *Program) putBuf() {
 	}
 	p.buf = nil
 }
+
+// written counts the bytes every Program in this process wrote to its
+// terminal (BytesWritten).
+var written atomic.Int64
+
+// BytesWritten returns how many bytes all Programs of this process have
+// written to their terminals: frames, and what restores a terminal at the
+// end. Safe for concurrent use.
+func BytesWritten() int64 { return written.Load() }
 
 // readSize is the reader goroutine's buffer: keystrokes are a few bytes, and
 // a paste arrives in several reads.
@@ -304,7 +314,9 @@ func (p *Program) Run(ctx context.Context) (err error) {
 	}
 	p.buf.WriteString(ansi.ResetStyle + ansi.ShowCursor + ansi.ResetModeBracketedPaste +
 		ansi.ResetModifyOtherKeys + ansi.PopKittyKeyboard(1) + ansi.ResetModeAltScreenSaveCursor)
-	if _, err := p.opts.Output.Write(p.buf.Bytes()); err != nil {
+	n, err := p.opts.Output.Write(p.buf.Bytes())
+	written.Add(int64(n))
+	if err != nil {
 		return fmt.Errorf("screen: restoring the terminal: %w", err)
 	}
 	return nil
@@ -601,7 +613,9 @@ func (p *Program) draw() error {
 		b.WriteString(ansi.CursorPosition(cur.x+1, cur.y+1) + ansi.ShowCursor)
 	}
 	p.cursor = cur
-	if _, err := p.opts.Output.Write(b.Bytes()); err != nil {
+	n, err := p.opts.Output.Write(b.Bytes())
+	written.Add(int64(n))
+	if err != nil {
 		return fmt.Errorf("screen: writing a frame: %w", err)
 	}
 	return nil

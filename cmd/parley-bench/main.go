@@ -62,6 +62,8 @@ type config struct {
 	term                                 string
 	lineLayout                           bool   // -layout line
 	xvt                                  bool   // -emulator xvt
+	vt10x                                bool   // -emulator vt10x
+	declineMargins                       bool   // -margins decline
 	ready                                string // -ready: the first screen shows this
 	minDelivered                         float64
 	json                                 bool
@@ -102,7 +104,8 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.term, "term", "xterm-256color", "the TERM the sessions claim")
 	fs.StringVar(&c.ready, "ready", defaultReady, "a session's first screen is up when this `text` is on it")
 	layout := fs.String("layout", "parley", "how received messages look: `parley` (\"HH:MM name text\" rows), or line: a token\nanywhere on a row but the cursor's, to load servers that print lines (ssh-chat) the same way")
-	emulator := fs.String("emulator", "grid", "each session's terminal emulator: `grid` (the bench's own: text only, light)\nor xvt (charmbracelet/x/vt: full cells, about three times the CPU)")
+	emulator := fs.String("emulator", "grid", "each session's terminal emulator: `grid` (the bench's own: text only, light),\nxvt (charmbracelet/x/vt: full cells, about three times the CPU) or vt10x\n(hinshun/vt10x: no left/right margins, does not answer DECRQM)")
+	margins := fs.String("margins", "answer", "whether the emulators say they have left/right margins (DECLRMM, mode 69)\nwhen asked: `answer` (as xterm does) or decline (as tmux, xterm.js, VTE and vt10x do)")
 	fs.Float64Var(&c.minDelivered, "min-delivered", 1.0, "exit 1 when the delivered fraction is below this")
 	fs.BoolVar(&c.json, "json", false, "print the result as JSON")
 	fs.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of this whole process to `file`")
@@ -159,8 +162,23 @@ Flags:
 	case "grid":
 	case "xvt":
 		c.xvt = true
+	case "vt10x":
+		c.vt10x = true
 	default:
-		return c, fmt.Errorf("-emulator %q: want grid or xvt", *emulator)
+		return c, fmt.Errorf("-emulator %q: want grid, xvt or vt10x", *emulator)
+	}
+	switch *margins {
+	case "answer":
+		if c.vt10x && set["margins"] {
+			return c, errors.New("-emulator vt10x has no left/right margins: -margins answer does not apply")
+		}
+	case "decline":
+		c.declineMargins = true
+	default:
+		return c, fmt.Errorf("-margins %q: want answer or decline", *margins)
+	}
+	if c.vt10x {
+		c.declineMargins = true
 	}
 	switch {
 	case c.inprocess && (set["addr"] || set["pid"] || set["host-key"]):
