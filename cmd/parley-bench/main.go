@@ -69,6 +69,8 @@ type config struct {
 	json                                 bool
 	cpuprofile, memprofile               string
 	trace                                string
+	breakdown                            string // -breakdown: analyse this trace and exit
+	split                                int    // with -breakdown: the log's width
 }
 
 func (c config) mode() string {
@@ -110,6 +112,8 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.json, "json", false, "print the result as JSON")
 	fs.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of this whole process to `file`")
 	fs.StringVar(&c.trace, "trace", "", "write the raw output of the last session (a receiver) to `file`, to see what the server sends")
+	fs.StringVar(&c.breakdown, "breakdown", "", "print where the bytes of a -trace `file` go (per frame that carries a token: the log,\nthe scroll, the member column, the header, the cursor, SGR) and exit; with -size and -split")
+	fs.IntVar(&c.split, "split", 0, "with -breakdown: the log's width in `cells` (default: parley's layout at -size,\nthe width less a 23-cell member column from 80 columns on)")
 	fs.StringVar(&c.memprofile, "memprofile", "", "write a heap profile of this whole process to `file` after the measurement")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage:
@@ -151,6 +155,26 @@ Flags:
 		return c, fmt.Errorf("-size %q: want COLSxROWS, at least 20x5 and at most 400x200", *size)
 	}
 	c.cols, c.rows = cols, rows
+	if c.breakdown != "" || set["split"] {
+		for name := range set {
+			if !slices.Contains([]string{"breakdown", "size", "split"}, name) {
+				return c, fmt.Errorf("-%s does not go with -breakdown (which only reads a trace)", name)
+			}
+		}
+		if c.breakdown == "" {
+			return c, errors.New("-split goes with -breakdown")
+		}
+		if !set["split"] {
+			c.split = cols
+			if cols >= 80 {
+				c.split = cols - 23
+			}
+		}
+		if c.split < 1 || c.split > cols {
+			return c, fmt.Errorf("-split %d: between 1 and the width (%d)", c.split, cols)
+		}
+		return c, nil
+	}
 	switch *layout {
 	case "parley":
 	case "line":
@@ -233,6 +257,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if cfg.keys > 0 {
 		if err := keygen(cfg, stdout); err != nil {
+			fmt.Fprintf(stderr, "parley-bench: %v\n", err)
+			return exitFail
+		}
+		return exitOK
+	}
+	if cfg.breakdown != "" {
+		if err := runBreakdown(cfg.breakdown, cfg.cols, cfg.rows, cfg.split, stdout); err != nil {
 			fmt.Fprintf(stderr, "parley-bench: %v\n", err)
 			return exitFail
 		}
