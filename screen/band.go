@@ -178,11 +178,11 @@ func (p *Program) modelBand() (top, bottom, width int) {
 func (p *Program) writeLog(f *frame, y, width int) int {
 	if f.parts {
 		row := rowCache.prepare(f.lines[y], f.leftH[y], width, 0, p.color)
-		p.text(row.out, row.blanks)
+		p.text(row.out, row.blanks, row.sgr)
 		return row.width - row.blanks
 	}
 	row := rowCache.prepare(f.lines[y], f.hashes[y], p.width, width, p.color)
-	p.text(row.leftOut, row.leftBlanks)
+	p.text(row.leftOut, row.leftBlanks, row.leftSGR)
 	return row.leftWidth - row.leftBlanks
 }
 
@@ -196,7 +196,7 @@ func (p *Program) writeBeside(f *frame, y, width int) int {
 		return p.writeRight(f, y, width)
 	}
 	row := rowCache.prepare(f.lines[y], f.hashes[y], p.width, width, p.color)
-	p.text(row.right, row.rightBlanks)
+	p.text(row.right, row.rightBlanks, row.rightSGR)
 	return max(row.width-width-row.rightBlanks, 0)
 }
 

@@ -31,6 +31,8 @@ type prepared struct {
 	rightHash uint64
 	// Trailing unstyled spaces of leftOut and right (see blanks).
 	leftBlanks, rightBlanks int
+	// What the last SGR sequence of out, leftOut and right does (lastSGR).
+	sgr, leftSGR, rightSGR int8
 }
 
 // rowCache holds prepared rows for all Programs. The same rows (a message
@@ -106,6 +108,7 @@ func prepareRow(row string, width, split int, profile colorprofile.Profile) prep
 	p.out = terse(p.out)
 	p.blanks = trailingBlanks(p.out)
 	p.leftBlanks, p.rightBlanks = trailingBlanks(p.leftOut), trailingBlanks(p.right)
+	p.sgr, p.leftSGR, p.rightSGR = lastSGR(p.out), lastSGR(p.leftOut), lastSGR(p.right)
 	return p
 }
 

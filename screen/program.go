@@ -702,7 +702,7 @@ func partsHash(left, right uint64, at int) uint64 {
 func (p *Program) writeRow(f *frame, y int, wasBlank bool) int {
 	if !f.parts {
 		row := rowCache.prepare(f.lines[y], f.hashes[y], p.width, 0, p.color)
-		p.text(row.out, row.blanks)
+		p.text(row.out, row.blanks, row.sgr)
 		return row.width - row.blanks
 	}
 	limit, at := p.width, f.rightAt(y)
@@ -710,7 +710,7 @@ func (p *Program) writeRow(f *frame, y int, wasBlank bool) int {
 		limit = at
 	}
 	left := rowCache.prepare(f.lines[y], f.leftH[y], limit, 0, p.color)
-	p.text(left.out, left.blanks)
+	p.text(left.out, left.blanks, left.sgr)
 	w := left.width - left.blanks
 	if f.rightH[y] == 0 || left.width >= p.width {
 		return w
@@ -730,7 +730,7 @@ func (p *Program) writeRow(f *frame, y int, wasBlank bool) int {
 // returns how many cells it took (less spaces at its end: see writeRow).
 func (p *Program) writeRight(f *frame, y, at int) int {
 	right := rowCache.prepare(f.rights[y], f.rightH[y], p.width-at, 0, p.color)
-	p.text(right.out, right.blanks)
+	p.text(right.out, right.blanks, right.sgr)
 	return right.width - right.blanks
 }
 
@@ -739,11 +739,11 @@ func (p *Program) writeRight(f *frame, y, at int) int {
 var blankRow = maphash.String(seed, "")
 
 // text writes s less its last blanks bytes (unstyled spaces) and notes
-// whether it leaves a style on.
-func (p *Program) text(s string, blanks int) {
-	s = s[:len(s)-blanks]
-	p.buf.WriteString(s)
-	switch lastSGR(s) {
+// whether it leaves a style on: sgr is lastSGR(s), kept with the
+// prepared row.
+func (p *Program) text(s string, blanks int, sgr int8) {
+	p.buf.WriteString(s[:len(s)-blanks])
+	switch sgr {
 	case sgrSet:
 		p.styled = true
 	case sgrReset:
@@ -762,13 +762,13 @@ func (p *Program) resetStyle() {
 
 // What the last SGR sequence of a text does.
 const (
-	sgrNone  = iota // there is none
-	sgrReset        // it resets every style
-	sgrSet          // it sets one
+	sgrNone  int8 = iota // there is none
+	sgrReset             // it resets every style
+	sgrSet               // it sets one
 )
 
 // lastSGR says what the last SGR sequence in s does.
-func lastSGR(s string) int {
+func lastSGR(s string) int8 {
 	for end := len(s); ; {
 		i := strings.LastIndex(s[:end], "\x1b[")
 		if i < 0 {
