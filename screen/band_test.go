@@ -384,3 +384,25 @@ func TestTrailingBlanks(t *testing.T) {
 		}
 	}
 }
+
+// TestARightPartAfterPaddingOutsideABand: without a band (a help overlay,
+// say), a row's right part follows its left part, padding included, even
+// though the padding is not sent.
+func TestARightPartAfterPaddingOutsideABand(t *testing.T) {
+	m := newLog(40, 12, true)
+	m.claim = [3]int{0, 1, 30} // too small to scroll: no band
+	r := startModel(t, rowsLog{m}, m.lines, Options{Width: 40, Height: 12})
+	m.add(r, "new")
+	r.term.waitFor(t, "the column after the padded rows", func(s string) bool {
+		rows := strings.Split(s, "\n")
+		if len(rows) < 12 || !strings.HasPrefix(rows[10], "new") {
+			return false
+		}
+		for y := 1; y <= 10; y++ {
+			if !strings.HasPrefix(string([]rune(rows[y])[30:]), fmt.Sprintf("│person%d", y-1)) {
+				return false
+			}
+		}
+		return true
+	})
+}

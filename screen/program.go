@@ -715,6 +715,9 @@ func (p *Program) writeRow(f *frame, y int, wasBlank bool) int {
 	if f.rightH[y] == 0 || left.width >= p.width {
 		return w
 	}
+	if at == 0 {
+		at = left.width // right after the left part, its padding included
+	}
 	if at > w { // blank up to where the right part starts
 		p.resetStyle()
 		if !wasBlank {
