@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"parley/room"
+	"parley/screen"
 )
 
 // Results of an authentication attempt, the values AuthResult accepts.
@@ -136,6 +137,10 @@ func NewMetrics(version string, sessions func() float64) *Metrics {
 		Name: "parley_sessions_active",
 		Help: "SSH sessions connected to the rooms now.",
 	}, sessions)
+	written := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "parley_ssh_bytes_written_total",
+		Help: "Bytes written to the sessions' terminals (frames and terminal restores, before SSH framing and encryption), all sessions together.",
+	}, func() float64 { return float64(screen.BytesWritten()) })
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "parley_build_info",
 		Help:        "Always 1; labels describe the running binary.",
@@ -145,7 +150,7 @@ func NewMetrics(version string, sessions func() float64) *Metrics {
 
 	m.reg.MustRegister(
 		m.connections, m.connsRefused, m.auth, m.messages, m.refused, m.delayed, m.dropped, m.commands,
-		m.storeAppend, m.storeErrors, m.storeBatchSize, active, buildInfo,
+		m.storeAppend, m.storeErrors, m.storeBatchSize, active, written, buildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

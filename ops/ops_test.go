@@ -16,6 +16,7 @@ import (
 
 	"parley/ops"
 	"parley/room"
+	"parley/screen"
 )
 
 // start serves an ops listener on 127.0.0.1:0 and returns its base URL.
@@ -358,5 +359,15 @@ func TestCloseBeforeServe(t *testing.T) {
 	defer ln.Close()
 	if err := s.Serve(ln); err != nil {
 		t.Errorf("Serve after Close = %v, want nil", err)
+	}
+}
+
+// TestBytesWrittenIsExposed: the screens' byte counter is on /metrics.
+func TestBytesWrittenIsExposed(t *testing.T) {
+	m := ops.NewMetrics("v", nil)
+	got := direct(t, m)
+	v, ok := got["parley_ssh_bytes_written_total"]
+	if want := float64(screen.BytesWritten()); !ok || v != want {
+		t.Errorf("parley_ssh_bytes_written_total = %v (present %v), want %v", v, ok, want)
 	}
 }

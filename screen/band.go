@@ -1,8 +1,6 @@
 package screen
 
 import (
-	"hash/maphash"
-
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/charmbracelet/x/ansi"
@@ -104,13 +102,13 @@ func (p *Program) scrollBand(f *frame) {
 		p.scrollMargins(f, top, bottom, width, k, left, right, old)
 		return
 	}
-	b.WriteString(ansi.ResetStyle + ansi.SetTopBottomMargins(top+1, bottom) + ansi.SU(k) + ansi.SetTopBottomMargins(0, 0))
+	p.resetStyle() // rows scrolled in take the current background
+	b.WriteString(ansi.SetTopBottomMargins(top+1, bottom) + ansi.SU(k) + resetMargins)
 	// The terminal's rows moved: so do their hashes. Rows scrolled in are
 	// blank.
-	blank := maphash.String(seed, "")
 	copy(p.rows[top:bottom-k], p.rows[top+k:bottom])
 	for y := bottom - k; y < bottom; y++ {
-		p.rows[y] = blank
+		p.rows[y] = blankRow
 	}
 	if width == p.width {
 		return
@@ -122,9 +120,10 @@ func (p *Program) scrollBand(f *frame) {
 			continue
 		}
 		b.WriteString(ansi.CursorPosition(width+1, y+1))
+		p.resetStyle()
 		w := width + p.writeBeside(f, y, width)
-		b.WriteString(ansi.ResetStyle)
 		if w < p.width {
+			p.resetStyle()
 			b.WriteString(ansi.EraseLineRight)
 		}
 		p.rows[y] = hashes[y]
@@ -137,8 +136,9 @@ func (p *Program) scrollBand(f *frame) {
 // from k rows below and the rest did not change.
 func (p *Program) scrollMargins(f *frame, top, bottom, width, k int, left, right []uint64, old band) {
 	hashes := f.hashes
-	p.buf.WriteString(ansi.ResetStyle + ansi.SetTopBottomMargins(top+1, bottom) + ansi.SetLeftRightMargins(1, width) +
-		ansi.SU(k) + ansi.SetLeftRightMargins(0, 0) + ansi.SetTopBottomMargins(0, 0))
+	p.resetStyle() // rows scrolled in take the current background
+	p.buf.WriteString(ansi.SetTopBottomMargins(top+1, bottom) + ansi.SetLeftRightMargins(1, width) +
+		ansi.SU(k) + ansi.SetLeftRightMargins(0, 0) + resetMargins)
 	for y := top; y < bottom; y++ {
 		i := y - top
 		switch {
@@ -148,9 +148,10 @@ func (p *Program) scrollMargins(f *frame, top, bottom, width, k int, left, right
 			p.rows[y] = hashes[y]
 		default: // a new line: only its log part
 			p.buf.WriteString(ansi.CursorPosition(1, y+1))
+			p.resetStyle()
 			w := p.writeLog(f, y, width)
-			p.buf.WriteString(ansi.ResetStyle)
-			if w < width {
+			if w < width && i < len(left)-k { // rows scrolled in are blank already
+				p.resetStyle()
 				p.buf.WriteString(ansi.ECH(width - w))
 			}
 			p.rows[y] = hashes[y]
@@ -177,12 +178,12 @@ func (p *Program) modelBand() (top, bottom, width int) {
 func (p *Program) writeLog(f *frame, y, width int) int {
 	if f.parts {
 		row := rowCache.prepare(f.lines[y], f.leftH[y], width, 0, p.color)
-		p.buf.WriteString(row.out)
-		return row.width
+		p.text(row.out, row.blanks, row.sgr)
+		return row.width - row.blanks
 	}
 	row := rowCache.prepare(f.lines[y], f.hashes[y], p.width, width, p.color)
-	p.buf.WriteString(row.leftOut)
-	return row.leftWidth
+	p.text(row.leftOut, row.leftBlanks, row.leftSGR)
+	return row.leftWidth - row.leftBlanks
 }
 
 // writeBeside writes what row y has beside the log (from cell width on)
@@ -195,9 +196,12 @@ func (p *Program) writeBeside(f *frame, y, width int) int {
 		return p.writeRight(f, y, width)
 	}
 	row := rowCache.prepare(f.lines[y], f.hashes[y], p.width, width, p.color)
-	p.buf.WriteString(row.right)
-	return max(row.width-width, 0)
+	p.text(row.right, row.rightBlanks, row.rightSGR)
+	return max(row.width-width-row.rightBlanks, 0)
 }
+
+// resetMargins ends a scroll region (DECSTBM with no parameters).
+const resetMargins = "\x1b[r"
 
 // reuse returns s resized to n, allocating only when it is too small.
 func reuse(s []uint64, n int) []uint64 {

@@ -261,6 +261,14 @@ func testMargins(kind string) func(*testing.T) {
 			m.add(&rig{p: p}, "poke") // a frame carries the mode change
 			shows("the poke", func(r []string) bool { return strings.Contains(r[10], "poke") })
 		}
+		told := false
+		for _, msg := range m.received() {
+			_, ok := msg.(MarginsMsg)
+			told = told || ok
+		}
+		if !told {
+			t.Error("the model was not told the terminal has margins")
+		}
 		m.add(&rig{p: p}, "settled")
 		shows("the settled line", func(r []string) bool { return strings.HasPrefix(r[10], "settled") })
 		out.reset()
@@ -326,4 +334,75 @@ func BenchmarkDrawBand(b *testing.B) {
 			})
 		}
 	}
+}
+
+// TestAScrollFrameIsTerse: the frame after a new log line carries no
+// reset that follows a reset, no padding written as spaces, and the
+// screen is still right (a shorter line replacing a longer one, a column
+// beside the log).
+func TestAScrollFrameIsTerse(t *testing.T) {
+	for _, side := range []bool{false, true} {
+		for kind := range models(nil) {
+			t.Run(fmt.Sprintf("%s/side=%v", kind, side), func(t *testing.T) {
+				m := newLog(60, 12, side)
+				r := startModel(t, models(m)[kind], m.lines, Options{Width: 60, Height: 12})
+				m.add(r, "\x1b[1mann\x1b[m a first new line, and a long one at that")
+				r.term.waitFor(t, "the first line", func(s string) bool { return strings.Contains(s, "long one") })
+				r.term.reset()
+				m.add(r, "\x1b[1mbob\x1b[m short")
+				r.term.waitFor(t, "the second line", func(s string) bool { return strings.Contains(s, "bob short") })
+				out := r.term.output()
+				// (A model that hands whole lines, View, pads between the log
+				// and the column with spaces the screen does not cut out.)
+				if strings.Contains(out, "\x1b[m\x1b[m") || strings.Contains(out, "     ") && (kind == "rows" || !side) {
+					t.Errorf("redundant resets or padding in %q", out)
+				}
+				rows := strings.Split(r.term.screen(), "\n")
+				if strings.TrimRight(rows[10], " ") != "bob short" && !side || side && !strings.HasPrefix(rows[10], "bob short"+strings.Repeat(" ", 50-9)+"│person9") {
+					t.Errorf("row 10 = %q", rows[10])
+				}
+				if !strings.HasPrefix(rows[9], "ann a first new line, and a long one at that") {
+					t.Errorf("row 9 = %q", rows[9])
+				}
+			})
+		}
+	}
+}
+
+func TestTrailingBlanks(t *testing.T) {
+	for s, want := range map[string]int{
+		"abc   ":                   3,
+		"\x1b[1mabc\x1b[m  ":       2,
+		"\x1b[7mabc  \x1b[m":       0, // styled spaces end before the reset
+		"\x1b[7mabc  ":             0, // reverse video is on: the spaces show it
+		"\x1b[1mabc\x1b[0m\x1b[K ": 1,
+		"\x1b]8;;http://x\x1b\\a ": 0,
+		"abc":                      0,
+	} {
+		if got := trailingBlanks(s); got != want {
+			t.Errorf("trailingBlanks(%q) = %d, want %d", s, got, want)
+		}
+	}
+}
+
+// TestARightPartAfterPaddingOutsideABand: without a band (a help overlay,
+// say), a row's right part follows its left part, padding included, even
+// though the padding is not sent.
+func TestARightPartAfterPaddingOutsideABand(t *testing.T) {
+	m := newLog(40, 12, true)
+	m.claim = [3]int{0, 1, 30} // too small to scroll: no band
+	r := startModel(t, rowsLog{m}, m.lines, Options{Width: 40, Height: 12})
+	m.add(r, "new")
+	r.term.waitFor(t, "the column after the padded rows", func(s string) bool {
+		rows := strings.Split(s, "\n")
+		if len(rows) < 12 || !strings.HasPrefix(rows[10], "new") {
+			return false
+		}
+		for y := 1; y <= 10; y++ {
+			if !strings.HasPrefix(string([]rune(rows[y])[30:]), fmt.Sprintf("│person%d", y-1)) {
+				return false
+			}
+		}
+		return true
+	})
 }

@@ -24,6 +24,9 @@
 //   - Output is a line diff: the previous frame is remembered as one hash per
 //     row, and only rows whose text changed are rewritten (cursor address,
 //     the row, erase to the end). The alternate screen is always used.
+//     Rows are written tersely: no reset where no style is on, and the
+//     spaces that pad a row are not sent (the row is erased to its end,
+//     or was blank already).
 //   - Rows are prepared once for the whole server: cutting a row to the
 //     width and converting its colours to the terminal's profile is cached
 //     by (row, width, profile) in a bounded cache every Program shares, since

@@ -18,6 +18,10 @@ type prepared struct {
 	row   string // the row as the model drew it
 	out   string // what to write
 	width int    // cells out takes
+	// blanks: how many unstyled spaces end out (padding); out[:len(out)-
+	// blanks] is what must be written when the rest of the row is
+	// blanked another way (ECH, EL) or is blank already.
+	blanks int
 	// With a split (a Band's width): the hash of the row's first split
 	// cells, and what to write for the rest.
 	left      uint64
@@ -25,6 +29,10 @@ type prepared struct {
 	leftWidth int
 	right     string
 	rightHash uint64
+	// Trailing unstyled spaces of leftOut and right (see blanks).
+	leftBlanks, rightBlanks int
+	// What the last SGR sequence of out, leftOut and right does (lastSGR).
+	sgr, leftSGR, rightSGR int8
 }
 
 // rowCache holds prepared rows for all Programs. The same rows (a message
@@ -96,7 +104,42 @@ func prepareRow(row string, width, split int, profile colorprofile.Profile) prep
 		}
 	}
 	p.out = convert(p.out, profile)
+	p.leftOut, p.right = terse(p.leftOut), terse(p.right)
+	p.out = terse(p.out)
+	p.blanks = trailingBlanks(p.out)
+	p.leftBlanks, p.rightBlanks = trailingBlanks(p.leftOut), trailingBlanks(p.right)
+	p.sgr, p.leftSGR, p.rightSGR = lastSGR(p.out), lastSGR(p.leftOut), lastSGR(p.right)
 	return p
+}
+
+// terse drops a reset that directly follows another (styles rendered
+// piece by piece end each piece with one, and converting colours to a
+// smaller profile turns some into resets).
+func terse(s string) string {
+	const twice = "\x1b[m\x1b[m"
+	for strings.Contains(s, twice) {
+		s = strings.ReplaceAll(s, twice, "\x1b[m")
+	}
+	return s
+}
+
+// trailingBlanks counts the spaces at the end of s that are written with
+// no style set: after the last SGR sequence of s when that is a reset, or
+// in an s without any (rows are written after a reset). Spaces under a
+// style (reverse, a background, underline) or a hyperlink count as text.
+func trailingBlanks(s string) int {
+	n := len(s) - len(strings.TrimRight(s, " "))
+	if n == 0 {
+		return 0
+	}
+	body := s[:len(s)-n]
+	if strings.Contains(body, "\x1b]") {
+		return 0
+	}
+	if lastSGR(body) == sgrSet {
+		return 0
+	}
+	return n
 }
 
 // convert rewrites s's colours for profile.

@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -61,6 +62,15 @@ func (p *Program) putBuf() {
 	p.buf = nil
 }
 
+// written counts the bytes every Program in this process wrote to its
+// terminal (BytesWritten).
+var written atomic.Int64
+
+// BytesWritten returns how many bytes all Programs of this process have
+// written to their terminals: frames, and what restores a terminal at the
+// end. Safe for concurrent use.
+func BytesWritten() int64 { return written.Load() }
+
 // readSize is the reader goroutine's buffer: keystrokes are a few bytes, and
 // a paste arrives in several reads.
 const readSize = 512
@@ -106,6 +116,14 @@ type Feed interface {
 	Take() tea.Msg
 }
 
+// MarginsMsg tells the model, once, that the terminal has left and right
+// margins (DECLRMM; asked for at start): a Band narrower than the screen
+// then scrolls alone, and what is beside it costs nothing when the log
+// moves. Until then, and on terminals that never say so (tmux, xterm.js,
+// VTE), a scroll moves the whole width and every row beside the band
+// whose content differs from the row below it is written again.
+type MarginsMsg struct{}
+
 // Program runs one model on one terminal. Create it with New, start it
 // with Run, and feed it outside events with Send and window sizes with
 // Resize.
@@ -139,6 +157,7 @@ type Program struct {
 	band          band      // the model's log region in the last frame (band.go)
 	spare         band      // the band before it, whose slices the next frame reuses
 	lrmm          bool      // the terminal has left/right margins, and they are on
+	styled        bool      // a style (SGR) may be on at the end of what was written
 	title         string
 	cursor        cursorState
 	raw           []byte        // tea.Raw output waiting for the next frame
@@ -189,6 +208,7 @@ func New(model tea.Model, opts Options) *Program {
 		model:   model,
 		width:   opts.Width,
 		height:  opts.Height,
+		styled:  true, // the terminal's state is not known yet
 	}
 }
 
@@ -304,7 +324,9 @@ func (p *Program) Run(ctx context.Context) (err error) {
 	}
 	p.buf.WriteString(ansi.ResetStyle + ansi.ShowCursor + ansi.ResetModeBracketedPaste +
 		ansi.ResetModifyOtherKeys + ansi.PopKittyKeyboard(1) + ansi.ResetModeAltScreenSaveCursor)
-	if _, err := p.opts.Output.Write(p.buf.Bytes()); err != nil {
+	n, err := p.opts.Output.Write(p.buf.Bytes())
+	written.Add(int64(n))
+	if err != nil {
 		return fmt.Errorf("screen: restoring the terminal: %w", err)
 	}
 	return nil
@@ -521,7 +543,7 @@ func (p *Program) event(ev uv.Event) {
 		if ev.Mode == ansi.ModeLeftRightMargin && (ev.Value.IsSet() || ev.Value.IsReset()) && !p.lrmm {
 			p.lrmm = true
 			p.raw = append(p.raw, ansi.SetModeLeftRightMargin...)
-			p.dirty = true
+			p.update(MarginsMsg{})
 		}
 	case uv.PasteEvent:
 		p.update(tea.PasteMsg(ev))
@@ -560,8 +582,9 @@ func (p *Program) draw() error {
 	defer p.putBuf()
 	b := p.buf
 	b.Write(p.raw)
+	changed := len(p.raw) > 0
+	p.styled = p.styled || changed // raw output may set a style
 	p.raw = p.raw[:0]
-	changed := b.Len() > 0
 	b.WriteString(ansi.HideCursor) // while rows are drawn
 	start := b.Len()
 	if t := cleanTitle(v.WindowTitle); t != p.title {
@@ -570,11 +593,11 @@ func (p *Program) draw() error {
 	}
 	if len(p.rows) != p.height {
 		b.WriteString(ansi.ResetStyle + ansi.EraseEntireScreen)
+		p.styled = false
 		p.rows = make([]uint64, p.height)
 		p.band = band{} // nothing on screen to scroll
-		blank := maphash.String(seed, "")
 		for y := range p.rows {
-			p.rows[y] = blank
+			p.rows[y] = blankRow
 		}
 	}
 	p.scrollBand(f)
@@ -582,11 +605,13 @@ func (p *Program) draw() error {
 		if p.rows[y] == h {
 			continue
 		}
+		wasBlank := p.rows[y] == blankRow
 		p.rows[y] = h
 		b.WriteString(ansi.CursorPosition(1, y+1))
-		w := p.writeRow(f, y)
-		b.WriteString(ansi.ResetStyle)
-		if w < p.width {
+		p.resetStyle()
+		w := p.writeRow(f, y, wasBlank)
+		if w < p.width && !wasBlank {
+			p.resetStyle()
 			b.WriteString(ansi.EraseLineRight)
 		}
 	}
@@ -601,7 +626,9 @@ func (p *Program) draw() error {
 		b.WriteString(ansi.CursorPosition(cur.x+1, cur.y+1) + ansi.ShowCursor)
 	}
 	p.cursor = cur
-	if _, err := p.opts.Output.Write(b.Bytes()); err != nil {
+	n, err := p.opts.Output.Write(b.Bytes())
+	written.Add(int64(n))
+	if err != nil {
 		return fmt.Errorf("screen: writing a frame: %w", err)
 	}
 	return nil
@@ -669,37 +696,99 @@ func partsHash(left, right uint64, at int) uint64 {
 }
 
 // writeRow writes row y of the frame from the cursor at its first column
-// and returns how many cells it took.
-func (p *Program) writeRow(f *frame, y int) int {
-	b := p.buf
+// and returns how many cells it took, not counting spaces at its end that
+// it left out (the caller erases the rest of the row unless it is blank
+// already: wasBlank).
+func (p *Program) writeRow(f *frame, y int, wasBlank bool) int {
 	if !f.parts {
 		row := rowCache.prepare(f.lines[y], f.hashes[y], p.width, 0, p.color)
-		b.WriteString(row.out)
-		return row.width
+		p.text(row.out, row.blanks, row.sgr)
+		return row.width - row.blanks
 	}
 	limit, at := p.width, f.rightAt(y)
 	if at > 0 {
 		limit = at
 	}
 	left := rowCache.prepare(f.lines[y], f.leftH[y], limit, 0, p.color)
-	b.WriteString(left.out)
-	w := left.width
-	if f.rightH[y] == 0 || w >= p.width {
+	p.text(left.out, left.blanks, left.sgr)
+	w := left.width - left.blanks
+	if f.rightH[y] == 0 || left.width >= p.width {
 		return w
 	}
+	if at == 0 {
+		at = left.width // right after the left part, its padding included
+	}
 	if at > w { // blank up to where the right part starts
-		b.WriteString(ansi.ResetStyle + ansi.ECH(at-w) + ansi.CUF(at-w))
+		p.resetStyle()
+		if !wasBlank {
+			p.buf.WriteString(ansi.ECH(at - w))
+		}
+		p.buf.WriteString(ansi.CUF(at - w))
 		w = at
 	}
 	return w + p.writeRight(f, y, w)
 }
 
 // writeRight writes the right part of row y, which starts at cell at, and
-// returns how many cells it took.
+// returns how many cells it took (less spaces at its end: see writeRow).
 func (p *Program) writeRight(f *frame, y, at int) int {
 	right := rowCache.prepare(f.rights[y], f.rightH[y], p.width-at, 0, p.color)
-	p.buf.WriteString(right.out)
-	return right.width
+	p.text(right.out, right.blanks, right.sgr)
+	return right.width - right.blanks
+}
+
+// blankRow is the hash of an empty row: what p.rows holds for a row the
+// terminal shows blank (erased, or scrolled in).
+var blankRow = maphash.String(seed, "")
+
+// text writes s less its last blanks bytes (unstyled spaces) and notes
+// whether it leaves a style on: sgr is lastSGR(s), kept with the
+// prepared row.
+func (p *Program) text(s string, blanks int, sgr int8) {
+	p.buf.WriteString(s[:len(s)-blanks])
+	switch sgr {
+	case sgrSet:
+		p.styled = true
+	case sgrReset:
+		p.styled = false
+	}
+}
+
+// resetStyle ends the style written last, unless none is on: the rows'
+// own text usually ends with a reset already.
+func (p *Program) resetStyle() {
+	if p.styled {
+		p.buf.WriteString(ansi.ResetStyle)
+		p.styled = false
+	}
+}
+
+// What the last SGR sequence of a text does.
+const (
+	sgrNone  int8 = iota // there is none
+	sgrReset             // it resets every style
+	sgrSet               // it sets one
+)
+
+// lastSGR says what the last SGR sequence in s does.
+func lastSGR(s string) int8 {
+	for end := len(s); ; {
+		i := strings.LastIndex(s[:end], "\x1b[")
+		if i < 0 {
+			return sgrNone
+		}
+		j := i + 2
+		for j < len(s) && s[j] >= 0x30 && s[j] <= 0x3f {
+			j++
+		}
+		if j < len(s) && s[j] == 'm' {
+			if params := s[i+2 : j]; params == "" || params == "0" {
+				return sgrReset
+			}
+			return sgrSet
+		}
+		end = i
+	}
 }
 
 // cleanTitle keeps a window title printable and short.

@@ -636,3 +636,25 @@ func TestLazyUpdatesWaitButUrgentOnesDoNot(t *testing.T) {
 	// noop-marker is urgent (not lazy): it draws, and with it the lazy row.
 	r.term.waitFor(t, "the lazy row drawn by the urgent one", func(s string) bool { return strings.Contains(s, "lazy leave") })
 }
+
+// TestBytesWrittenCountsEveryByte: the counter behind
+// parley_ssh_bytes_written_total grows by exactly what the terminal got,
+// frames and the restore at the end.
+func TestBytesWrittenCountsEveryByte(t *testing.T) {
+	before := BytesWritten()
+	m := &lines{rows: []string{"one", "two"}}
+	r := start(t, m, Options{Width: 30, Height: 6})
+	r.term.waitFor(t, "the first frame", func(s string) bool { return strings.Contains(s, "two") })
+	r.p.Send(setRow{1, "three"})
+	r.term.waitFor(t, "the change", func(s string) bool { return strings.Contains(s, "three") })
+	r.typ(t, "q")
+	select {
+	case err := <-r.done:
+		r.done <- err // for the cleanup
+	case <-time.After(waitTimeout):
+		t.Fatal("the program did not quit")
+	}
+	if got, want := BytesWritten()-before, int64(len(r.term.output())); got != want || want == 0 {
+		t.Errorf("counted %d bytes, the terminal got %d", got, want)
+	}
+}

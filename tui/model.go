@@ -14,6 +14,7 @@ import (
 
 	"parley/room"
 	"parley/safetext"
+	term "parley/screen"
 )
 
 // Session is what the model needs of a room session.
@@ -84,6 +85,8 @@ type Model struct {
 	cur           *view            // the room shown
 	members       []room.MemberInfo
 	side          sideCache // the member list as last drawn
+	margins       bool      // the terminal has left/right margins (screen.MarginsMsg)
+	quiet         quietSide // the member column as a count, as last drawn (render.go)
 	headerFor     headerKey // what headerDrawn shows
 	lastRows      int       // rows in the last frame (fillRows)
 	blankRow      string    // a blank conversation row, for rows beside the member list
@@ -307,6 +310,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
 		m.layout()
+		return m, nil
+	case term.MarginsMsg:
+		m.margins = true
 		return m, nil
 	case tea.BackgroundColorMsg:
 		if !m.themeChosen {
@@ -1021,6 +1027,9 @@ func sameSlice(a, b []room.MemberInfo) bool {
 }
 
 func (m *Model) sideLines(h int) []string {
+	if m.quietColumn(h) {
+		return m.quietLines(h)
+	}
 	minute := m.now().Unix() / 60
 	c := &m.side
 	if c.lines != nil && c.h == h && c.theme == m.st.theme && c.minute == minute && sameSlice(c.members, m.members) {

@@ -13,6 +13,7 @@ import (
 
 	"parley/room"
 	"parley/safetext"
+	term "parley/screen"
 )
 
 // fakeSession records what the model sends and serves canned state.
@@ -640,5 +641,36 @@ func TestMemberListIdleTimesFollowTheClock(t *testing.T) {
 	m.Update(eventsMsg{msgs: []room.Message{{Seq: 5, Time: now, Room: "lobby", Kind: room.KindChat, From: "dan", FromID: "id-dan", Text: "hi"}}})
 	if s := side(); !strings.Contains(s, "|alice 2m|dan|") {
 		t.Fatalf("after dan spoke: %q", s)
+	}
+}
+
+// TestTheMemberColumnOnTerminalsWithoutMargins: in a room whose list does
+// not fit beside the log, a terminal without left/right margins gets the
+// count and the divider (which a full-width scroll moves onto itself); one
+// with margins (screen.MarginsMsg) gets the list; a list that fits is
+// shown whole either way.
+func TestTheMemberColumnOnTerminalsWithoutMargins(t *testing.T) {
+	f := newFake()
+	for i := range 60 {
+		f.members = append(f.members, room.MemberInfo{ID: fmt.Sprintf("id-p%02d", i), Name: fmt.Sprintf("p%02d", i)})
+	}
+	m := newModel(f, 100, 30)
+	rows := screen(m)
+	if !strings.Contains(rows[1], "│ 63 here · /who") {
+		t.Errorf("row 1 = %q, want the count", rows[1])
+	}
+	for y := 2; y < 29; y++ {
+		if !strings.HasSuffix(strings.TrimRight(rows[y], " "), "│") {
+			t.Errorf("row %d = %q, want the divider alone beside the log", y, rows[y])
+		}
+	}
+	m.Update(term.MarginsMsg{})
+	rows = screen(m)
+	if !strings.Contains(rows[1], "│ 63 here") || !strings.Contains(rows[2], "│@alice") || !strings.Contains(rows[28], "│ p") {
+		t.Errorf("with margins, rows 1, 2, 28 = %q, %q, %q: want the list", rows[1], rows[2], rows[28])
+	}
+	small := newModel(newFake(), 100, 30)
+	if all := strings.Join(screen(small), "\n"); !strings.Contains(all, "│@alice") || strings.Contains(all, "/who") {
+		t.Errorf("a list that fits is not shown whole:\n%s", all)
 	}
 }

@@ -384,3 +384,42 @@ func (s *lineShare) put(k lineKey, l sharedEntry) {
 	}
 	s.lines[k] = l
 }
+
+// quietColumn reports whether the member column shows only how many are
+// here. On a terminal without left/right margins (tmux, xterm.js, VTE:
+// no screen.MarginsMsg) a new message scrolls the whole width, the column
+// moves up with the log, and every row of names must be written again:
+// about 50 bytes a row, 1.3-3 KB per message per receiver in a room that
+// fills the column (BENCHMARKS.md). When the list does not fit beside the
+// log anyway (more people than rows), the column shows the count and how
+// to see everyone (/who), and its other rows hold only the divider, which
+// a scroll moves onto itself: a message then costs its own row and this
+// one. A list that fits is shown whole, as on terminals with margins.
+func (m *Model) quietColumn(h int) bool { return !m.margins && len(m.members)+1 > h }
+
+// quietSide is the quiet member column as last drawn.
+type quietSide struct {
+	n, h  int
+	theme string
+	lines []string
+}
+
+// quietLines draws the quiet member column: the count on the first row,
+// the divider alone on the others.
+func (m *Model) quietLines(h int) []string {
+	q := &m.quiet
+	if q.lines != nil && q.n == len(m.members) && q.h == h && q.theme == m.st.theme {
+		return q.lines
+	}
+	lines := make([]string, h)
+	count := fmt.Sprintf(" %d here · /who", len(m.members))
+	if ansi.StringWidth(count) > sideWidth {
+		count = fmt.Sprintf(" %d here", len(m.members))
+	}
+	lines[0] = m.st.dim.Render("│" + ansi.Truncate(count, sideWidth, ""))
+	for i := 1; i < h; i++ {
+		lines[i] = m.st.divider
+	}
+	*q = quietSide{n: len(m.members), h: h, theme: m.st.theme, lines: lines}
+	return lines
+}

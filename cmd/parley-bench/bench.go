@@ -465,7 +465,11 @@ func (b *bench) measure(ctx context.Context, res *result, active []*session, pro
 	var lat []time.Duration
 	var lastSeen time.Duration
 	var bytes, reads, frames, maxFrames int64
+	margins := 0
 	for _, s := range receivers {
+		if s.margins.on.Load() {
+			margins++
+		}
 		s.mu.Lock()
 		lat = append(lat, s.lat...)
 		lastSeen = max(lastSeen, s.lastSeen)
@@ -508,6 +512,11 @@ func (b *bench) measure(ctx context.Context, res *result, active []*session, pro
 		ReadsPerSessionPerS:  round1(float64(reads) / float64(len(receivers)) / measureWall.Seconds()),
 		FramesPerSessionPerS: round1(float64(frames) / float64(len(receivers)) / measureWall.Seconds()),
 		MaxFramesPerS:        round1(float64(maxFrames) / measureWall.Seconds()),
+		MarginsOn:            margins,
+		Receivers:            len(receivers),
+	}
+	if d.Seen > 0 {
+		out.BytesPerDelivery = round1(float64(bytes) / float64(d.Seen))
 	}
 	b.progress("%d of %d deliveries seen", d.Seen, expected)
 	return d, out

@@ -11,7 +11,14 @@
 // CPU: with a thousand receivers that cost, not the server's, set the
 // measured latency.
 //
-// Three modes:
+// -margins decline makes the grid and x/vt say they have no left/right
+// margins (DECLRMM, mode 69), as tmux, xterm.js and VTE do, and
+// -emulator vt10x uses hinshun/vt10x, which has none; the report says for
+// how many receivers the server turned margins on, and the bytes sent per
+// delivered message. issue16.sh runs parley and ssh-chat back to back on
+// every such path (BENCHMARKS.md).
+//
+// Four modes:
 //
 //	parley-bench -keys N [-seed S] [-out FILE|DIR]
 //	    print (or write) the authorized_keys lines of N bench identities,
@@ -22,6 +29,11 @@
 //	parley-bench -addr HOST:PORT [-pid PID] [load flags]
 //	    load an external server whose authorized_keys holds those lines;
 //	    -pid adds the server's RSS and CPU (from /proc) to the report.
+//
+//	parley-bench -breakdown FILE [-size COLSxROWS] [-split N]
+//	    where the bytes of a -trace go, per frame that carries a token:
+//	    the new row, the scroll, the member column (from cell N on), the
+//	    header, the cursor; SGR, resets and padding across them.
 //
 //	parley-bench -inprocess [-cpuprofile F] [-memprofile F] [load flags]
 //	    start the real server (package parley/server) inside this process

@@ -62,11 +62,15 @@ type config struct {
 	term                                 string
 	lineLayout                           bool   // -layout line
 	xvt                                  bool   // -emulator xvt
+	vt10x                                bool   // -emulator vt10x
+	declineMargins                       bool   // -margins decline
 	ready                                string // -ready: the first screen shows this
 	minDelivered                         float64
 	json                                 bool
 	cpuprofile, memprofile               string
 	trace                                string
+	breakdown                            string // -breakdown: analyse this trace and exit
+	split                                int    // with -breakdown: the log's width
 }
 
 func (c config) mode() string {
@@ -102,11 +106,14 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.term, "term", "xterm-256color", "the TERM the sessions claim")
 	fs.StringVar(&c.ready, "ready", defaultReady, "a session's first screen is up when this `text` is on it")
 	layout := fs.String("layout", "parley", "how received messages look: `parley` (\"HH:MM name text\" rows), or line: a token\nanywhere on a row but the cursor's, to load servers that print lines (ssh-chat) the same way")
-	emulator := fs.String("emulator", "grid", "each session's terminal emulator: `grid` (the bench's own: text only, light)\nor xvt (charmbracelet/x/vt: full cells, about three times the CPU)")
+	emulator := fs.String("emulator", "grid", "each session's terminal emulator: `grid` (the bench's own: text only, light),\nxvt (charmbracelet/x/vt: full cells, about three times the CPU) or vt10x\n(hinshun/vt10x: no left/right margins, does not answer DECRQM)")
+	margins := fs.String("margins", "answer", "whether the emulators say they have left/right margins (DECLRMM, mode 69)\nwhen asked: `answer` (as xterm does) or decline (as tmux, xterm.js, VTE and vt10x do)")
 	fs.Float64Var(&c.minDelivered, "min-delivered", 1.0, "exit 1 when the delivered fraction is below this")
 	fs.BoolVar(&c.json, "json", false, "print the result as JSON")
 	fs.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of this whole process to `file`")
 	fs.StringVar(&c.trace, "trace", "", "write the raw output of the last session (a receiver) to `file`, to see what the server sends")
+	fs.StringVar(&c.breakdown, "breakdown", "", "print where the bytes of a -trace `file` go (per frame that carries a token: the log,\nthe scroll, the member column, the header, the cursor, SGR) and exit; with -size and -split")
+	fs.IntVar(&c.split, "split", 0, "with -breakdown: the log's width in `cells` (default: parley's layout at -size,\nthe width less a 23-cell member column from 80 columns on)")
 	fs.StringVar(&c.memprofile, "memprofile", "", "write a heap profile of this whole process to `file` after the measurement")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage:
@@ -148,6 +155,26 @@ Flags:
 		return c, fmt.Errorf("-size %q: want COLSxROWS, at least 20x5 and at most 400x200", *size)
 	}
 	c.cols, c.rows = cols, rows
+	if c.breakdown != "" || set["split"] {
+		for name := range set {
+			if !slices.Contains([]string{"breakdown", "size", "split"}, name) {
+				return c, fmt.Errorf("-%s does not go with -breakdown (which only reads a trace)", name)
+			}
+		}
+		if c.breakdown == "" {
+			return c, errors.New("-split goes with -breakdown")
+		}
+		if !set["split"] {
+			c.split = cols
+			if cols >= 80 {
+				c.split = cols - 23
+			}
+		}
+		if c.split < 1 || c.split > cols {
+			return c, fmt.Errorf("-split %d: between 1 and the width (%d)", c.split, cols)
+		}
+		return c, nil
+	}
 	switch *layout {
 	case "parley":
 	case "line":
@@ -159,8 +186,23 @@ Flags:
 	case "grid":
 	case "xvt":
 		c.xvt = true
+	case "vt10x":
+		c.vt10x = true
 	default:
-		return c, fmt.Errorf("-emulator %q: want grid or xvt", *emulator)
+		return c, fmt.Errorf("-emulator %q: want grid, xvt or vt10x", *emulator)
+	}
+	switch *margins {
+	case "answer":
+		if c.vt10x && set["margins"] {
+			return c, errors.New("-emulator vt10x has no left/right margins: -margins answer does not apply")
+		}
+	case "decline":
+		c.declineMargins = true
+	default:
+		return c, fmt.Errorf("-margins %q: want answer or decline", *margins)
+	}
+	if c.vt10x {
+		c.declineMargins = true
 	}
 	switch {
 	case c.inprocess && (set["addr"] || set["pid"] || set["host-key"]):
@@ -215,6 +257,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if cfg.keys > 0 {
 		if err := keygen(cfg, stdout); err != nil {
+			fmt.Fprintf(stderr, "parley-bench: %v\n", err)
+			return exitFail
+		}
+		return exitOK
+	}
+	if cfg.breakdown != "" {
+		if err := runBreakdown(cfg.breakdown, cfg.cols, cfg.rows, cfg.split, stdout); err != nil {
 			fmt.Fprintf(stderr, "parley-bench: %v\n", err)
 			return exitFail
 		}

@@ -23,6 +23,8 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"-min-delivered", "1.5"},
 		{"-concurrency", "0"},
 		{"-no-such-flag"},
+		{"-margins", "maybe"},
+		{"-emulator", "vt10x", "-margins", "answer"},
 		{"stray"},
 	} {
 		var out bytes.Buffer
@@ -86,6 +88,68 @@ func TestSmokeInProcess(t *testing.T) {
 			buf := make([]byte, 1<<20)
 			t.Fatalf("%d goroutines before the run, %d after:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
 		}
+	}
+}
+
+// TestMarginsPath: whether the emulators say they have left/right margins
+// decides the server's path, the report says which it took, and bytes per
+// delivery are counted either way.
+func TestMarginsPath(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		on   int
+	}{
+		{[]string{"-emulator", "grid"}, 3},
+		{[]string{"-emulator", "grid", "-margins", "decline"}, 0},
+		{[]string{"-emulator", "xvt"}, 3},
+		{[]string{"-emulator", "xvt", "-margins", "decline"}, 0},
+		{[]string{"-emulator", "vt10x"}, 0},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(t.Context(), append([]string{
+			"-inprocess", "-sessions", "3", "-senders", "1", "-rate", "4", "-duration", "1s",
+			"-quiet", "200ms", "-drain", "60s", "-timeout", "120s", "-json",
+		}, c.args...), &stdout, &stderr)
+		var res result
+		if err := json.Unmarshal(stdout.Bytes(), &res); err != nil || code != exitOK {
+			t.Fatalf("%q: exit %d, %v:\n%s\n%s", c.args, code, err, stdout.String(), stderr.String())
+		}
+		o := res.Output
+		if o == nil || o.Receivers != 3 || o.MarginsOn != c.on || o.BytesPerDelivery <= 0 {
+			t.Errorf("%q: output %+v, want margins on for %d of 3", c.args, o, c.on)
+		}
+	}
+}
+
+// TestMarginWatchAcrossChunks: the sequence that turns margins on is found
+// when a read splits it.
+func TestMarginWatchAcrossChunks(t *testing.T) {
+	for cut := range len(setLRMM) + 1 {
+		var m marginWatch
+		out := "\x1b[2J" + setLRMM + "\x1b[H"
+		m.scan([]byte(out[:4+cut]))
+		m.scan([]byte(out[4+cut:]))
+		if !m.on.Load() {
+			t.Errorf("cut at %d: not seen", cut)
+		}
+	}
+	var m marginWatch
+	m.scan([]byte("\x1b[?69"))
+	m.scan([]byte("l\x1b[?6h"))
+	if m.on.Load() {
+		t.Error("seen in output that resets it")
+	}
+}
+
+// TestGridDeclinesMargins: with -margins decline the grid says mode 69 is
+// not recognized and ignores it when set.
+func TestGridDeclinesMargins(t *testing.T) {
+	var got bytes.Buffer
+	cfg := config{cols: 20, rows: 8, declineMargins: true}
+	g := cfg.newTerminal(&got).(*term)
+	_, _ = g.Write([]byte("\x1b[?69$p\x1b[?69h"))
+	if want := "\x1b[?69;0$y"; got.String() != want || g.lrmm {
+		t.Errorf("answer %q (want %q), margins on %v", got.String(), want, g.lrmm)
 	}
 }
 

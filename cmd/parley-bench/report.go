@@ -77,6 +77,14 @@ type outputStats struct {
 	ReadsPerSessionPerS  float64 `json:"reads_per_session_per_s"`
 	FramesPerSessionPerS float64 `json:"frames_per_session_per_s"` // frames end with ESC[?25h
 	MaxFramesPerS        float64 `json:"max_frames_per_s"`         // the busiest receiver's average
+	// BytesPerDelivery: every byte the receivers were sent while
+	// measuring, over the tokens seen on their screens.
+	BytesPerDelivery float64 `json:"bytes_per_delivery"`
+	// MarginsOn: of Receivers, those whose server turned left/right
+	// margins on (DECLRMM, ESC[?69h): the path for terminals that have
+	// them; the rest took the path for terminals without.
+	MarginsOn int `json:"margins_on"`
+	Receivers int `json:"receivers"`
 }
 
 // procStats are the server process's resources (this process in-process).
@@ -147,6 +155,8 @@ func writeTable(w io.Writer, r *result) error {
 	}
 	if o := r.Output; o != nil {
 		row("output per receiver", "%.1f KiB/s in %.1f reads/s; %.1f frames/s (busiest %.1f)", o.KiBPerSessionPerS, o.ReadsPerSessionPerS, o.FramesPerSessionPerS, o.MaxFramesPerS)
+		row("bytes per delivery", "%.1f (all bytes receivers were sent while measuring / tokens seen)", o.BytesPerDelivery)
+		row("left/right margins", "turned on for %d of %d receivers (%s)", o.MarginsOn, o.Receivers, marginsPath(o))
 	}
 	if p := r.Process; p != nil {
 		fmt.Fprintf(tw, "process %d (%s)\n", p.PID, p.Scope)
@@ -202,6 +212,17 @@ func writeTable(w io.Writer, r *result) error {
 		row("problem", "%s", p)
 	}
 	return tw.Flush()
+}
+
+// marginsPath names the path the server took for the receivers' screens.
+func marginsPath(o *outputStats) string {
+	switch o.MarginsOn {
+	case 0:
+		return "no margins: full-width scrolls"
+	case o.Receivers:
+		return "margins: the log scrolls alone"
+	}
+	return "mixed"
 }
 
 func kib(n int64) string {

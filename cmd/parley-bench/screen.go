@@ -69,6 +69,7 @@ type screen interface {
 var (
 	_ terminal = (*emulator)(nil)
 	_ terminal = (*term)(nil)
+	_ terminal = (*vt10xTerm)(nil)
 )
 
 // changeScreen is a screen that knows which rows were written to since

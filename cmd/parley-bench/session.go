@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -49,6 +51,7 @@ type session struct {
 	feeder    utf8Feeder
 	frames    frameSplitter
 	gotScreen bool
+	margins   marginWatch // did the server turn left/right margins on?
 
 	mu         sync.Mutex // guards what the report reads while the reader runs
 	seen       bitset
@@ -159,6 +162,7 @@ func (s *session) output(b *bench, p []byte, now time.Duration) {
 		s.dropTerm()
 		return
 	}
+	s.margins.scan(p)
 	measuring := ph == phaseMeasure && s.receiver
 	if measuring {
 		s.mu.Lock()
@@ -194,6 +198,35 @@ func (s *session) output(b *bench, p []byte, now time.Duration) {
 			b.tok.scan(s.term, func(sender, n int) { s.recordLocked(b, sender, n, now) })
 		}
 	}
+}
+
+// setLRMM is what a server writes to turn left/right margins on: the
+// path for terminals that have them (parley's screen, band.go).
+const setLRMM = "\x1b[?69h"
+
+// marginWatch looks for setLRMM in a session's output, across chunks.
+// Owned by the session's reader goroutine; on is read after it ended or
+// under the session's lock while measuring.
+type marginWatch struct {
+	on   atomic.Bool
+	tail []byte // the end of the last chunk, which may start setLRMM
+}
+
+func (m *marginWatch) scan(p []byte) {
+	if m.on.Load() {
+		return
+	}
+	joined := p
+	if len(m.tail) > 0 {
+		joined = append(m.tail, p...)
+	}
+	if bytes.Contains(joined, []byte(setLRMM)) {
+		m.on.Store(true)
+		m.tail = nil
+		return
+	}
+	keep := min(len(joined), len(setLRMM)-1)
+	m.tail = append(m.tail[:0:0], joined[len(joined)-keep:]...)
 }
 
 // recordLocked notes that token (sender, n) is on the screen at now.

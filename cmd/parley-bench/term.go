@@ -44,6 +44,7 @@ type term struct {
 	top, bottom, left, right int
 
 	lrmm, autowrap, origin bool
+	declineLRMM            bool         // -margins decline: mode 69 is not recognized
 	modes                  map[int]bool // DEC private modes set (true) or reset, as asked back with DECRQM
 	saved                  [2]savedCursor
 	last                   rune // the last character printed, for REP
@@ -97,6 +98,9 @@ func (t *term) reset() {
 	t.modes = make(map[int]bool, len(recognizedModes))
 	for m, v := range recognizedModes {
 		t.modes[m] = v
+	}
+	if t.declineLRMM {
+		delete(t.modes, 69) // not recognized: asked, it says so; set, it ignores it
 	}
 	t.saved = [2]savedCursor{}
 	t.touchAll()
