@@ -169,8 +169,7 @@ func (l *historyLog) Append(ctx context.Context, room string, recs []Record) err
 			msgs = append(msgs, recs[i].Message)
 		}
 		err := l.hist.Append(ctx, msgs)
-		clear(msgs) // keep no texts alive between batches
-		lr.buf = msgs[:0]
+		lr.buf = reuse(msgs)
 		if err != nil {
 			for i := range recs {
 				recs[i].Seq = 0

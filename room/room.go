@@ -257,8 +257,22 @@ func (r *room) takeIncoming() []Record {
 }
 
 func (r *room) giveBack(in []Record) {
-	clear(in) // keep no texts alive
-	r.spare = in[:0]
+	r.spare = reuse(in)
+}
+
+// keepRecords is the largest buffer a room or the default Log keeps between
+// batches: the usual batch reuses it, and a burst's big buffer is let go
+// instead of being held by every room that once had one.
+const keepRecords = 64
+
+// reuse returns buf emptied for the next batch, or nil when it is too big
+// to keep. It keeps no texts alive.
+func reuse[T any](buf []T) []T {
+	if cap(buf) > keepRecords {
+		return nil
+	}
+	clear(buf)
+	return buf[:0]
 }
 
 func (r *room) hasIncoming() bool {
@@ -330,8 +344,7 @@ func (r *room) step() (ran, failed bool) {
 			}
 		}
 	}
-	clear(recs)
-	r.recs = recs[:0]
+	r.recs = reuse(recs)
 	all := r.takeIncoming()
 	in := all
 
