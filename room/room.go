@@ -323,12 +323,14 @@ func (r *room) step() (ran, failed bool) {
 	}
 	var err error
 	if len(recs) > 0 {
-		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
-		start := time.Now()
-		err = h.cfg.Log.Append(ctx, r.name, recs)
-		cancel()
-		if h.storeObserved {
+		if h.storeObserved { // a store or a Log that may wait: bound it, time it
+			ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+			start := time.Now()
+			err = h.cfg.Log.Append(ctx, r.name, recs)
+			cancel()
 			h.cfg.Observer.StoreLatency(time.Since(start), len(recs), err)
+		} else { // the in-process Log over no History: memory only, never waits
+			err = h.cfg.Log.Append(context.Background(), r.name, recs)
 		}
 		if err != nil {
 			h.cfg.Observer.MessageRefused("store")
@@ -345,6 +347,14 @@ func (r *room) step() (ran, failed bool) {
 		}
 	}
 	r.recs = reuse(recs)
+	// The in-process Log delivered this batch from inside Append, waking
+	// run for it: it is taken just below. Drop that wake-up, or run would
+	// call step once more for nothing; every caller of step calls it
+	// again until it finds no work, so no wake-up that matters is lost.
+	select {
+	case <-r.wake:
+	default:
+	}
 	all := r.takeIncoming()
 	in := all
 
@@ -375,7 +385,7 @@ func (r *room) step() (ran, failed bool) {
 		}
 	}
 	r.appended = max(r.appended, last)
-	in = r.advanceLocked(in, ^uint64(0), now)
+	r.advanceLocked(in, ^uint64(0), now) // all of it
 	if len(retry) > 0 {
 		r.queue = append(retry, r.queue...)
 	}
