@@ -171,15 +171,23 @@ func TestLogSharedByTwoHubsDeliversToBothInOneOrder(t *testing.T) {
 	}
 }
 
+// twoNodes starts two hubs that share one remoteLog, with alice on the
+// first (a) and bob on the second, and reads both up to a common line.
+func twoNodes(t *testing.T) (log *remoteLog, a *Hub, alice, bob *Session) {
+	t.Helper()
+	log = newRemoteLog()
+	a = newHub(t, Config{Log: log})
+	b := newHub(t, Config{Log: log})
+	alice = connect(t, a, "id-alice", "alice")
+	bob = connect(t, b, "id-bob", "bob")
+	syncAll(t, alice, bob)
+	return log, a, alice, bob
+}
+
 // A message the log refuses is shown on no node, and its sender hears it
 // failed: nothing is shown that was not stored.
 func TestLogRefusedIsShownNowhere(t *testing.T) {
-	log := newRemoteLog()
-	a := newHub(t, Config{Log: log})
-	b := newHub(t, Config{Log: log})
-	alice := connect(t, a, "id-alice", "alice")
-	bob := connect(t, b, "id-bob", "bob")
-	syncAll(t, alice, bob)
+	log, _, alice, bob := twoNodes(t)
 
 	log.mu.Lock()
 	log.refuse = func(recs []Record) bool { return recs[0].Text == "lost" }
@@ -197,12 +205,7 @@ func TestLogRefusedIsShownNowhere(t *testing.T) {
 // (nobody waits to hear a join failed, so the hub retries it): the log
 // holds it twice, but every session, on either node, is shown it once.
 func TestLogRetriedAppendIsShownOnce(t *testing.T) {
-	log := newRemoteLog()
-	a := newHub(t, Config{Log: log})
-	b := newHub(t, Config{Log: log})
-	alice := connect(t, a, "id-alice", "alice")
-	bob := connect(t, b, "id-bob", "bob")
-	syncAll(t, alice, bob)
+	log, a, alice, bob := twoNodes(t)
 
 	isDave := func(r Record) bool { return r.Kind == KindJoin && r.From == "dave" }
 	log.mu.Lock()
