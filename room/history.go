@@ -2,10 +2,12 @@ package room
 
 import "context"
 
-// History stores the messages of rooms durably. The Hub calls Append from a
-// room's sequencer goroutine before anyone is shown the messages, so a message
-// that History refuses is never seen. Implementations must be safe for
-// concurrent use by several rooms.
+// History stores the messages of rooms durably. The default Log
+// (NewHistoryLog) calls Append from a room's sequencer goroutine before
+// anyone is shown the messages, so a message that History refuses is never
+// seen; the Hub reads it for the recent messages of a room it opens, for
+// scrollback and for search. Implementations must be safe for concurrent
+// use by several rooms.
 type History interface {
 	// Append stores msgs, which are already sequenced, all or none.
 	Append(ctx context.Context, msgs []Message) error

@@ -55,6 +55,11 @@ type Config struct {
 	QueueBytes int
 	// History stores messages durably; nil keeps them in memory only.
 	History History
+	// Log orders, commits and delivers the rooms' messages (log.go). Nil
+	// means NewHistoryLog(History): today's in-process sequencer, which
+	// commits to History. A Log shared with other processes makes their
+	// messages arrive in this hub's rooms like local ones.
+	Log Log
 	// Private stores private messages; nil keeps them nowhere.
 	Private PrivateHistory
 	// Search backs /search; nil turns it off.
@@ -145,6 +150,12 @@ type Hub struct {
 	mutes       atomic.Pointer[map[string]time.Time] // ID -> muted until (zero: until unmuted); copied on write under mu; see admin.go
 	nextSession uint64
 
+	// node is this hub's RecordID.Node, and storeObserved whether Log
+	// appends are reported as StoreLatency (there is a store or a Log
+	// given). Both are set by New and never change.
+	node          uint64
+	storeObserved bool
+
 	// eventsGrace is the constant of that name; tests shorten it before
 	// anyone connects. Read by Events goroutines without a lock.
 	eventsGrace time.Duration
@@ -213,18 +224,24 @@ func New(cfg Config) (*Hub, error) {
 	if err := safetext.ValidateName(cfg.DefaultRoom); err != nil {
 		return nil, fmt.Errorf("default room %q: %w", cfg.DefaultRoom, err)
 	}
+	storeObserved := cfg.History != nil || cfg.Log != nil
+	if cfg.Log == nil {
+		cfg.Log = NewHistoryLog(cfg.History)
+	}
 	h := &Hub{
-		cfg:        cfg,
-		log:        cfg.Logger,
-		commands:   builtinCommands(),
-		quit:       make(chan struct{}),
-		writes:     make(chan func(context.Context), 4096),
-		writerQuit: make(chan struct{}),
-		writerDone: make(chan struct{}),
-		members:    make(map[string]*member),
-		names:      make(map[string]string),
-		lastName:   make(map[string]string),
-		rooms:      make(map[string]*room),
+		cfg:           cfg,
+		log:           cfg.Logger,
+		commands:      builtinCommands(),
+		quit:          make(chan struct{}),
+		writes:        make(chan func(context.Context), 4096),
+		writerQuit:    make(chan struct{}),
+		writerDone:    make(chan struct{}),
+		members:       make(map[string]*member),
+		names:         make(map[string]string),
+		lastName:      make(map[string]string),
+		rooms:         make(map[string]*room),
+		node:          newNode(),
+		storeObserved: storeObserved,
 	}
 	h.eventsGrace = eventsGrace
 	r, err := h.loadRoom(context.Background(), RoomKey(cfg.DefaultRoom))
@@ -238,6 +255,15 @@ func New(cfg Config) (*Hub, error) {
 	h.idleEvery = idleEvery
 	go h.idleTicker()
 	return h, nil
+}
+
+// newNode returns a random, non-zero RecordID.Node.
+func newNode() uint64 {
+	for {
+		if n := rand.Uint64(); n != 0 {
+			return n
+		}
+	}
 }
 
 // writer is the goroutine that owns preference writes (settings, read

@@ -17,7 +17,8 @@ type Observer interface {
 	// SessionDropped counts sessions the hub ended itself, by a fixed
 	// reason ("slow", "kicked", "revoked").
 	SessionDropped(reason string)
-	// StoreLatency observes one History.Append of a batch.
+	// StoreLatency observes one Log.Append of a batch (with the default
+	// Log, the History.Append under it).
 	StoreLatency(d time.Duration, batch int, err error)
 	// CommandRun counts a command by its registered name.
 	CommandRun(name string)

@@ -3,6 +3,7 @@ package room
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -10,8 +11,9 @@ import (
 // instead of hanging the room.
 const storeTimeout = 5 * time.Second
 
-// room is one chat room. The sequencer goroutine (run) owns seq; every
-// other field is guarded by Hub.mu.
+// room is one chat room. The sequencer goroutine (run) owns the fields
+// marked so; incoming is guarded by inMu; every other field is guarded by
+// Hub.mu.
 type room struct {
 	hub  *Hub
 	name string // folded, without '#'
@@ -33,7 +35,20 @@ type room struct {
 	membersList []MemberInfo // Members' sorted list, shared; nil when it must be built again
 	wake        chan struct{}
 
-	seq uint64 // owned by run
+	// Owned by run (and read by step, which run calls):
+	delivered uint64            // the highest Seq fanned out (or skipped as a duplicate)
+	appended  uint64            // the highest Seq this hub's own Appends committed
+	nextID    uint64            // RecordID.N of the last message this hub appended
+	seenIDs   map[uint64]uint64 // RecordID.Node -> highest N shown: a retried Append is shown once
+	pending   []*op             // registrations waiting for delivery to reach their after
+	recs      []Record          // the batch being appended, reused
+
+	// inMu guards incoming: what the Log delivered and run has not fanned
+	// out yet. It is taken by the Log's delivery (any goroutine) and by run,
+	// never with Hub.mu held and never while taking another lock.
+	inMu     sync.Mutex
+	incoming []Record
+	spare    []Record // the other buffer, swapped with incoming by run
 }
 
 // op is one unit of work for a room's sequencer: an optional message to
@@ -45,6 +60,11 @@ type op struct {
 	ready    bool     // close the session's ready channel (the room it connected to)
 	notes    []string // notices for the registering session, after its backlog
 	done     chan error
+	id       RecordID // given by step at the first attempt, kept for retries
+	// Set by step for a registration (owned by run from then on):
+	after      uint64 // register once the room has shown every Seq up to this
+	readyAt    uint64 // and close ready once it has shown this one
+	registered bool
 }
 
 // loadRoom builds a room: first its access from the RoomStore, then its
@@ -62,6 +82,7 @@ func (h *Hub) loadRoom(ctx context.Context, name string) (*room, error) {
 		gone:     make(chan struct{}),
 		ring:     newRing(h.cfg.RingSize),
 		wake:     make(chan struct{}, 1),
+		seenIDs:  make(map[uint64]uint64),
 	}
 	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()
@@ -91,7 +112,7 @@ func (h *Hub) loadRoom(ctx context.Context, name string) (*room, error) {
 		if err != nil {
 			return nil, fmt.Errorf("room %s: recent history: %w", name, err)
 		}
-		r.seq = last
+		r.delivered, r.appended = last, last
 		for _, m := range recent {
 			r.ring.push(m)
 			if m.Kind == KindTopic {
@@ -131,14 +152,33 @@ func (r *room) enqueueLocked(o *op) {
 	}
 }
 
-// run is the room's sequencer goroutine. It takes queued work in batches:
-// numbers the messages, stores them in one History call (group commit), and
-// only then registers sessions and fans the messages out, in order.
+// run is the room's sequencer goroutine. It subscribes the room to the Log,
+// then takes queued work in batches: appends the messages to the Log in one
+// call (group commit), and fans out what the Log delivers, in the Log's
+// order, registering sessions at their place in that order (step).
 func (r *room) run() {
 	h := r.hub
 	defer h.wg.Done()
+	stop := r.subscribe()
+	defer func() {
+		if stop != nil {
+			stop()
+		}
+		r.abandonPending()
+	}()
 	backoff := time.Duration(0)
 	for {
+		if stop == nil { // the Log refused the subscription: try again
+			backoff = min(max(2*backoff, 50*time.Millisecond), 5*time.Second)
+			select {
+			case <-time.After(backoff):
+			case <-r.gone:
+			case <-h.quit:
+			}
+			if stop = r.subscribe(); stop != nil {
+				backoff = 0
+			}
+		}
 		select {
 		case <-r.wake:
 		case <-r.gone:
@@ -181,6 +221,66 @@ func (r *room) run() {
 	}
 }
 
+// subscribe asks the Log for the room's messages after the last one shown.
+// It returns nil (and logs why) when the Log refuses.
+func (r *room) subscribe() (stop func()) {
+	stop, err := r.hub.cfg.Log.Subscribe(r.name, r.delivered, r.receive)
+	if err != nil {
+		r.hub.log.Error("subscribing to the room's log failed; retrying", "room", r.name, "err", err)
+		return nil
+	}
+	return stop
+}
+
+// receive is the room's delivery from the Log: it keeps recs for run and
+// wakes it. It may run on any goroutine (the room's own, inside Append, for
+// the in-process Log).
+func (r *room) receive(recs []Record) {
+	r.inMu.Lock()
+	r.incoming = append(r.incoming, recs...)
+	r.inMu.Unlock()
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// takeIncoming returns what the Log delivered since the last call; run
+// gives the slice back with giveBack when done with it.
+func (r *room) takeIncoming() []Record {
+	r.inMu.Lock()
+	in := r.incoming
+	r.incoming = r.spare[:0]
+	r.inMu.Unlock()
+	r.spare = nil
+	return in
+}
+
+func (r *room) giveBack(in []Record) {
+	r.spare = reuse(in)
+}
+
+// keepRecords is the largest buffer a room or the default Log keeps between
+// batches: the usual batch reuses it, and a burst's big buffer is let go
+// instead of being held by every room that once had one.
+const keepRecords = 64
+
+// reuse returns buf emptied for the next batch, or nil when it is too big
+// to keep. It keeps no texts alive.
+func reuse[T any](buf []T) []T {
+	if cap(buf) > keepRecords {
+		return nil
+	}
+	clear(buf)
+	return buf[:0]
+}
+
+func (r *room) hasIncoming() bool {
+	r.inMu.Lock()
+	defer r.inMu.Unlock()
+	return len(r.incoming) > 0
+}
+
 // stepOK runs one batch and reports whether there was one.
 func (r *room) stepOK() bool {
 	ran, _ := r.step()
@@ -188,7 +288,10 @@ func (r *room) stepOK() bool {
 }
 
 // step processes one batch and reports whether there was one, and whether
-// the store failed (the caller backs off before the next batch).
+// the store failed (the caller backs off before the next batch). A batch is
+// the queued work and what the Log delivered: the queued messages are
+// appended first, so that the Log's delivery of them (synchronous for the
+// in-process Log) is fanned out in this same step.
 func (r *room) step() (ran, failed bool) {
 	h := r.hub
 	h.mu.Lock()
@@ -201,78 +304,93 @@ func (r *room) step() (ran, failed bool) {
 		r.queue = nil
 	}
 	h.mu.Unlock()
-	if len(batch) == 0 {
+	if len(batch) == 0 && !r.hasIncoming() {
 		return false, false
 	}
 
 	now := h.cfg.Now()
-	seq := r.seq
-	var msgs []Message
+	recs := r.recs[:0]
 	for _, o := range batch {
 		if o.msg.Kind == 0 {
 			continue
 		}
-		seq++
-		o.msg.Seq = seq
+		if o.id == (RecordID{}) {
+			r.nextID++
+			o.id = RecordID{Node: h.node, N: r.nextID}
+		}
 		o.msg.Time = now
-		msgs = append(msgs, o.msg)
+		recs = append(recs, Record{ID: o.id, Message: o.msg})
 	}
 	var err error
-	if hist := h.cfg.History; hist != nil && len(msgs) > 0 {
-		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
-		start := time.Now()
-		err = hist.Append(ctx, msgs)
-		cancel()
-		h.cfg.Observer.StoreLatency(time.Since(start), len(msgs), err)
+	if len(recs) > 0 {
+		if h.storeObserved { // a store or a Log that may wait: bound it, time it
+			ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+			start := time.Now()
+			err = h.cfg.Log.Append(ctx, r.name, recs)
+			cancel()
+			h.cfg.Observer.StoreLatency(time.Since(start), len(recs), err)
+		} else { // the in-process Log over no History: memory only, never waits
+			err = h.cfg.Log.Append(context.Background(), r.name, recs)
+		}
 		if err != nil {
 			h.cfg.Observer.MessageRefused("store")
-			h.log.Error("storing messages failed; not delivered", "room", r.name, "count", len(msgs), "err", err)
+			h.log.Error("storing messages failed; not delivered", "room", r.name, "count", len(recs), "err", err)
 			err = Errorf("not sent: the server could not store your message, please try again")
+		} else {
+			j := 0
+			for _, o := range batch {
+				if o.msg.Kind != 0 {
+					o.msg.Seq = recs[j].Seq
+					j++
+				}
+			}
 		}
 	}
-	if err == nil {
-		r.seq = seq
+	r.recs = reuse(recs)
+	// The in-process Log delivered this batch from inside Append, waking
+	// run for it: it is taken just below. Drop that wake-up, or run would
+	// call step once more for nothing; every caller of step calls it
+	// again until it finds no work, so no wake-up that matters is lost.
+	select {
+	case <-r.wake:
+	default:
 	}
+	all := r.takeIncoming()
+	in := all
 
 	h.mu.Lock()
 	var retry []*op
+	last := r.appended // the last Seq this hub committed before the op at hand
 	for _, o := range batch {
+		committed := err == nil && o.msg.Kind != 0
 		if err != nil && o.done == nil && o.msg.Kind != 0 {
 			// Nobody waits to hear this failed (joins, leaves, renames):
 			// keep it, in order, for the next batch instead of losing it.
-			retry = append(retry, &op{msg: o.msg})
+			retry = append(retry, &op{msg: o.msg, id: o.id})
 		}
-		// The identity may have left the room since this was queued.
-		if s := o.register; s != nil && !s.closed && r.members[s.m.id] != nil {
-			r.sessions[s] = struct{}{}
-			s.backlogs[r.name] = r.ring.last(h.cfg.Backlog)
-			if o.enter {
-				h.deliverLocked(s, Message{Time: now, Room: r.name, Kind: KindEnter})
+		if o.register != nil {
+			// The session comes in after everything this hub committed
+			// before it, and before its own message: the place it had in
+			// the queue.
+			o.after, o.readyAt = last, last
+			if committed {
+				o.after, o.readyAt = o.msg.Seq-1, o.msg.Seq
 			}
-			for _, n := range o.notes {
-				h.deliverLocked(s, Message{Time: now, Kind: KindNotice, Text: n})
-			}
+			in = r.advanceLocked(in, o.after, now)
+			r.pending = append(r.pending, o)
+			r.registerLocked(now)
 		}
-		if err == nil && o.msg.Kind != 0 {
-			if o.msg.Kind == KindTopic {
-				r.topic = o.msg.Text
-			}
-			r.ring.push(o.msg)
-			h.cfg.Observer.MessageStored(o.msg.Kind, 1)
-			shared := new(Message) // one for every receiver
-			*shared = o.msg
-			for s := range r.sessions {
-				h.deliverSharedLocked(s, shared)
-			}
-		}
-		if s := o.register; s != nil && o.ready {
-			close(s.ready)
+		if committed {
+			last = o.msg.Seq
 		}
 	}
+	r.appended = max(r.appended, last)
+	r.advanceLocked(in, ^uint64(0), now) // all of it
 	if len(retry) > 0 {
 		r.queue = append(retry, r.queue...)
 	}
 	h.mu.Unlock()
+	r.giveBack(all)
 
 	for _, o := range batch {
 		if o.done != nil {
@@ -280,4 +398,88 @@ func (r *room) step() (ran, failed bool) {
 		}
 	}
 	return true, err != nil
+}
+
+// advanceLocked fans out the Records of in up to Seq upTo, in order,
+// registering waiting sessions at their places, and returns the rest.
+// Hub.mu is held.
+func (r *room) advanceLocked(in []Record, upTo uint64, now time.Time) []Record {
+	h := r.hub
+	for len(in) > 0 && in[0].Seq <= upTo {
+		rec := &in[0]
+		in = in[1:]
+		r.registerLocked(now)
+		if rec.Seq <= r.delivered {
+			continue // delivered twice by the Log
+		}
+		r.delivered = rec.Seq
+		if id := rec.ID; id.Node != 0 {
+			if id.N <= r.seenIDs[id.Node] {
+				continue // a retried Append committed again: shown once
+			}
+			r.seenIDs[id.Node] = id.N
+		}
+		if rec.Kind == KindTopic {
+			r.topic = rec.Text
+		}
+		r.ring.push(rec.Message)
+		h.cfg.Observer.MessageStored(rec.Kind, 1)
+		shared := new(Message) // one for every receiver
+		*shared = rec.Message
+		for s := range r.sessions {
+			h.deliverSharedLocked(s, shared)
+		}
+	}
+	r.registerLocked(now)
+	return in
+}
+
+// registerLocked registers, in order, the waiting sessions whose place the
+// room has reached, and closes a connecting session's ready channel once
+// the room has shown its own message (its join). Hub.mu is held.
+func (r *room) registerLocked(now time.Time) {
+	h := r.hub
+	for len(r.pending) > 0 {
+		o := r.pending[0]
+		if !o.registered {
+			if r.delivered < o.after {
+				return
+			}
+			o.registered = true
+			// The identity may have left the room since this was queued.
+			if s := o.register; !s.closed && r.members[s.m.id] != nil {
+				r.sessions[s] = struct{}{}
+				s.backlogs[r.name] = r.ring.last(h.cfg.Backlog)
+				if o.enter {
+					h.deliverLocked(s, Message{Time: now, Room: r.name, Kind: KindEnter})
+				}
+				for _, n := range o.notes {
+					h.deliverLocked(s, Message{Time: now, Kind: KindNotice, Text: n})
+				}
+			}
+		}
+		if r.delivered < o.readyAt {
+			return
+		}
+		if o.ready {
+			close(o.register.ready)
+		}
+		r.pending[0] = nil
+		r.pending = r.pending[1:]
+	}
+	r.pending = nil
+}
+
+// abandonPending lets sessions still waiting for their place go on when the
+// room stops (only a remote Log can leave any): nothing more will come.
+func (r *room) abandonPending() {
+	h := r.hub
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, o := range r.pending {
+		if o.ready {
+			close(o.register.ready)
+		}
+	}
+	r.pending = nil
 }
