@@ -353,7 +353,8 @@ func (s *Server) verified(ctx ssh.Context, key gossh.PublicKey) error {
 		ctx.SetValue(refusedKey{}, refusal{key: key, err: err})
 		return err
 	}
-	ctx.SetValue(keySlotKey{}, release)
+	forget := s.live.add(entry.Fingerprint, ctx)
+	ctx.SetValue(keySlotKey{}, func() { forget(); release() })
 	if t, ok := ctx.Value(ticketKey{}).(guard.Ticket); ok {
 		t.Authenticated()
 	}

@@ -64,10 +64,30 @@ func (s *Server) keysChanged(snap *keys.Snapshot, _ []keys.LineError) {
 			s.log.Info("disconnected a key that is no longer allowed", "fingerprint", id, "sessions", n, "why", why)
 		}
 	}
+	// Connections that hold no session at all (or only ones the hub does
+	// not see, such as a command still reading its input) go too, a moment
+	// later: the sessions just disconnected first say why on their screens.
+	time.AfterFunc(revokeGrace, s.closeDisallowedConns)
 	if n := s.hub.RightsChanged(); n > 0 {
 		s.log.Info("former admins taken out of private rooms", "people", n)
 	}
 	s.armExpiry()
+}
+
+// revokeGrace is how long a removed or expired key's connections are left
+// to end by themselves (their sessions saying why) before they are closed.
+const revokeGrace = 3 * time.Second
+
+// closeDisallowedConns closes every connection of a key that the current
+// authorized keys no longer allow (removed, or its expiry-time passed).
+func (s *Server) closeDisallowedConns() {
+	snap, now := s.keys.Current(), s.expiry.now()
+	if n := s.live.closeUnless(func(fp string) bool {
+		e, ok := snap.ByFingerprint(fp)
+		return ok && !e.Expired(now)
+	}); n > 0 {
+		s.log.Info("closed the connections of keys no longer allowed", "connections", n)
+	}
 }
 
 // expiryTimer is the one timer that fires at the nearest expiry-time of the

@@ -104,3 +104,34 @@ func TestExpiredKeyRefusedAtEveryUse(t *testing.T) {
 		}
 	}
 }
+
+// TestIdleConnectionOfARemovedKeyIsClosed: a connection that authenticated
+// but never opened a session is closed when its key is removed from
+// authorized_keys, like the sessions of that key.
+func TestIdleConnectionOfARemovedKeyIsClosed(t *testing.T) {
+	alice, bob := newTUser(t, "alice"), newTUser(t, "bob")
+	ts := startTestServer(t, "", alice.line("admin"), bob.line(""))
+	idle, err := ts.dial(bob, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	kept, err := ts.dial(alice, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kept.Close()
+	closed := make(chan error, 1)
+	go func() { closed <- idle.Wait() }()
+
+	ts.rewriteKeys(t, alice.line("admin"))
+	select {
+	case <-closed:
+	case <-time.After(revokeGrace + 10*time.Second):
+		t.Fatal("the idle connection of a removed key is still open")
+	}
+	// The key that stays keeps its connection.
+	if r := runOn(t, kept, "who", ""); r.code != 0 {
+		t.Errorf("alice's connection after bob's removal: exit %d, %q", r.code, r.stderr)
+	}
+}

@@ -107,6 +107,7 @@ type Server struct {
 	gate     *guard.Gate
 	sessions *guard.Sessions
 	keyConns *guard.Sessions // authenticated connections per key
+	live     liveConns       // the same connections, to close those of a key no longer allowed (liveconns.go)
 	telling  chan struct{}   // semaphore: refused connections being told why (defences.go)
 	proxy    proxyTrust      // nil without Config.ProxyProtocol
 	access   *access.Control // bans and invites (admin.go, guest.go)
