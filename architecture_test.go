@@ -24,6 +24,10 @@ var layering = map[string][]string{
 	"guard":    {"parley/"},
 	"safetext": {"parley/"},
 	"screen":   {"parley/"},
+	// The web front door is an adapter onto the domain beside server: it
+	// reaches identities through its own port, never SSH, keys or storage.
+	"web": {"parley/server", "parley/store", "parley/keys", "parley/access", "parley/guard",
+		"parley/tui", "parley/screen", "parley/cli", "parley/ops", "charm.land/", "golang.org/x/crypto", "database/sql", "modernc.org/"},
 	// Storage implements ports; it never calls up into a front door.
 	"store": {"parley/server", "parley/tui", "parley/screen", "charm.land/", "golang.org/x/crypto"},
 }
