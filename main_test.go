@@ -56,6 +56,9 @@ func startChild(t *testing.T, dataDir string, args ...string) *child {
 	if !slices.Contains(args, "--ops") {
 		base = append(base, "--ops", "")
 	}
+	if !slices.Contains(args, "--web") {
+		base = append(base, "--web", "")
+	}
 	cmd := exec.Command(bin, append(base, args...)...)
 	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
 	out, err := cmd.StdoutPipe()

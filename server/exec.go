@@ -55,6 +55,7 @@ func init() {
 		{name: "rooms", args: "[--json]", help: "list the rooms", run: (*execCall).rooms},
 		{name: "say", args: "[-r ROOM] [TEXT]", help: "post TEXT, or each line of stdin, as a message", run: (*execCall).say},
 		{name: "tail", args: "[-r ROOM] [-n N] [-f] [--json]", help: "print the last N messages (default 50); -f prints new ones from now on (with -n N, the last N first)", run: (*execCall).tail},
+		{name: "web", help: "print a one-time link that signs a browser in as you (works once, for 10 minutes)", run: (*execCall).web},
 		{name: "join", args: "CODE", help: "add a new key with an invite code (for keys not on the list yet)", run: (*execCall).joinKnown},
 		{name: "keys", args: "add|list|remove ...", help: "manage the authorized keys (keys help)", admin: true, run: (*execCall).keys},
 		{name: "kick", args: "NAME [REASON]", help: "disconnect someone", admin: true, run: (*execCall).kick},

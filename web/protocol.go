@@ -11,16 +11,16 @@ import (
 
 // Frame types the server sends.
 const (
-	typeHello    = "hello"    // who the page is signed in as
-	typeRooms    = "rooms"    // the rooms the person is in
-	typeMembers  = "members"  // who is in one room
-	typeBacklog  = "backlog"  // a room's recent messages, on entering it
-	typeMessage  = "message"  // one event, as the terminal screen gets it
-	typeError    = "error"    // what the person sent was refused
-	typeEnd      = "end"      // the session ended: reason, then the socket closes
-	typeSend     = "send"     // page -> server: a line typed in the composer
-	typeSwitch   = "switch"   // page -> server: show and post to another room
-	maxFrameRead = 64 << 10   // bytes: far above a message's caps (safetext), far below harm
+	typeHello    = "hello"   // who the page is signed in as
+	typeRooms    = "rooms"   // the rooms the person is in
+	typeMembers  = "members" // who is in one room
+	typeBacklog  = "backlog" // a room's recent messages, on entering it
+	typeMessage  = "message" // one event, as the terminal screen gets it
+	typeError    = "error"   // what the person sent was refused
+	typeEnd      = "end"     // the session ended: reason, then the socket closes
+	typeSend     = "send"    // page -> server: a line typed in the composer
+	typeSwitch   = "switch"  // page -> server: show and post to another room
+	maxFrameRead = 64 << 10  // bytes: far above a message's caps (safetext), far below harm
 )
 
 // outFrame is a frame from the server. Only the fields of its type are set.

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// The done-when of issue 17's first slice: start parley, get a sign-in
+// link from `ssh host web`, and the browser is signed in as that key.
+func TestWebSignInLinkFromSSHSignsTheBrowserIn(t *testing.T) {
+	data := t.TempDir()
+	signer, line := newKey(t)
+	if err := os.WriteFile(filepath.Join(data, "authorized_keys"), []byte(`name="alice" `+line+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := startChild(t, data, "--web", "127.0.0.1:0")
+	webLine, err := c.stdout.ReadString('\n')
+	if err != nil {
+		t.Fatalf("no line after the join line: %v", err)
+	}
+	m := regexp.MustCompile(`^Web page on (http://127\.0\.0\.1:\d+) \(sign in with the link from: ssh -p \d+ 127\.0\.0\.1 web\)`).FindStringSubmatch(webLine)
+	if m == nil {
+		t.Fatalf("web line %q", webLine)
+	}
+	base := m[1]
+
+	client, err := ssh.Dial("tcp", c.addr, &ssh.ClientConfig{User: "alice", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
+		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	sess, err := client.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := sess.Output("web")
+	if err != nil {
+		t.Fatalf("ssh web: %v %s", err, out)
+	}
+	link := regexp.MustCompile(regexp.QuoteMeta(base) + `/signin#(\S+)`).FindStringSubmatch(string(out))
+	if link == nil {
+		t.Fatalf("ssh web printed %q, no link to %s", out, base)
+	}
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	req, _ := http.NewRequest(http.MethodPost, base+"/api/signin", strings.NewReader(`{"token":"`+link[1]+`"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", base)
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("sign in: %s %s", resp.Status, body)
+	}
+	resp, err = hc.Get(base + "/api/me")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var me struct{ ID, Name string }
+	_ = json.NewDecoder(resp.Body).Decode(&me)
+	resp.Body.Close()
+	if me.Name != "alice" || me.ID != ssh.FingerprintSHA256(signer.PublicKey()) {
+		t.Fatalf("/api/me = %+v, want alice's key", me)
+	}
+}
+
+func TestWebFlags(t *testing.T) {
+	env := func(m map[string]string) lookupFunc {
+		return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+	}
+	for _, tc := range []struct {
+		name      string
+		args      []string
+		env       map[string]string
+		addr, url string
+		err       string
+	}{
+		{name: "default", addr: defaultWeb},
+		{name: "env off", env: map[string]string{"PARLEY_WEB": ""}, addr: ""},
+		{name: "flag off", args: []string{"--web", ""}, env: map[string]string{"PARLEY_WEB": ":9000"}, addr: ""},
+		{name: "flag over env", args: []string{"--web", ":8181"}, env: map[string]string{"PARLEY_WEB": ":9000"}, addr: ":8181"},
+		{name: "url", args: []string{"--web-url", "https://chat.example.com"}, addr: defaultWeb, url: "https://chat.example.com"},
+		{name: "url env", env: map[string]string{"PARLEY_WEB_URL": "https://chat.example.com/"}, addr: defaultWeb, url: "https://chat.example.com/"},
+		{name: "bad addr", args: []string{"--web", "8080"}, err: "--web"},
+		{name: "bad url", args: []string{"--web-url", "chat.example.com"}, err: "--web-url"},
+		{name: "url with a path", args: []string{"--web-url", "https://x.example/chat"}, err: "--web-url"},
+	} {
+		o, err := parseOptions(tc.args, env(tc.env), io.Discard)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%s: err %v, want one naming %s", tc.name, err, tc.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		if o.web.addr != tc.addr || o.web.url != tc.url {
+			t.Errorf("%s: addr %q url %q, want %q %q", tc.name, o.web.addr, o.web.url, tc.addr, tc.url)
+		}
+	}
+}
