@@ -67,7 +67,7 @@ function appendText(el, text) {
 function fmtTime(t) {
   const d = new Date(t);
   if (isNaN(d)) return "";
-  return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  return String(d.getHours()).padStart(2, "0") + ":" + String(d.getMinutes()).padStart(2, "0");
 }
 
 function mentions(text) {
@@ -98,12 +98,12 @@ function row(m) {
   const who = m.from || m.text;
   switch (m.kind) {
     case "chat":
-      body.append(nameEl(m.from, m.fromId));
+      body.append(nameEl(m.from, m.fromId), " ");
       appendText(body, m.text);
       if (m.fromId !== state.me.id && mentions(m.text)) li.classList.add("mention");
       break;
     case "emote":
-      body.append("* ", nameEl(m.from, m.fromId));
+      body.append("* ", nameEl(m.from, m.fromId), " ");
       appendText(body, m.text);
       break;
     case "join":
@@ -120,7 +120,8 @@ function row(m) {
       break;
     case "topic":
       li.className = "event";
-      body.textContent = "~ " + m.from + " set the topic: " + m.text;
+      body.textContent = "~ " + m.from + " set the topic: ";
+      appendText(body, m.text);
       break;
     case "announce":
       li.className = "announce";
@@ -130,7 +131,7 @@ function row(m) {
       li.className = "private";
       const out = m.fromId === state.me.id;
       body.append(out ? "[private] to " : "[private] from ");
-      body.append(out ? nameEl(m.to, m.toId) : nameEl(m.from, m.fromId));
+      body.append(out ? nameEl(m.to, m.toId) : nameEl(m.from, m.fromId), " ");
       appendText(body, m.text);
       break;
     }
@@ -200,16 +201,23 @@ function renderRooms() {
     return li;
   });
   list.replaceChildren(...items);
+  let others = 0;
+  for (const r of state.rooms) if (r.name !== state.current) others += view(r.name).unread;
+  $("toggle-rooms").textContent = others > 0 ? "# " + (others > 99 ? "99+" : others) : "#";
+  $("toggle-rooms").setAttribute("aria-label", others > 0 ? "Rooms: " + others + " unread" : "Rooms");
   const cur = state.rooms.find((r) => r.name === state.current);
   $("room-name").textContent = "#" + state.current;
-  $("room-topic").textContent = cur && cur.topic ? cur.topic : "";
-  $("input").placeholder = "Message #" + state.current + "  (/help for commands)";
+  $("room-topic").replaceChildren();
+  if (cur && cur.topic) appendText($("room-topic"), cur.topic);
+  $("input").placeholder = "Message #" + state.current;
   document.title = "#" + state.current + " · parley";
 }
 
 function renderMembers() {
   const v = view(state.current);
   $("members-title").textContent = "People · " + v.members.length;
+  $("toggle-members").textContent = "☺ " + v.members.length;
+  $("toggle-members").setAttribute("aria-label", "People in this room: " + v.members.length);
   $("member-list").replaceChildren(...v.members.map((m) => {
     const li = document.createElement("li");
     if (m.away) { li.className = "away"; li.title = "away: " + m.away; }
@@ -433,6 +441,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("toggle-rooms").addEventListener("click", () => toggle("rooms"));
   $("toggle-members").addEventListener("click", () => toggle("members"));
   document.addEventListener("keydown", (e) => { if (e.key === "Escape") closePanels(); });
+  $("conversation").addEventListener("click", closePanels);
   $("signout").addEventListener("click", async () => {
     await fetch("/api/signout", { method: "POST", headers: { "X-CSRF-Token": state.me.csrf }, credentials: "same-origin" });
     state.ended = true;
