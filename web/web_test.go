@@ -507,3 +507,42 @@ func FuzzCloseReason(f *testing.F) {
 }
 
 var _ = json.Marshal
+
+func TestAPageThatStopsReadingIsDisconnectedNotWaitedFor(t *testing.T) {
+	e := newEnv(t, room.Config{QueueSize: 8})
+	e.ids.add(aliceID, "alice")
+	bob := e.hubSession(bobID, "bob")
+	go func() { // bob reads everything
+		for range bob.Events() {
+		}
+	}()
+	b := e.browser()
+	b.signIn(aliceID)
+	ws := b.connect()
+	ws.waitFrame("members", func(f rawFrame) bool { return f.Type == typeMembers }) // then stop reading
+	big := strings.Repeat("flood ", safetext.MaxMessageRunes/6)
+	online := func() bool {
+		for _, id := range e.hub.OnlineIDs() {
+			if id == aliceID {
+				return true
+			}
+		}
+		return false
+	}
+	sent := 0
+	start := time.Now()
+	for online() {
+		if sent == 5000 || time.Since(start) > testWait {
+			t.Fatalf("alice's page read nothing and is still in the room after %d messages", sent)
+		}
+		if err := bob.Send(t.Context(), big); err != nil {
+			t.Fatalf("bob's message %d: %v (a slow page must not hold up the sender)", sent, err)
+		}
+		sent++
+	}
+	end := ws.waitFrame("end", func(f rawFrame) bool { return f.Type == typeEnd })
+	if !strings.Contains(end.Reason, "keep up") {
+		t.Fatalf("end frame %s: want the slow-consumer reason", end.Reason)
+	}
+	t.Logf("disconnected after %d messages of %d bytes", sent, len(big))
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/coder/websocket"
@@ -18,6 +19,9 @@ import (
 // frame and in the "end" frame before it. The page does not reconnect by
 // itself after it.
 const statusEnded websocket.StatusCode = 4000
+
+// endGrace is how long an ended session's page has to read the rest.
+const endGrace = 5 * time.Second
 
 // wsConn is one WebSocket of a signed-in browser and its room session.
 type wsConn struct {
@@ -45,12 +49,17 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		return // Accept has answered
 	}
 	c.SetReadLimit(maxFrameRead)
-	ctx := r.Context()
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
 	sess, err := s.cfg.Hub.Connect(ctx, id)
 	if err != nil {
 		_ = c.Close(websocket.StatusTryAgainLater, "could not join the chat: "+room.UserMessage(s.log, err))
 		return
 	}
+	// Once the session has ended, the page has endGrace to take what was
+	// queued and the reason; a page that has stopped reading is cut off
+	// then (a write to it may be stuck until writeTimeout otherwise).
+	sess.OnEnd(func() { time.AfterFunc(endGrace, cancel) })
 	wc := &wsConn{s: s, c: c, sess: sess, ctx: ctx}
 	s.mu.Lock()
 	closed := s.closed
