@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -29,7 +28,6 @@ type wsConn struct {
 	c    *websocket.Conn
 	sess *room.Session
 	ctx  context.Context
-	once sync.Once
 }
 
 // serveWS is GET /ws?csrf=TOKEN: the page's live connection.
