@@ -282,6 +282,9 @@ func TestBrowserLayoutsAndScreenshots(t *testing.T) {
 	}
 	waitJS(t, ctx, "an unread badge on #ops", `document.querySelector('#room-list button[data-room="ops"] .badge')?.textContent === "1"`)
 	waitJS(t, ctx, "the reply shown", logHas("ship it"))
+	if live := evalJS[string](t, ctx, `document.getElementById("log").getAttribute("aria-live")`); live != "polite" {
+		t.Errorf("the conversation's aria-live is %q: new messages are not announced", live)
+	}
 
 	for _, size := range []struct {
 		name string

@@ -47,6 +47,10 @@ const (
 	signInRate  = rate.Limit(1.0 / 6) // one every 6 seconds after the burst
 	signInBurst = 5
 	maxLimiters = 10000
+	// maxPagesPerIdentity bounds the open pages (WebSockets) of one
+	// identity, as SSH bounds its sessions per key; maxPages all of them.
+	maxPagesPerIdentity = 8
+	maxPages            = 10000
 	// writeTimeout bounds one WebSocket write: a page that does not read
 	// falls behind, its room queue fills and the hub ends its session.
 	writeTimeout = 10 * time.Second
@@ -99,6 +103,8 @@ type Server struct {
 	browsers map[[32]byte]*browser // sessions by cookie hash
 	limiters map[string]*rate.Limiter
 	conns    map[*wsConn]struct{} // open WebSockets, to close on Close
+	pages    map[string]int       // open pages by identity (reservePage)
+	pagesAll int
 	closed   bool
 }
 
@@ -123,7 +129,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: log, public: u, secure: u.Scheme == "https",
 		links: map[[32]byte]link{}, browsers: map[[32]byte]*browser{},
-		limiters: map[string]*rate.Limiter{}, conns: map[*wsConn]struct{}{}}
+		limiters: map[string]*rate.Limiter{}, conns: map[*wsConn]struct{}{}, pages: map[string]int{}}
 	static, err := fs.Sub(staticFiles, "static")
 	if err != nil {
 		return nil, fmt.Errorf("web: embedded files: %w", err)

@@ -512,10 +512,6 @@ func TestAPageThatStopsReadingIsDisconnectedNotWaitedFor(t *testing.T) {
 	e := newEnv(t, room.Config{QueueSize: 8})
 	e.ids.add(aliceID, "alice")
 	bob := e.hubSession(bobID, "bob")
-	go func() { // bob reads everything
-		for range bob.Events() {
-		}
-	}()
 	b := e.browser()
 	b.signIn(aliceID)
 	ws := b.connect()
@@ -539,10 +535,56 @@ func TestAPageThatStopsReadingIsDisconnectedNotWaitedFor(t *testing.T) {
 			t.Fatalf("bob's message %d: %v (a slow page must not hold up the sender)", sent, err)
 		}
 		sent++
+		// bob reads his own copy before sending again: his queue stays short
+		// however slowly this test is scheduled.
+		for got := false; !got; {
+			msgs, ok := bob.Receive(nil, 64)
+			if !ok {
+				t.Fatalf("bob's session ended: %s", bob.Reason())
+			}
+			for _, m := range msgs {
+				got = got || (m.Kind == room.KindChat && m.FromID == bobID)
+			}
+		}
 	}
 	end := ws.waitFrame("end", func(f rawFrame) bool { return f.Type == typeEnd })
 	if !strings.Contains(end.Reason, "keep up") {
 		t.Fatalf("end frame %s: want the slow-consumer reason", end.Reason)
 	}
 	t.Logf("disconnected after %d messages of %d bytes", sent, len(big))
+}
+
+func TestOpenPagesPerIdentityAreCapped(t *testing.T) {
+	e := newEnv(t, room.Config{})
+	e.ids.add(aliceID, "alice")
+	e.ids.add(bobID, "bob")
+	b := e.browser()
+	b.signIn(aliceID)
+	var open []*wsClient
+	for range maxPagesPerIdentity {
+		ws := b.connect()
+		ws.waitFrame("hello", func(f rawFrame) bool { return f.Type == typeHello })
+		open = append(open, ws)
+	}
+	_, resp, err := b.dial("", b.csrf)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("page %d: %v, want 429", maxPagesPerIdentity+1, err)
+	}
+	other := e.browser() // someone else is not limited by alice's pages
+	other.signIn(bobID)
+	other.connect().waitFrame("bob's hello", func(f rawFrame) bool { return f.Type == typeHello })
+	// Closing one page makes room for another.
+	open[0].c.Close(websocket.StatusNormalClosure, "")
+	deadline := time.Now().Add(testWait)
+	for {
+		c, _, err := b.dial("", b.csrf)
+		if err == nil {
+			c.CloseNow()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no page could open after one closed: %v", err)
+		}
+		<-time.After(10 * time.Millisecond) // poll interval while the closed page's handler returns
+	}
 }

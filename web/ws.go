@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 	"unicode/utf8"
@@ -41,6 +42,11 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusForbidden, "cross-origin WebSocket or wrong CSRF token refused")
 		return
 	}
+	if !s.reservePage(id.ID) {
+		httpError(w, http.StatusTooManyRequests, fmt.Sprintf("you already have %d pages open; close one first", maxPagesPerIdentity))
+		return
+	}
+	defer s.releasePage(id.ID)
 	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: []string{s.public.Host, r.Host}})
 	if err != nil {
 		s.log.Debug("web: websocket accept", "err", err)
@@ -81,6 +87,28 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	sess.Close(room.ReasonDisconnected) // the page went away (or was ended: closing twice does nothing)
 	<-done
 	c.CloseNow()
+}
+
+// reservePage counts one more open page of identity id, unless it has
+// maxPagesPerIdentity already, or all identities maxPages.
+func (s *Server) reservePage(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pages[id] >= maxPagesPerIdentity || s.pagesAll >= maxPages {
+		return false
+	}
+	s.pages[id]++
+	s.pagesAll++
+	return true
+}
+
+func (s *Server) releasePage(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pagesAll--
+	if s.pages[id]--; s.pages[id] <= 0 {
+		delete(s.pages, id)
+	}
 }
 
 // end closes the room session with reason; the writer tells the page.
