@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -70,11 +73,51 @@ func TestWebSignInLinkFromSSHSignsTheBrowserIn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var me struct{ ID, Name string }
+	var me struct{ ID, Name, CSRF string }
 	_ = json.NewDecoder(resp.Body).Decode(&me)
 	resp.Body.Close()
 	if me.Name != "alice" || me.ID != ssh.FingerprintSHA256(signer.PublicKey()) {
 		t.Fatalf("/api/me = %+v, want alice's key", me)
+	}
+
+	// The page's WebSocket and SSH see each other's messages.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/ws?csrf="+url.QueryEscape(me.CSRF),
+		&websocket.DialOptions{HTTPClient: hc, HTTPHeader: http.Header{"Origin": {base}}})
+	if err != nil {
+		t.Fatalf("websocket: %v", err)
+	}
+	defer ws.CloseNow()
+	sshRun := func(cmd string) string {
+		s, err := client.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		out, err := s.CombinedOutput(cmd)
+		if err != nil {
+			t.Fatalf("ssh %s: %v %s", cmd, err, out)
+		}
+		return string(out)
+	}
+	sshRun("say hello from a terminal")
+	for {
+		_, data, err := ws.Read(ctx)
+		if err != nil {
+			t.Fatalf("waiting for the SSH message on the page: %v", err)
+		}
+		if strings.Contains(string(data), `"text":"hello from a terminal"`) {
+			break
+		}
+	}
+	if err := ws.Write(ctx, websocket.MessageText, []byte(`{"type":"send","text":"hello from a browser"}`)); err != nil {
+		t.Fatal(err)
+	}
+	for !strings.Contains(sshRun("tail -n 5"), "hello from a browser") {
+		if ctx.Err() != nil {
+			t.Fatal("the page's message never reached tail")
+		}
 	}
 }
 

@@ -70,6 +70,25 @@ func TestSignInLinkExpiresAfterTenMinutes(t *testing.T) {
 	}
 }
 
+func TestBrowserSessionsExpire(t *testing.T) {
+	e := newEnv(t, room.Config{})
+	e.ids.add(aliceID, "alice")
+	b := e.browser()
+	b.signIn(aliceID)
+	e.clock.add(SessionTTL + time.Second)
+	resp, err := b.c.Get(e.base + "/api/me")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("/api/me after %v: %s, want 401", SessionTTL, resp.Status)
+	}
+	if _, resp, err := b.dial("", b.csrf); err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("WebSocket after %v: %v, want 401", SessionTTL, err)
+	}
+}
+
 func TestSignInRefusedForARemovedKey(t *testing.T) {
 	e := newEnv(t, room.Config{})
 	e.ids.add(aliceID, "alice")
