@@ -216,7 +216,7 @@ func (s *Server) SignInLink(id string) (string, error) {
 		}
 	}
 	if len(s.links) >= maxLinks {
-		return "", errors.New("too many sign-in links are waiting to be used; try again in a few minutes")
+		return "", room.Errorf("too many sign-in links are waiting to be used; try again in a few minutes")
 	}
 	s.links[hashToken(token)] = link{id: id, expires: now.Add(LinkTTL)}
 	return s.public.String() + "/signin#" + token, nil
