@@ -324,6 +324,17 @@ func TestBrowserLayoutsAndScreenshots(t *testing.T) {
 	waitJS(t, ctx, "the phone width", "window.innerWidth === 360")
 	within(t, ctx, "open the people", chromedp.Click(chromedp.CSS("#toggle-members")))
 	waitJS(t, ctx, "the people panel", `getComputedStyle(document.getElementById("members")).display !== "none"`)
+	// It lies over the conversation, under the header, inside the screen,
+	// and leaves the conversation as it was.
+	if ok := evalJS[bool](t, ctx, `(() => {
+		const bar = document.querySelector(".bar").getBoundingClientRect();
+		const p = document.getElementById("members").getBoundingClientRect();
+		const log = document.getElementById("log").getBoundingClientRect();
+		return p.top >= bar.bottom - 1 && p.right <= window.innerWidth + 1 && p.bottom <= window.innerHeight + 1 &&
+			p.width > 150 && log.width >= window.innerWidth - 1 && log.top >= bar.bottom - 1;
+	})()`); !ok {
+		t.Error("phone: the open people panel is not laid over the conversation under the header")
+	}
 	if *updateScreenshots {
 		shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 		if err != nil {
