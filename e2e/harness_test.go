@@ -65,9 +65,6 @@ import (
 // (see testkit.WaitTimeout).
 const waitTimeout = testkit.WaitTimeout
 
-// pollInterval is how often eventually re-checks server state.
-const pollInterval = testkit.PollInterval
-
 // ---------------------------------------------------------------------------
 // Users and keys
 

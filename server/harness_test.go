@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -115,8 +114,6 @@ func startTestServerWith(t *testing.T, dir string, mod func(*Config), keyLines .
 }
 
 func (ts *testServer) hub() *room.Hub { return ts.srv.Hub() }
-
-func listenLoopback(t *testing.T) net.Listener { t.Helper(); return testkit.ListenLoopback(t) }
 
 // dial connects u with the SSH user name user (u.name when "") and
 // public-key authentication only.

@@ -100,4 +100,3 @@ func Run(c *ssh.Client, cmd, stdin string, timeout time.Duration) (Result, error
 	}
 	return r, nil
 }
-

@@ -19,14 +19,14 @@ import (
 
 // TermOptions shapes the terminal a Session opens.
 type TermOptions struct {
-	Name         string // who this is, for failure messages
-	Term         string // TERM; "" means xterm-256color
-	W, H         int    // the pty size claimed; 0 means 80x24
-	EmuW, EmuH   int    // the emulator's size; 0 means W, H (a client that lies about its window)
-	NoReader     bool   // never read the output: the server's writes block once the window is full
-	Prep         func(*ssh.Session) error // runs before the pty request (env, ...)
-	AfterPty     func(*ssh.Session) error // runs between the pty request and the shell
-	OnScreen     func(rows []string)      // sees the screen after every chunk, on a reader goroutine, under the session's lock
+	Name       string                   // who this is, for failure messages
+	Term       string                   // TERM; "" means xterm-256color
+	W, H       int                      // the pty size claimed; 0 means 80x24
+	EmuW, EmuH int                      // the emulator's size; 0 means W, H (a client that lies about its window)
+	NoReader   bool                     // never read the output: the server's writes block once the window is full
+	Prep       func(*ssh.Session) error // runs before the pty request (env, ...)
+	AfterPty   func(*ssh.Session) error // runs between the pty request and the shell
+	OnScreen   func(rows []string)      // sees the screen after every chunk, on a reader goroutine, under the session's lock
 }
 
 // Session is one interactive SSH session with a pty whose output (stdout
