@@ -23,6 +23,9 @@ import (
 // buildBinary compiles parley once per test run (testkit.Binary).
 var buildBinary = testkit.Binary
 
+// TestMain removes the parley binary the tests built once they are done.
+func TestMain(m *testing.M) { testkit.Main(m) }
+
 // child is a parley process started for a test: a testkit.Child, with the
 // fields under the names these tests use.
 type child struct {

@@ -198,3 +198,6 @@ func durLockDB(path string) (release func(), err error) {
 		db.Close()
 	}, nil
 }
+
+// TestMain removes the parley binary the tests built once they are done.
+func TestMain(m *testing.M) { testkit.Main(m) }

@@ -3,6 +3,7 @@ package testkit
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -17,12 +19,14 @@ import (
 // Binary builds the parley binary once per test binary (that is, once per
 // package run, whichever test asks first) and returns its path. The build
 // runs `go build parley` from the test's working directory, which is
-// inside the module.
+// inside the module. A package that uses it removes the build in its
+// TestMain with RemoveBinary.
 var Binary = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "parley-bin-")
 	if err != nil {
 		return "", err
 	}
+	binDir.Store(&dir)
 	bin := filepath.Join(dir, "parley")
 	out, err := exec.Command("go", "build", "-o", bin, "parley").CombinedOutput()
 	if err != nil {
@@ -30,6 +34,28 @@ var Binary = sync.OnceValues(func() (string, error) {
 	}
 	return bin, nil
 })
+
+// binDir is the directory Binary built into, once it has.
+var binDir atomic.Pointer[string]
+
+// RemoveBinary removes what Binary built, if it built anything. Call it
+// from TestMain after m.Run, when no test runs the binary any more.
+func RemoveBinary() error {
+	if dir := binDir.Load(); dir != nil {
+		return os.RemoveAll(*dir)
+	}
+	return nil
+}
+
+// Main runs a package's tests and then removes the binary they built:
+// func TestMain(m *testing.M) { testkit.Main(m) }.
+func Main(m *testing.M) {
+	code := m.Run()
+	if err := RemoveBinary(); err != nil {
+		fmt.Fprintf(os.Stderr, "testkit: remove the test binary: %v\n", err)
+	}
+	os.Exit(code)
+}
 
 // Child is a parley process started for a test. Stdout is left for the
 // test to read after the startup banner; Stderr collects the log.
