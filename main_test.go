@@ -81,10 +81,7 @@ func TestSIGTERMTellsUsersAndExitsZero(t *testing.T) {
 	if !strings.Contains(c.banner, "1 key(s) authorized") {
 		t.Fatalf("banner: %s", c.banner)
 	}
-	client, err := ssh.Dial("tcp", c.addr, &ssh.ClientConfig{
-		User: "alice", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
-		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second,
-	})
+	client, err := testkit.DialKey(c.addr, "alice", signer, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,10 +260,7 @@ func TestOpsListenerMetricsMoveWhenPeopleChat(t *testing.T) {
 		t.Fatalf("chat messages before anyone spoke: %q", got)
 	}
 
-	client, err := ssh.Dial("tcp", c.addr, &ssh.ClientConfig{
-		User: "alice", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
-		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second,
-	})
+	client, err := testkit.DialKey(c.addr, "alice", signer, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
