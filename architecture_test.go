@@ -26,6 +26,9 @@ var layering = map[string][]string{
 	"screen":   {"parley/"},
 	// Storage implements ports; it never calls up into a front door.
 	"store": {"parley/server", "parley/tui", "parley/screen", "charm.land/", "golang.org/x/crypto"},
+	// The test harness imports no parley package (server's internal tests
+	// use it); only testkit/inprocess builds a server.
+	"internal/testkit": {"parley/"},
 }
 
 func TestPackagesKeepTheirLayer(t *testing.T) {
@@ -55,5 +58,39 @@ func TestPackagesKeepTheirLayer(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestOnlyTestsImportTestkit keeps the test harness out of the binary:
+// parley/internal/testkit (and its subpackages) may be imported by _test.go
+// files and by testkit itself, nothing else.
+func TestOnlyTestsImportTestkit(t *testing.T) {
+	err := filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if name := d.Name(); path != "." && (strings.HasPrefix(name, ".") || name == "testdata") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") ||
+			strings.HasPrefix(filepath.ToSlash(path), "internal/testkit/") {
+			return nil
+		}
+		parsed, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		for _, imp := range parsed.Imports {
+			if p, _ := strconv.Unquote(imp.Path.Value); p == "parley/internal/testkit" || strings.HasPrefix(p, "parley/internal/testkit/") {
+				t.Errorf("%s imports %s: the test harness is for _test.go files only (ARCHITECTURE.md)", path, p)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
