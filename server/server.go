@@ -20,6 +20,7 @@ import (
 	"parley/access"
 	"parley/guard"
 	"parley/keys"
+	"parley/moderation"
 	"parley/room"
 	"parley/safetext"
 	"parley/store"
@@ -106,10 +107,12 @@ type Server struct {
 	store    *store.SQLite // nil with Store "memory"
 	gate     *guard.Gate
 	sessions *guard.Sessions
-	keyConns *guard.Sessions // authenticated connections per key
-	telling  chan struct{}   // semaphore: refused connections being told why (defences.go)
-	proxy    proxyTrust      // nil without Config.ProxyProtocol
-	access   *access.Control // bans and invites (admin.go, guest.go)
+	keyConns *guard.Sessions     // authenticated connections per key
+	telling  chan struct{}       // semaphore: refused connections being told why (defences.go)
+	proxy    proxyTrust          // nil without Config.ProxyProtocol
+	access   *access.Control     // bans and invites (admin.go, guest.go)
+	mod      *moderation.Service // kick, ban, mute, motd, whois (admin.go); set once in New
+	execs    []execCommand       // the commands of ssh host COMMAND (exec.go); set once in New
 	// keysMu serialises this process's edits of authorized_keys (keys
 	// over SSH, join).
 	keysMu    sync.Mutex
@@ -135,7 +138,7 @@ const (
 	keysFile    = "authorized_keys"
 	dbFile      = "parley.db"
 	motdFile    = "motd"
-	maxMOTD     = 4096
+	maxMOTD     = moderation.MaxMOTD
 )
 
 // New prepares a server: data dir, host key, authorized keys and rooms. It
