@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-
-	"parley/room"
 )
 
 // Surface is where a command can be run.
@@ -37,6 +35,9 @@ type Spec struct {
 	// JSON says that over exec the command takes --json and prints its
 	// reply's Data as JSON.
 	JSON bool
+	// Room says the command acts on a room: over exec it takes -r ROOM
+	// (the default room otherwise); in the chat it is the room on screen.
+	Room bool
 	// Min and Max bound how many words (positional arguments) it takes;
 	// Max < 0 means any number. Outside them the caller is shown the
 	// usage line.
@@ -49,9 +50,13 @@ type Spec struct {
 func (s Spec) ChatUsage() string { return strings.TrimSpace("/" + s.Name + " " + s.Args) }
 
 // ExecUsage is the usage line over exec, without the program:
-// "whois NAME [--json]".
+// "whois NAME [--json]", "who [-r ROOM] [--json]".
 func (s Spec) ExecUsage() string {
-	u := strings.TrimSpace(s.Name + " " + s.Args)
+	u := s.Name
+	if s.Room {
+		u += " [-r ROOM]"
+	}
+	u = strings.TrimSpace(u + " " + s.Args)
 	if s.JSON {
 		u += " [--json]"
 	}
@@ -79,6 +84,10 @@ type Call struct {
 	// Room is the room the caller is looking at (the chat) or named with
 	// -r (exec; the default room otherwise).
 	Room string
+	// On is the surface it was run from (Chat or Exec), for the few
+	// commands whose text differs between a notice and a terminal's
+	// stdout.
+	On Surface
 }
 
 // Rest returns the words from i on, joined by single spaces.
@@ -97,7 +106,8 @@ type Reply struct {
 	Data any
 }
 
-// Command is a declaration with its handler. Run returns an error made
+// Command is a declaration with its handler, for the commands that more
+// than one surface has. Run returns an error made
 // with room.Errorf to show the caller, ErrUsage to show the usage line, or
 // another error, which is logged and shown as a generic failure.
 type Command struct {
@@ -105,46 +115,6 @@ type Command struct {
 	Run func(c *Call) (Reply, error)
 }
 
-// ErrUsage asks the surface to show the command's usage line.
+// ErrUsage asks the surface to show the command's usage line: a Run
+// returns it for arguments it cannot read.
 var ErrUsage = errors.New("usage")
-
-// ForChat adapts c to the chat's registry: the room.Command /help lists and
-// the chat line runs. allow, when not nil, is asked before each run of an
-// admin command (whether the key is an admin key still); an error it
-// returns is shown instead.
-func ForChat(c Command, allow func(Actor) error) room.Command {
-	return room.Command{Name: c.Name, Args: c.Args, Help: c.Help, AdminOnly: c.Admin, Run: func(rc *room.Call) error {
-		a := Actor{ID: rc.Session.ID(), Name: rc.Session.Name(), Admin: rc.Session.Admin()}
-		if c.Admin && allow != nil {
-			if err := allow(a); err != nil {
-				return err
-			}
-		}
-		words := strings.Fields(rc.Args)
-		if !c.Words(len(words)) {
-			return rc.UsageError()
-		}
-		r, err := c.Run(&Call{Ctx: rc.Ctx, By: a, Words: words, Room: rc.Session.Room()})
-		if errors.Is(err, ErrUsage) {
-			return rc.UsageError()
-		}
-		if err != nil {
-			return err
-		}
-		rc.Session.Notice(r.Text)
-		return nil
-	}}
-}
-
-// Register adds the commands that have the Chat surface to reg.
-func Register(reg *room.Registry, cmds []Command, allow func(Actor) error) error {
-	for _, c := range cmds {
-		if c.On&Chat == 0 {
-			continue
-		}
-		if err := reg.Register(ForChat(c, allow)); err != nil {
-			return err
-		}
-	}
-	return nil
-}

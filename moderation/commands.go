@@ -11,7 +11,7 @@ import (
 )
 
 // Commands declares the commands of moderation, once for the chat line and
-// `ssh host NAME`; the front doors adapt them (command.ForChat, server's exec
+// `ssh host NAME`; the front doors adapt them (room.Shared, server's exec
 // runner) and generate their help from these.
 func (s *Service) Commands() []command.Command {
 	both := command.Chat | command.Exec

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode"
 
+	"parley/command"
 	"parley/safetext"
 )
 
@@ -133,7 +134,6 @@ func builtinCommands() *Registry {
 		}},
 		{Name: "msg", Args: "NAME TEXT", Help: "send a private message", Run: cmdMsg},
 		{Name: "reply", Args: "TEXT", Help: "answer the last private message", Run: cmdReply},
-		{Name: "who", Help: "list who is here, with idle times", Run: cmdWho},
 		{Name: "away", Args: "[REASON]", Help: "mark yourself away", Run: cmdAway},
 		{Name: "back", Help: "clear your away mark", Run: func(c *Call) error {
 			h := c.Hub
@@ -154,7 +154,6 @@ func builtinCommands() *Registry {
 		{Name: "topic", Args: "[TEXT]", Help: "show or set the room topic", Run: cmdTopic},
 		{Name: "join", Args: "#ROOM", Help: "enter a room, creating it if it does not exist", Run: cmdJoin},
 		{Name: "leave", Args: "[#ROOM]", Help: "leave this room (or the one named)", Run: cmdLeave},
-		{Name: "rooms", Help: "list the rooms", Run: cmdRooms},
 		{Name: "search", Args: "WORDS", Help: "find messages in this room and your private messages", Run: cmdSearch},
 		{Name: "jump", Args: "N", Help: "show message N of this room in context", Run: cmdJump},
 		{Name: "history", Args: "[N]", Help: "show your last N private messages", Run: cmdHistory},
@@ -167,6 +166,12 @@ func builtinCommands() *Registry {
 	} {
 		if err := r.Register(c); err != nil {
 			panic(err) // a programming error in the list above
+		}
+	}
+	for _, c := range shared { // declared once for the chat and exec (shared.go)
+		run := c.run
+		if err := r.Register(chatAdapter(c.Spec, nil, func(rc *Call, cc *command.Call) (command.Reply, error) { return run(rc.Hub, cc) })); err != nil {
+			panic(err)
 		}
 	}
 	return r
@@ -333,29 +338,6 @@ func (s *Session) private(rcpt recipient, text string) error {
 	if cut {
 		h.deliverLocked(s, Message{Time: now, Kind: KindNotice, Text: cutNotice})
 	}
-	return nil
-}
-
-func cmdWho(c *Call) error {
-	room := c.Session.Room()
-	people := c.Hub.Members(room)
-	now := c.Hub.cfg.Now()
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d in #%s:", len(people), room)
-	for _, p := range people {
-		fmt.Fprintf(&b, "\n  %s", p.Name)
-		if p.Admin {
-			b.WriteString(" (admin)")
-		}
-		if p.Bot {
-			b.WriteString(" (bot)")
-		}
-		if p.Away != "" {
-			fmt.Fprintf(&b, " away: %s", p.Away)
-		}
-		fmt.Fprintf(&b, " · idle %s", Idle(now.Sub(p.LastActive)))
-	}
-	c.Session.Notice(b.String())
 	return nil
 }
 

@@ -95,10 +95,10 @@ func (m motdStore) Write(text string) error {
 func (s *Server) registerAdminCommands() error {
 	s.mod = moderation.New(moderation.Config{Hub: s.hub, Access: s.access, Keys: keyBook{s}, MOTD: motdStore{s}, Logger: s.log})
 	shared := s.mod.Commands()
-	if err := command.Register(s.hub.Commands(), shared, s.mod.StillAdmin); err != nil {
+	if err := s.hub.Commands().RegisterShared(shared, s.mod.StillAdmin); err != nil {
 		return err
 	}
-	s.execs = execRegistry(shared)
+	s.execs = execRegistry(append(s.hub.SharedCommands(), shared...))
 	return nil
 }
 

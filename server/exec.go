@@ -50,16 +50,15 @@ type execCommand struct {
 }
 
 // execRegistry returns the commands of `ssh host COMMAND`: those only a
-// session without the chat screen has, then the shared ones (moderation,
-// whois), declared once in their package for the chat line too.
+// session without the chat screen has, then the shared ones (room's who and
+// rooms; moderation's, and whois), declared once in their package for the
+// chat line too.
 func execRegistry(shared []command.Command) []execCommand {
 	any := -1
 	cmds := []execCommand{
 		{Spec: command.Spec{Name: "help", Args: "[COMMAND]", Help: "list the commands"}, raw: true, run: (*execCall).help},
-		{Spec: command.Spec{Name: "who", Args: "[-r ROOM]", Help: "who is in a room (bots marked)", JSON: true}, run: (*execCall).who},
-		{Spec: command.Spec{Name: "rooms", Help: "list the rooms", JSON: true}, run: (*execCall).rooms},
-		{Spec: command.Spec{Name: "say", Args: "[-r ROOM] [TEXT]", Help: "post TEXT, or each line of stdin, as a message", Max: any}, run: (*execCall).say},
-		{Spec: command.Spec{Name: "tail", Args: "[-r ROOM] [-n N] [-f]", Help: "print the last N messages (default 50); -f prints new ones from now on (with -n N, the last N first)", JSON: true}, run: (*execCall).tail},
+		{Spec: command.Spec{Name: "say", Args: "[TEXT]", Room: true, Help: "post TEXT, or each line of stdin, as a message", Max: any}, run: (*execCall).say},
+		{Spec: command.Spec{Name: "tail", Args: "[-n N] [-f]", Room: true, Help: "print the last N messages (default 50); -f prints new ones from now on (with -n N, the last N first)", JSON: true}, run: (*execCall).tail},
 		{Spec: command.Spec{Name: "join", Args: "CODE", Help: "add a new key with an invite code (for keys not on the list yet)"}, raw: true, run: (*execCall).joinKnown},
 		{Spec: command.Spec{Name: "keys", Args: "add|list|remove ...", Help: "manage the authorized keys (keys help)", Admin: true}, raw: true, run: (*execCall).keys},
 		{Spec: command.Spec{Name: "motd", Args: "[TEXT | - | --clear]", Help: "show or set the message of the day (- reads stdin)", Admin: true, Max: any}, run: (*execCall).motd},
@@ -78,7 +77,7 @@ func execRegistry(shared []command.Command) []execCommand {
 func runShared(c command.Command) func(x *execCall, fs *flag.FlagSet) func([]string) int {
 	return func(x *execCall, _ *flag.FlagSet) func([]string) int {
 		return func(pos []string) int {
-			r, err := c.Run(&command.Call{Ctx: x.ctx, By: x.actor(), Words: pos, Room: x.s.hub.DefaultRoom()})
+			r, err := c.Run(&command.Call{Ctx: x.ctx, By: x.actor(), Words: pos, Room: x.room, On: command.Exec})
 			if err != nil {
 				return x.report("", err)
 			}
@@ -107,6 +106,11 @@ func (x *execCall) runCommand(args []string) int {
 		return c.run(x, nil)(args)
 	}
 	fs := x.flags()
+	x.room = x.s.hub.DefaultRoom()
+	if c.Room {
+		fs.StringVar(&x.room, "r", x.room, "the room")
+		fs.StringVar(&x.room, "room", x.room, "the room (same as -r)")
+	}
 	if c.JSON {
 		fs.BoolVar(&x.json, "json", false, "print JSON instead of text")
 	}
@@ -134,7 +138,8 @@ type execCall struct {
 	stderr io.Writer
 	pty    bool
 	cmd    *execCommand
-	json   bool // --json was given
+	json   bool   // --json was given
+	room   string // -r ROOM, or the default room
 }
 
 // runExec runs the session's command for an authorized key and returns
@@ -190,15 +195,6 @@ func (x *execCall) flags() *flag.FlagSet {
 		fs.PrintDefaults()
 	}
 	return fs
-}
-
-// roomFlag adds -r and --room, defaulting to the default room.
-func (x *execCall) roomFlag(fs *flag.FlagSet) *string {
-	r := new(string)
-	def := x.s.hub.DefaultRoom()
-	fs.StringVar(r, "r", def, "the room")
-	fs.StringVar(r, "room", def, "the room (same as -r)")
-	return r
 }
 
 // parse parses args; when ok is false the command returns code.
@@ -266,89 +262,6 @@ func (x *execCall) help(*flag.FlagSet) func([]string) int {
 	}
 }
 
-// memberJSON is one person in `who --json`.
-type memberJSON struct {
-	Name        string `json:"name"`
-	Fingerprint string `json:"fingerprint"`
-	Admin       bool   `json:"admin"`
-	Bot         bool   `json:"bot"`
-	Away        string `json:"away,omitempty"`
-	Sessions    int    `json:"sessions"`
-	Since       string `json:"since"`
-	IdleSeconds int64  `json:"idle_seconds"`
-}
-
-func (x *execCall) who(fs *flag.FlagSet) func([]string) int {
-	roomName := x.roomFlag(fs)
-	return func([]string) int { return x.whoIn(*roomName) }
-}
-
-func (x *execCall) whoIn(roomName string) int {
-	people, err := x.s.hub.MembersFor(roomName, x.entry.Fingerprint, x.entry.Admin)
-	if err != nil {
-		return x.fail(err)
-	}
-	now := time.Now()
-	if x.json {
-		out := make([]memberJSON, 0, len(people))
-		for _, p := range people {
-			out = append(out, memberJSON{Name: p.Name, Fingerprint: p.ID, Admin: p.Admin, Bot: p.Bot, Away: p.Away,
-				Sessions: p.Sessions, Since: p.Since.UTC().Format(time.RFC3339), IdleSeconds: int64(now.Sub(p.LastActive).Seconds())})
-		}
-		return x.writeJSON(out)
-	}
-	name := room.RoomKey(roomName)
-	fmt.Fprintf(x.stdout, "%d in #%s:\n", len(people), name)
-	for _, p := range people {
-		line := "  " + p.Name
-		if p.Admin {
-			line += " (admin)"
-		}
-		if p.Bot {
-			line += " (bot)"
-		}
-		if p.Away != "" {
-			line += " away: " + p.Away
-		}
-		fmt.Fprintf(x.stdout, "%s · idle %s\n", line, room.Idle(now.Sub(p.LastActive)))
-	}
-	return cli.ExitOK
-}
-
-// roomJSON is one room in `rooms --json`.
-type roomJSON struct {
-	Name    string `json:"name"`
-	Topic   string `json:"topic"`
-	Private bool   `json:"private"`
-	People  int    `json:"people"`
-}
-
-func (x *execCall) rooms(*flag.FlagSet) func([]string) int {
-	return func([]string) int { return x.listRooms() }
-}
-
-func (x *execCall) listRooms() int {
-	list := x.s.hub.RoomsFor(x.entry.Fingerprint, x.entry.Admin)
-	if x.json {
-		out := make([]roomJSON, 0, len(list))
-		for _, r := range list {
-			out = append(out, roomJSON{Name: r.Name, Topic: r.Topic, Private: r.Private, People: r.People})
-		}
-		return x.writeJSON(out)
-	}
-	for _, r := range list {
-		line := fmt.Sprintf("#%s · %d", r.Name, r.People)
-		if r.Private {
-			line += " · private"
-		}
-		if r.Topic != "" {
-			line += " · " + r.Topic
-		}
-		fmt.Fprintln(x.stdout, line)
-	}
-	return cli.ExitOK
-}
-
 func (x *execCall) writeJSON(v any) int {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -377,14 +290,13 @@ func (x *execCall) connect(roomName string) (rs *room.Session, wait bool, err er
 	return rs, true, nil
 }
 
-func (x *execCall) say(fs *flag.FlagSet) func([]string) int {
-	roomName := x.roomFlag(fs)
+func (x *execCall) say(*flag.FlagSet) func([]string) int {
 	return func(pos []string) int {
 		if len(pos) == 0 && x.pty {
 			fmt.Fprintln(x.stderr, "say: give the text (ssh host say TEXT); lines from stdin need a session without a terminal")
 			return cli.ExitUsage
 		}
-		rs, _, err := x.connect(*roomName)
+		rs, _, err := x.connect(x.room)
 		if err != nil {
 			return x.fail(err)
 		}
@@ -514,7 +426,6 @@ type messageJSON struct {
 }
 
 func (x *execCall) tail(fs *flag.FlagSet) func([]string) int {
-	roomName := x.roomFlag(fs)
 	n := fs.Int("n", defaultTail, fmt.Sprintf("how many recent messages to print first (0 to %d; with -f, 0 unless given)", maxTail))
 	follow := fs.Bool("f", false, "keep printing new messages (and your private messages) until interrupted (ctrl+c or q with a terminal)")
 	fs.BoolVar(follow, "follow", false, "same as -f")
@@ -538,7 +449,7 @@ func (x *execCall) tail(fs *flag.FlagSet) func([]string) int {
 		}
 
 		if !*follow {
-			msgs, err := x.s.hub.Recent(x.ctx, *roomName, x.entry.Fingerprint, x.entry.Admin, *n)
+			msgs, err := x.s.hub.Recent(x.ctx, x.room, x.entry.Fingerprint, x.entry.Admin, *n)
 			if err != nil {
 				return x.fail(err)
 			}
@@ -566,7 +477,7 @@ func (x *execCall) tail(fs *flag.FlagSet) func([]string) int {
 				}
 			}()
 		}
-		rs, wait, err := x.connect(*roomName)
+		rs, wait, err := x.connect(x.room)
 		if err != nil {
 			return x.fail(err)
 		}
@@ -574,7 +485,7 @@ func (x *execCall) tail(fs *flag.FlagSet) func([]string) int {
 		r := rs.Room()
 		var backlog []room.Message
 		if wait {
-			r = room.RoomKey(*roomName)
+			r = room.RoomKey(x.room)
 			for entered := false; !entered; {
 				select {
 				case m, ok := <-rs.Events():
