@@ -137,7 +137,7 @@ func ParseBan(words []string) (who string, d time.Duration, reason string, err e
 		switch w := rest[0]; {
 		case w == "forever" || w == "permanent":
 			rest = rest[1:]
-		case w[0] >= '0' && w[0] <= '9':
+		case w != "" && w[0] >= '0' && w[0] <= '9':
 			if d, err = access.ParseDuration(w); err != nil {
 				return "", 0, "", room.Errorf("%v", err)
 			}
