@@ -64,7 +64,7 @@ func (r *Registry) RegisterShared(cmds []command.Command, allow func(command.Act
 
 // chatAdapter is the one adapter of a shared command to the chat line.
 func chatAdapter(spec command.Spec, allow func(command.Actor) error, run func(*Call, *command.Call) (command.Reply, error)) Command {
-	return Command{Name: spec.Name, Args: spec.Args, Help: spec.Help, AdminOnly: spec.Admin, Run: func(c *Call) error {
+	return Command{Spec: spec, Run: func(c *Call) error {
 		a := command.Actor{ID: c.Session.ID(), Name: c.Session.Name(), Admin: c.Session.Admin()}
 		if spec.Admin && allow != nil {
 			if err := allow(a); err != nil {

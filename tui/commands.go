@@ -152,10 +152,10 @@ func (m *Model) helpText() string {
 	var rows []row
 	for _, c := range m.sess.Commands() {
 		h := c.Help
-		if c.AdminOnly {
+		if c.Admin {
 			h += " (admin)"
 		}
-		rows = append(rows, row{c.Usage(), h})
+		rows = append(rows, row{c.ChatUsage(), h})
 	}
 	for _, c := range localCommands {
 		rows = append(rows, row{c.ChatUsage(), c.Help})
