@@ -86,10 +86,20 @@ func (s *Service) describe(fp string) Target {
 	return t
 }
 
-// Lookup returns everyone who may be meant by who, in a stable order. A
+// Find returns the one person who means for whom keep holds (nil keep:
+// anyone who may be meant), as pick says, among those lookup finds.
+func (s *Service) Find(who string, withBans bool, keep func(Target) bool, notFound error, missed func(Target) error) (Target, error) {
+	cands, err := s.lookup(who, withBans)
+	if err != nil {
+		return Target{}, err
+	}
+	return pick(who, cands, keep, notFound, missed)
+}
+
+// lookup returns everyone who may be meant by who, in a stable order. A
 // whole fingerprint means its key, listed or not. withBans also counts the
 // names recorded with bans (for unban).
-func (s *Service) Lookup(who string, withBans bool) ([]Target, error) {
+func (s *Service) lookup(who string, withBans bool) ([]Target, error) {
 	who = strings.TrimSpace(who)
 	if who == "" {
 		return nil, command.ErrUsage
@@ -163,11 +173,11 @@ func ambiguous(who string, cands []Target) error {
 		safetext.Line(who, 48), len(cands), strings.Join(list, "; "))
 }
 
-// Pick returns the one candidate for which keep holds (nil keep: every
+// pick returns the one candidate for which keep holds (nil keep: every
 // one). With none, notFound is the error (nil: the zero Target and no
 // error); when exactly one person was named but keep does not hold for
 // them, missed says why (given that person).
-func Pick(who string, cands []Target, keep func(Target) bool, notFound error, missed func(Target) error) (Target, error) {
+func pick(who string, cands []Target, keep func(Target) bool, notFound error, missed func(Target) error) (Target, error) {
 	var kept []Target
 	for _, c := range cands {
 		if keep == nil || keep(c) {
@@ -187,12 +197,8 @@ func Pick(who string, cands []Target, keep func(Target) bool, notFound error, mi
 
 // resolveOnline finds someone connected now.
 func (s *Service) resolveOnline(who string) (Target, error) {
-	cands, err := s.Lookup(who, false)
-	if err != nil {
-		return Target{}, err
-	}
 	online := func(t Target) bool { _, ok := s.hub.Member(t.ID); return ok }
-	return Pick(who, cands, online,
+	return s.Find(who, false, online,
 		room.Errorf("nobody called %s is connected (a name, the key's name or a fingerprint)", safetext.Line(who, 48)),
 		func(t Target) error { return room.Errorf("%s is not connected", t) })
 }
@@ -201,10 +207,6 @@ func (s *Service) resolveOnline(who string) (Target, error) {
 // was), the name of a key in authorized_keys, or a fingerprint (any key,
 // listed or not).
 func (s *Service) resolve(who string) (Target, error) {
-	cands, err := s.Lookup(who, false)
-	if err != nil {
-		return Target{}, err
-	}
-	return Pick(who, cands, nil,
+	return s.Find(who, false, nil,
 		room.Errorf("nobody called %s is connected, known or in authorized_keys (a fingerprint works too)", safetext.Line(who, 48)), nil)
 }

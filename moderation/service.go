@@ -184,12 +184,8 @@ func untilAttr(t time.Time) string {
 // Unban lifts the ban of the key who names (also by the name recorded with
 // the ban).
 func (s *Service) Unban(ctx context.Context, a command.Actor, who string) (string, error) {
-	cands, err := s.Lookup(who, true)
-	if err != nil {
-		return "", err
-	}
 	banned := func(t Target) bool { _, ok := s.access.Banned(t.ID); return ok }
-	t, err := Pick(who, cands, banned,
+	t, err := s.Find(who, true, banned,
 		room.Errorf("%s is not banned (bans lists the bans)", safetext.Line(who, 48)),
 		func(t Target) error { return room.Errorf("%s is not banned (bans lists the bans)", t) })
 	if err != nil {
@@ -266,12 +262,8 @@ func (s *Service) Mute(a command.Actor, who string, d time.Duration) (string, er
 
 // Unmute lets the person who names post again.
 func (s *Service) Unmute(a command.Actor, who string) (string, error) {
-	cands, err := s.Lookup(who, false)
-	if err != nil {
-		return "", err
-	}
 	muted := func(t Target) bool { _, ok := s.hub.Muted(t.ID); return ok }
-	t, err := Pick(who, cands, muted,
+	t, err := s.Find(who, false, muted,
 		room.Errorf("nobody called %s is muted", safetext.Line(who, 48)),
 		func(t Target) error { return room.Errorf("%s is not muted", t) })
 	if err != nil {

@@ -150,7 +150,7 @@ func roomsReply(h *Hub, c *command.Call) (command.Reply, error) {
 		lines = append(lines, "Rooms:")
 	}
 	for _, r := range list {
-		data = append(data, RoomJSON{Name: r.Name, Topic: r.Topic, Private: r.Private, People: r.People})
+		data = append(data, RoomJSON(r)) // the same fields, with JSON names
 		line := fmt.Sprintf("#%s · %d", r.Name, r.People)
 		if chat {
 			line = "  " + line

@@ -222,20 +222,16 @@ func (x *execCall) keys(_ *flag.FlagSet) func([]string) int {
 }
 
 // keyToRemove finds the key in authorized_keys that who names for keys
-// remove (see moderation.Service.Lookup), says which it is when it was
+// remove (see moderation.Service.Find), says which it is when it was
 // named otherwise than by its key name, and returns its fingerprint. A
 // name that matches no listed key is handed on as it is: keys remove
 // explains, and removes a refused line by its fingerprint.
 func (x *execCall) keyToRemove(who string) (fp string, code int, ok bool) {
-	cands, err := x.s.mod.Lookup(who, false)
-	if err != nil {
-		return "", x.report("", err), false
-	}
 	snap := x.s.keys.Current()
 	listed := func(t moderation.Target) bool { _, ok := snap.ByFingerprint(t.ID); return ok }
-	t, err := moderation.Pick(who, cands, listed, nil, nil)
+	t, err := x.s.mod.Find(who, false, listed, nil, nil)
 	if err != nil {
-		return "", x.fail(err), false
+		return "", x.report("", err), false
 	}
 	if t.ID == "" {
 		return who, 0, true
