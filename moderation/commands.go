@@ -101,9 +101,19 @@ type WhoisInfo struct {
 }
 
 // Whois tells a about the person who names: a private room a may not
-// see is never named.
+// see is never named. An admin may ask about any key (connected, known
+// or listed); anyone else only about someone connected now, and is told
+// nothing of a key that is not (so that authorized_keys cannot be read
+// name by name).
 func (s *Service) Whois(a command.Actor, who string) (WhoisInfo, error) {
-	t, err := s.resolve(who)
+	var t Target
+	var err error
+	if a.Admin {
+		t, err = s.resolve(who)
+	} else {
+		online := func(t Target) bool { _, ok := s.hub.Member(t.ID); return ok }
+		t, err = s.Find(who, false, online, room.Errorf("nobody called %s is connected", safetext.Line(who, 48)), nil)
+	}
 	if err != nil {
 		return WhoisInfo{}, err
 	}

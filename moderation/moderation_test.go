@@ -102,6 +102,13 @@ func TestServiceThroughItsPorts(t *testing.T) {
 	if err != nil || w.Online || w.Fingerprint != fpBob || w.Key != "bob" || w.Admin || len(w.Rooms) != 0 {
 		t.Errorf("whois bob = %+v, %v", w, err)
 	}
+	// Someone not an admin learns nothing of a key that is not connected.
+	for _, who := range []string{"bob", "SHA256:bobBBBBB", fpBob} {
+		want := "nobody called " + safetext.Line(who, 48) + " is connected"
+		if w, err := s.Whois(command.Actor{ID: fpBob2, Name: "bobby"}, who); err == nil || err.Error() != want {
+			t.Errorf("a non-admin's whois %s = %+v, %v; want only %q", who, w, err, want)
+		}
+	}
 	w, err = s.Whois(command.Actor{ID: fpBob}, "bobby")
 	if err != nil || !w.Online || w.Name != "bobby" || w.Key != "bob2" || w.Sessions != 1 || strings.Join(w.Rooms, ",") != hub.DefaultRoom() {
 		t.Errorf("whois bobby = %+v, %v", w, err)
