@@ -20,6 +20,9 @@ const (
 	Screen
 )
 
+// Many is a Spec.Max: any number of words.
+const Many = -1
+
 // Spec is what a command is: the part every surface's help and usage is
 // generated from.
 type Spec struct {
@@ -39,7 +42,7 @@ type Spec struct {
 	// (the default room otherwise); in the chat it is the room on screen.
 	Room bool
 	// Min and Max bound how many words (positional arguments) it takes;
-	// Max < 0 means any number. Outside them the caller is shown the
+	// Max Many (or any Max < 0) means any number. Outside them the caller is shown the
 	// usage line.
 	Min, Max int
 	// On is the set of surfaces the command has.

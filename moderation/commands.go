@@ -17,12 +17,12 @@ func (s *Service) Commands() []command.Command {
 	both := command.Chat | command.Exec
 	return []command.Command{
 		{Spec: command.Spec{Name: "kick", Args: "NAME [REASON]", Help: "disconnect someone",
-			Admin: true, Min: 1, Max: -1, On: both},
+			Admin: true, Min: 1, Max: command.Many, On: both},
 			Run: func(c *command.Call) (command.Reply, error) {
 				return text(s.Kick(c.By, c.Words[0], c.Rest(1)))
 			}},
 		{Spec: command.Spec{Name: "ban", Args: "NAME [DURATION] [REASON]", Help: "keep someone's key out, for a while (30m, 12h, 7d) or until unbanned",
-			Admin: true, Min: 1, Max: -1, On: both},
+			Admin: true, Min: 1, Max: command.Many, On: both},
 			Run: func(c *command.Call) (command.Reply, error) {
 				who, d, reason, err := ParseBan(c.Words)
 				if err != nil {

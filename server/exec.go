@@ -54,14 +54,13 @@ type execCommand struct {
 // rooms; moderation's, and whois), declared once in their package for the
 // chat line too.
 func execRegistry(shared []command.Command) []execCommand {
-	any := -1
 	cmds := []execCommand{
 		{Spec: command.Spec{Name: "help", Args: "[COMMAND]", Help: "list the commands"}, raw: true, run: (*execCall).help},
-		{Spec: command.Spec{Name: "say", Args: "[TEXT]", Room: true, Help: "post TEXT, or each line of stdin, as a message", Max: any}, run: (*execCall).say},
+		{Spec: command.Spec{Name: "say", Args: "[TEXT]", Room: true, Help: "post TEXT, or each line of stdin, as a message", Max: command.Many}, run: (*execCall).say},
 		{Spec: command.Spec{Name: "tail", Args: "[-n N] [-f]", Room: true, Help: "print the last N messages (default 50); -f prints new ones from now on (with -n N, the last N first)", JSON: true}, run: (*execCall).tail},
 		{Spec: command.Spec{Name: "join", Args: "CODE", Help: "add a new key with an invite code (for keys not on the list yet)"}, raw: true, run: (*execCall).joinKnown},
 		{Spec: command.Spec{Name: "keys", Args: "add|list|remove ...", Help: "manage the authorized keys (keys help)", Admin: true}, raw: true, run: (*execCall).keys},
-		{Spec: command.Spec{Name: "motd", Args: "[TEXT | - | --clear]", Help: "show or set the message of the day (- reads stdin)", Admin: true, Max: any}, run: (*execCall).motd},
+		{Spec: command.Spec{Name: "motd", Args: "[TEXT | - | --clear]", Help: "show or set the message of the day (- reads stdin)", Admin: true, Max: command.Many}, run: (*execCall).motd},
 		{Spec: command.Spec{Name: "invite", Args: "[--uses N] [--ttl 24h]", Help: "make a one-time code with which a newcomer adds their key", Admin: true}, run: (*execCall).invite},
 	}
 	for _, c := range shared {
