@@ -185,40 +185,38 @@ func (x *execCall) invite(fs *flag.FlagSet) func([]string) int {
 // keys is `keys add|list|remove` over SSH: the same command as the local
 // CLI, on the server's file, without file access, applied at once. Its
 // arguments are handed on unparsed.
-func (x *execCall) keys(_ *flag.FlagSet) func([]string) int {
-	return func(args []string) int {
-		a := x.actor()
-		if len(args) == 2 && (args[0] == "remove" || args[0] == "rm") && !strings.HasPrefix(args[1], "-") {
-			// keys remove takes the name people see too: find the key here,
-			// and hand the command its fingerprint.
-			fp, code, ok := x.keyToRemove(args[1])
-			if !ok {
-				return code
-			}
-			args = []string{args[0], fp}
+func (x *execCall) keys(args []string) int {
+	a := x.actor()
+	if len(args) == 2 && (args[0] == "remove" || args[0] == "rm") && !strings.HasPrefix(args[1], "-") {
+		// keys remove takes the name people see too: find the key here,
+		// and hand the command its fingerprint.
+		fp, code, ok := x.keyToRemove(args[1])
+		if !ok {
+			return code
 		}
-		k := &cli.KeysCommand{
-			Prog:   "keys",
-			Path:   x.s.keys.Path(),
-			Stdin:  x.stdin,
-			Stdout: x.stdout,
-			Stderr: x.stderr,
-			Lock:   &x.s.keysMu,
-			Protect: func(e keys.Entry) error {
-				if e.Fingerprint == a.ID {
-					return errors.New("that is the key you are connected with; another admin, or the operator's parley keys, can remove it")
-				}
-				return nil
-			},
-			Changed: func(action string, e keys.Entry) {
-				x.s.mod.LogAdmin(a, "keys "+action, moderation.Target{ID: e.Fingerprint, Key: e.Name}, "admin", e.Admin)
-				if err := x.s.ReloadKeys(); err != nil {
-					x.log.Error("keys: reload after a change", "err", err)
-				}
-			},
-		}
-		return k.Run(args)
+		args = []string{args[0], fp}
 	}
+	k := &cli.KeysCommand{
+		Prog:   "keys",
+		Path:   x.s.keys.Path(),
+		Stdin:  x.stdin,
+		Stdout: x.stdout,
+		Stderr: x.stderr,
+		Lock:   &x.s.keysMu,
+		Protect: func(e keys.Entry) error {
+			if e.Fingerprint == a.ID {
+				return errors.New("that is the key you are connected with; another admin, or the operator's parley keys, can remove it")
+			}
+			return nil
+		},
+		Changed: func(action string, e keys.Entry) {
+			x.s.mod.LogAdmin(a, "keys "+action, moderation.Target{ID: e.Fingerprint, Key: e.Name}, "admin", e.Admin)
+			if err := x.s.ReloadKeys(); err != nil {
+				x.log.Error("keys: reload after a change", "err", err)
+			}
+		},
+	}
+	return k.Run(args)
 }
 
 // keyToRemove finds the key in authorized_keys that who names for keys

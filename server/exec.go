@@ -40,9 +40,10 @@ const (
 // arguments, admin, --json; help is generated from it) and its handler.
 type execCommand struct {
 	command.Spec
-	// raw hands the arguments on unparsed (help, join, keys parse their own).
-	raw bool
-	// run adds the command's own flags to fs (nil when raw) and returns the
+	// raw, when set, runs the command with its arguments unparsed (help,
+	// join and keys read their own).
+	raw func(x *execCall, args []string) int
+	// run adds the command's own flags to fs and returns the
 	// handler of the positional arguments, which runs once the runner has
 	// parsed the flags, added --json where the Spec has JSON, and checked
 	// the number of arguments against the Spec.
@@ -55,11 +56,11 @@ type execCommand struct {
 // chat line too.
 func execRegistry(shared []command.Command) []execCommand {
 	cmds := []execCommand{
-		{Spec: command.Spec{Name: "help", Args: "[COMMAND]", Help: "list the commands"}, raw: true, run: (*execCall).help},
+		{Spec: command.Spec{Name: "help", Args: "[COMMAND]", Help: "list the commands"}, raw: (*execCall).help},
 		{Spec: command.Spec{Name: "say", Args: "[TEXT]", Room: true, Help: "post TEXT, or each line of stdin, as a message", Max: command.Many}, run: (*execCall).say},
 		{Spec: command.Spec{Name: "tail", Args: "[-n N] [-f]", Room: true, Help: "print the last N messages (default 50); -f prints new ones from now on (with -n N, the last N first)", JSON: true}, run: (*execCall).tail},
-		{Spec: command.Spec{Name: "join", Args: "CODE", Help: "add a new key with an invite code (for keys not on the list yet)"}, raw: true, run: (*execCall).joinKnown},
-		{Spec: command.Spec{Name: "keys", Args: "add|list|remove ...", Help: "manage the authorized keys (keys help)", Admin: true}, raw: true, run: (*execCall).keys},
+		{Spec: command.Spec{Name: "join", Args: "CODE", Help: "add a new key with an invite code (for keys not on the list yet)"}, raw: (*execCall).joinKnown},
+		{Spec: command.Spec{Name: "keys", Args: "add|list|remove ...", Help: "manage the authorized keys (keys help)", Admin: true}, raw: (*execCall).keys},
 		{Spec: command.Spec{Name: "motd", Args: "[TEXT | - | --clear]", Help: "show or set the message of the day (- reads stdin)", Admin: true, Max: command.Many}, run: (*execCall).motd},
 		{Spec: command.Spec{Name: "invite", Args: "[--uses N] [--ttl 24h]", Help: "make a one-time code with which a newcomer adds their key", Admin: true}, run: (*execCall).invite},
 	}
@@ -101,8 +102,8 @@ func (s *Server) findExec(name string) *execCommand {
 // the number of arguments, then the handler.
 func (x *execCall) runCommand(args []string) int {
 	c := x.cmd
-	if c.raw {
-		return c.run(x, nil)(args)
+	if c.raw != nil {
+		return c.raw(x, args)
 	}
 	fs := x.flags()
 	x.room = x.s.hub.DefaultRoom()
@@ -225,40 +226,38 @@ func (x *execCall) identity() room.Identity {
 	return room.Identity{ID: x.entry.Fingerprint, Name: x.name, Admin: x.entry.Admin, Bot: true}
 }
 
-func (x *execCall) help(*flag.FlagSet) func([]string) int {
-	return func(args []string) int {
-		if len(args) > 0 {
-			if c := x.s.findExec(args[0]); c != nil && (!c.Admin || x.entry.Admin) {
-				fmt.Fprintf(x.stdout, "usage: %s\n  %s\n", c.ExecUsage(), c.Help)
-				return cli.ExitOK
-			}
-			return x.usage()
+func (x *execCall) help(args []string) int {
+	if len(args) > 0 {
+		if c := x.s.findExec(args[0]); c != nil && (!c.Admin || x.entry.Admin) {
+			fmt.Fprintf(x.stdout, "usage: %s\n  %s\n", c.ExecUsage(), c.Help)
+			return cli.ExitOK
 		}
-		var b strings.Builder
-		port := localPort(x.sess.LocalAddr())
-		fmt.Fprintf(&b, "parley without a terminal: ssh -p %s HOST COMMAND [ARGS]\n", port)
-		b.WriteString("Exit status: 0 ok, 1 error or refused, 2 usage. Flags may come before or after the arguments.\n\n")
-		width := 0
-		for _, c := range x.s.execs {
-			width = max(width, len(c.ExecUsage()))
-		}
-		section := func(title string, admin bool) {
-			b.WriteString(title)
-			for _, c := range x.s.execs {
-				if c.Admin != admin {
-					continue
-				}
-				fmt.Fprintf(&b, "  %-*s  %s\n", width, c.ExecUsage(), c.Help)
-			}
-		}
-		section("Commands:\n", false)
-		if x.entry.Admin {
-			section("\nAdmin commands:\n", true)
-		}
-		fmt.Fprintf(&b, "\nTo chat, connect with a terminal: ssh -t -p %s HOST\n", port)
-		fmt.Fprint(x.stdout, b.String())
-		return cli.ExitOK
+		return x.usage()
 	}
+	var b strings.Builder
+	port := localPort(x.sess.LocalAddr())
+	fmt.Fprintf(&b, "parley without a terminal: ssh -p %s HOST COMMAND [ARGS]\n", port)
+	b.WriteString("Exit status: 0 ok, 1 error or refused, 2 usage. Flags may come before or after the arguments.\n\n")
+	width := 0
+	for _, c := range x.s.execs {
+		width = max(width, len(c.ExecUsage()))
+	}
+	section := func(title string, admin bool) {
+		b.WriteString(title)
+		for _, c := range x.s.execs {
+			if c.Admin != admin {
+				continue
+			}
+			fmt.Fprintf(&b, "  %-*s  %s\n", width, c.ExecUsage(), c.Help)
+		}
+	}
+	section("Commands:\n", false)
+	if x.entry.Admin {
+		section("\nAdmin commands:\n", true)
+	}
+	fmt.Fprintf(&b, "\nTo chat, connect with a terminal: ssh -t -p %s HOST\n", port)
+	fmt.Fprint(x.stdout, b.String())
+	return cli.ExitOK
 }
 
 func (x *execCall) writeJSON(v any) int {
@@ -594,14 +593,12 @@ func formatMessage(m room.Message) string {
 }
 
 // joinKnown is `join CODE` from a key that is already authorized.
-func (x *execCall) joinKnown(*flag.FlagSet) func([]string) int {
-	return func(args []string) int {
-		if len(args) != 1 {
-			return x.usage()
-		}
-		fmt.Fprintf(x.stdout, "Your key %s is already on the guest list (as %s); nothing to do, and the code was not used.\n", x.entry.Fingerprint, x.name)
-		return cli.ExitOK
+func (x *execCall) joinKnown(args []string) int {
+	if len(args) != 1 {
+		return x.usage()
 	}
+	fmt.Fprintf(x.stdout, "Your key %s is already on the guest list (as %s); nothing to do, and the code was not used.\n", x.entry.Fingerprint, x.name)
+	return cli.ExitOK
 }
 
 // crlfWriter turns "\n" into "\r\n", for a client that asked for a

@@ -107,12 +107,16 @@ type Server struct {
 	store    *store.SQLite // nil with Store "memory"
 	gate     *guard.Gate
 	sessions *guard.Sessions
-	keyConns *guard.Sessions     // authenticated connections per key
-	telling  chan struct{}       // semaphore: refused connections being told why (defences.go)
-	proxy    proxyTrust          // nil without Config.ProxyProtocol
-	access   *access.Control     // bans and invites (admin.go, guest.go)
-	mod      *moderation.Service // kick, ban, mute, motd, whois (admin.go); set once in New
-	execs    []execCommand       // the commands of ssh host COMMAND (exec.go); set once in New
+	keyConns *guard.Sessions // authenticated connections per key
+	telling  chan struct{}   // semaphore: refused connections being told why (defences.go)
+	proxy    proxyTrust      // nil without Config.ProxyProtocol
+	access   *access.Control // bans and invites (admin.go, guest.go)
+
+	// mod does what admins do, and whois (admin.go); execs are the commands
+	// of ssh host COMMAND (exec.go). Both are set once in New.
+	mod   *moderation.Service
+	execs []execCommand
+
 	// keysMu serialises this process's edits of authorized_keys (keys
 	// over SSH, join).
 	keysMu    sync.Mutex
