@@ -20,7 +20,13 @@ var layering = map[string][]string{
 	// The screen model never reaches past the domain to SSH or storage.
 	"tui": {"parley/server", "parley/store", "parley/keys", "parley/access", "parley/guard",
 		"charm.land/ssh", "charm.land/wish", "golang.org/x/crypto", "database/sql", "modernc.org/"},
-	// Leaves: pure accounting, pure text, pure terminal output.
+	// Moderation is domain: it acts on room and access, never on a transport,
+	// a terminal or a store (the keys and the motd file are ports).
+	"moderation": {"parley/server", "parley/tui", "parley/screen", "parley/store", "parley/guard",
+		"parley/ops", "parley/cli", "charm.land/", "database/sql", "modernc.org/", "net/http"},
+	// Leaves: pure accounting, pure text, pure terminal output, command
+	// declarations.
+	"command":  {"parley/"},
 	"guard":    {"parley/"},
 	"safetext": {"parley/"},
 	"screen":   {"parley/"},

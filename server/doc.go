@@ -3,7 +3,9 @@
 // enter (yes or no, nothing else), maps the verified key of each session to
 // a room.Identity, and runs one tui.Model per terminal session. Sessions
 // without a terminal, or with a command, run one command instead (exec.go:
-// the bot API and the admin commands). A key that is not authorized but was
+// the bot API and the admin commands, one runner for the flags, usage and
+// --json of all of them). What admins do is package moderation's; admin.go
+// only gives it the keys and the motd file. A key that is not authorized but was
 // let in while an invite is open is a guest whose only possible command is
 // "join CODE" (guest.go).
 //

@@ -20,6 +20,7 @@ import (
 	"parley/access"
 	"parley/guard"
 	"parley/keys"
+	"parley/moderation"
 	"parley/room"
 	"parley/safetext"
 	"parley/store"
@@ -111,6 +112,12 @@ type Server struct {
 	telling  chan struct{}   // semaphore: refused connections being told why (defences.go)
 	proxy    proxyTrust      // nil without Config.ProxyProtocol
 	access   *access.Control // bans and invites (admin.go, guest.go)
+
+	// mod does what admins do, and whois (admin.go); execs are the commands
+	// of ssh host COMMAND (exec.go). Both are set once in New.
+	mod   *moderation.Service
+	execs []execCommand
+
 	// keysMu serialises this process's edits of authorized_keys (keys
 	// over SSH, join).
 	keysMu    sync.Mutex
@@ -136,7 +143,7 @@ const (
 	keysFile    = "authorized_keys"
 	dbFile      = "parley.db"
 	motdFile    = "motd"
-	maxMOTD     = 4096
+	maxMOTD     = moderation.MaxMOTD
 )
 
 // New prepares a server: data dir, host key, authorized keys and rooms. It
