@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"parley/app"
 	"parley/keys"
 	"parley/server"
 )
@@ -70,7 +71,7 @@ func TestKeysCLIWhileServerRuns(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "authorized_keys"), []byte(head+`admin,name="root" `+rootKey+foot), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(server.Config{DataDir: dir, KeysPoll: 20 * time.Millisecond})
+	srv, err := app.New(app.Config{Config: server.Config{DataDir: dir, KeysPoll: 20 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}

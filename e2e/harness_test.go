@@ -67,6 +67,7 @@ import (
 	"github.com/hinshun/vt10x"
 	"golang.org/x/crypto/ssh"
 
+	"parley/app"
 	"parley/guard"
 	"parley/keys"
 	"parley/room"
@@ -130,7 +131,7 @@ func (u *user) auth() []ssh.AuthMethod { return []ssh.AuthMethod{ssh.PublicKeys(
 // Server
 
 type serverSetup struct {
-	cfg      server.Config
+	cfg      app.Config
 	keyLines []string
 	motd     *string
 }
@@ -165,11 +166,11 @@ func withoutFloodLimits() serverOpt {
 }
 
 // withConfig edits the server.Config (DataDir is already set).
-func withConfig(f func(*server.Config)) serverOpt { return func(s *serverSetup) { f(&s.cfg) } }
+func withConfig(f func(*app.Config)) serverOpt { return func(s *serverSetup) { f(&s.cfg) } }
 
 // testServer is a running parley.
 type testServer struct {
-	srv      *server.Server
+	srv      *app.App
 	addr     string
 	dir      string
 	keysPath string
@@ -188,12 +189,11 @@ func startServer(t *testing.T, opts ...serverOpt) *testServer {
 	t.Helper()
 	dir := t.TempDir()
 	logs := &lockedBuffer{}
-	setup := serverSetup{cfg: server.Config{
+	setup := serverSetup{cfg: app.Config{Config: server.Config{
 		DataDir:  dir,
-		SeedKeys: false,
 		KeysPoll: 50 * time.Millisecond,
 		Logger:   slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	}}
+	}, SeedKeys: false}}
 	if st := os.Getenv("E2E_STORE"); st != "" {
 		setup.cfg.Store = st // "memory" or "sqlite"; tests may still override it
 	}
@@ -207,9 +207,9 @@ func startServer(t *testing.T, opts ...serverOpt) *testServer {
 	if setup.motd != nil {
 		writeFile(t, filepath.Join(dir, "motd"), *setup.motd)
 	}
-	srv, err := server.New(setup.cfg)
+	srv, err := app.New(setup.cfg)
 	if err != nil {
-		t.Fatalf("server.New: %v", err)
+		t.Fatalf("app.New: %v", err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -83,7 +83,7 @@ func (s *syncBuffer) String() string {
 }
 
 type testServer struct {
-	srv  *Server
+	srv  *composed
 	addr string
 	dir  string
 	logs *syncBuffer
@@ -97,12 +97,12 @@ type testServer struct {
 // penalty use startTestServerWith.
 func startTestServer(t *testing.T, dir string, keyLines ...string) *testServer {
 	t.Helper()
-	return startTestServerWith(t, dir, func(c *Config) { c.Defences.Gate.FailuresBeforePenalty = 1000 }, keyLines...)
+	return startTestServerWith(t, dir, func(c *testConfig) { c.Defences.Gate.FailuresBeforePenalty = 1000 }, keyLines...)
 }
 
 // startTestServerWith is startTestServer with the configuration changed by
 // mod (nil: the defaults, penalty included) before the server starts.
-func startTestServerWith(t *testing.T, dir string, mod func(*Config), keyLines ...string) *testServer {
+func startTestServerWith(t *testing.T, dir string, mod func(*testConfig), keyLines ...string) *testServer {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
@@ -113,7 +113,7 @@ func startTestServerWith(t *testing.T, dir string, mod func(*Config), keyLines .
 		}
 	}
 	logs := &syncBuffer{}
-	cfg := Config{
+	cfg := testConfig{Config: Config{
 		DataDir:  dir,
 		KeysPoll: 20 * time.Millisecond,
 		Logger:   slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
@@ -122,11 +122,11 @@ func startTestServerWith(t *testing.T, dir string, mod func(*Config), keyLines .
 			// from `say` meets the limit.
 			Messages: guard.LimiterConfig{Rate: 50, Burst: 3},
 		},
-	}
+	}}
 	if mod != nil {
 		mod(&cfg)
 	}
-	srv, err := New(cfg)
+	srv, err := compose(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
