@@ -119,7 +119,7 @@ func parseOptions(args []string, lookup lookupFunc, stderr io.Writer) (options, 
 	}
 	fs := flag.NewFlagSet("parley", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.listen, "listen", env("PARLEY_LISTEN", ":2222"), "SSH listen address (env PARLEY_LISTEN)")
+	fs.StringVar(&o.listen, "listen", env("PARLEY_LISTEN", ":"+server.DefaultPort), "SSH listen address (env PARLEY_LISTEN)")
 	fs.StringVar(&o.server.DataDir, "data", env("PARLEY_DATA_DIR", defaultDataDir), "data directory: host key, authorized_keys, motd (env PARLEY_DATA_DIR)")
 	noSeed, err := envBool(getenv, "PARLEY_NO_SEED_KEYS")
 	if err != nil {

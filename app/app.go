@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"parley/access"
-	"parley/guard"
 	"parley/keys"
 	"parley/room"
 	"parley/server"
@@ -146,12 +145,7 @@ func New(cfg Config) (*App, error) {
 		return nil, fmt.Errorf("access lists: %w", err)
 	}
 	rc.Logger = a.log
-	rc.MessageLimit = guard.NewLimiter(cfg.Defences.Messages)
-	notices := cfg.Defences.Notices
-	if notices.Rate == 0 && notices.Burst == 0 {
-		notices = guard.NoticeLimiterConfig()
-	}
-	rc.NoticeLimit = guard.NewLimiter(notices)
+	rc.MessageLimit, rc.NoticeLimit = cfg.Defences.Limiters()
 	hooks := server.RoomHooks(&rc, ks, cfg.DataDir)
 	hub, err := room.New(rc)
 	if err != nil {

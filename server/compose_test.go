@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 
 	"parley/access"
-	"parley/guard"
 	"parley/keys"
 	"parley/room"
 	"parley/store"
@@ -104,12 +103,7 @@ func compose(cfg testConfig) (*composed, error) {
 		return fail(err)
 	}
 	rc.Logger = cfg.Logger
-	rc.MessageLimit = guard.NewLimiter(cfg.Defences.Messages)
-	notices := cfg.Defences.Notices
-	if notices.Rate == 0 && notices.Burst == 0 {
-		notices = guard.NoticeLimiterConfig()
-	}
-	rc.NoticeLimit = guard.NewLimiter(notices)
+	rc.MessageLimit, rc.NoticeLimit = cfg.Defences.Limiters()
 	hooks := RoomHooks(&rc, ks, cfg.DataDir)
 	hub, err := room.New(rc)
 	if err != nil {

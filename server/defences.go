@@ -35,6 +35,17 @@ type Defences struct {
 	Messages, Notices guard.LimiterConfig
 }
 
+// Limiters returns the per-identity limiters of d for room.Config: Messages
+// (zero fields take guard.DefaultLimiterConfig's) and Notices (entirely
+// zero: guard.NoticeLimiterConfig).
+func (d Defences) Limiters() (messages, notices *guard.Limiter) {
+	n := d.Notices
+	if n.Rate == 0 && n.Burst == 0 {
+		n = guard.NoticeLimiterConfig()
+	}
+	return guard.NewLimiter(d.Messages), guard.NewLimiter(n)
+}
+
 // DefaultChannelsPerConn is how many sessions one connection may open when
 // Defences.ChannelsPerConn is not set.
 const DefaultChannelsPerConn = 2

@@ -107,6 +107,9 @@ func Defaults() Config {
 // DefaultDataDir is the data dir when none is given.
 const DefaultDataDir = "data"
 
+// DefaultPort is the SSH port parley listens on when no address is given.
+const DefaultPort = "2222"
+
 // Server is a running SSH front door: listener, host key, sessions.
 type Server struct {
 	// testExecHook, when set (by tests), runs before every exec command.
@@ -416,7 +419,7 @@ func readMOTD(path string) string {
 // and how to join.
 func (s *Server) Startup(addr net.Addr) string {
 	var b strings.Builder
-	host, port := "localhost", "2222"
+	host, port := "localhost", DefaultPort
 	if ta, ok := addr.(*net.TCPAddr); ok {
 		port = fmt.Sprint(ta.Port)
 		if !ta.IP.IsUnspecified() && !ta.IP.IsLoopback() {
