@@ -36,7 +36,8 @@ const (
 // (Defaults; server.Defaults for the front door's).
 type Config struct {
 	// Config is the SSH front door's settings; its DataDir is the data dir
-	// of the whole server.
+	// of the whole server. Its Hub, Hooks, Keys, Access, StoreReady and
+	// Started are what New builds: whatever they hold here is replaced.
 	server.Config
 	// SeedKeys imports the keys of Home/.ssh as admins when there is no
 	// authorized_keys file yet.
