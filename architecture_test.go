@@ -30,6 +30,9 @@ var layering = map[string][]string{
 	"guard":    {"parley/"},
 	"safetext": {"parley/"},
 	"screen":   {"parley/"},
+	// The SSH front door is handed its store-backed pieces ready by the
+	// composition root (app): it names no storage.
+	"server": {"parley/store", "parley/app", "database/sql", "modernc.org/"},
 	// Storage implements ports; it never calls up into a front door.
 	"store": {"parley/server", "parley/tui", "parley/screen", "charm.land/", "golang.org/x/crypto"},
 	// The test harness imports no parley package (server's internal tests

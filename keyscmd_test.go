@@ -16,9 +16,10 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"parley/keys"
+	"parley/app"
 	"parley/internal/testkit"
 	"parley/internal/testkit/inprocess"
+	"parley/keys"
 	"parley/server"
 )
 
@@ -48,7 +49,7 @@ func TestKeysCLIWhileServerRuns(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "authorized_keys"), []byte(head+`admin,name="root" `+rootKey+foot), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	srv, running := inprocess.Start(t, server.Config{DataDir: dir, KeysPoll: 20 * time.Millisecond})
+	srv, running := inprocess.Start(t, app.Config{Config: server.Config{DataDir: dir, KeysPoll: 20 * time.Millisecond}})
 	addr := running.Addr
 	env := func(name string) (string, bool) {
 		if name == "PARLEY_DATA_DIR" {

@@ -53,6 +53,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"parley/app"
 	"parley/guard"
 	"parley/internal/testkit"
 	"parley/internal/testkit/inprocess"
@@ -98,7 +99,7 @@ func (u *user) auth() []ssh.AuthMethod { return u.Auth() }
 // Server
 
 type serverSetup struct {
-	cfg      server.Config
+	cfg      app.Config
 	keyLines []string
 	motd     *string
 }
@@ -133,11 +134,11 @@ func withoutFloodLimits() serverOpt {
 }
 
 // withConfig edits the server.Config (DataDir is already set).
-func withConfig(f func(*server.Config)) serverOpt { return func(s *serverSetup) { f(&s.cfg) } }
+func withConfig(f func(*app.Config)) serverOpt { return func(s *serverSetup) { f(&s.cfg) } }
 
 // testServer is a running parley.
 type testServer struct {
-	srv      *server.Server
+	srv      *app.App
 	running  *testkit.Running
 	addr     string
 	dir      string
@@ -153,12 +154,11 @@ func startServer(t *testing.T, opts ...serverOpt) *testServer {
 	t.Helper()
 	dir := t.TempDir()
 	logs := &lockedBuffer{}
-	setup := serverSetup{cfg: server.Config{
+	setup := serverSetup{cfg: app.Config{Config: server.Config{
 		DataDir:  dir,
-		SeedKeys: false,
 		KeysPoll: 50 * time.Millisecond,
 		Logger:   slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	}}
+	}, SeedKeys: false}}
 	if st := os.Getenv("E2E_STORE"); st != "" {
 		setup.cfg.Store = st // "memory" or "sqlite"; tests may still override it
 	}

@@ -11,8 +11,8 @@ import (
 
 	"github.com/hinshun/vt10x"
 
+	"parley/app"
 	"parley/room"
-	"parley/server"
 )
 
 // injection is what a hostile user sends: an OSC 52 clipboard write, a
@@ -124,7 +124,7 @@ func TestWindowSizeIsClamped(t *testing.T) {
 	// A smaller limit than the default 400x200, which costs a lot of
 	// drawing under -race; the clamp is the same code.
 	const maxW, maxH = 160, 50
-	ts := startServer(t, withUsers(alice, bob), withConfig(func(c *server.Config) { c.MaxWidth, c.MaxHeight = maxW, maxH }))
+	ts := startServer(t, withUsers(alice, bob), withConfig(func(c *app.Config) { c.MaxWidth, c.MaxHeight = maxW, maxH }))
 
 	// alice claims a 20000x20000 terminal; her emulator is as large as the
 	// server may draw.
@@ -216,7 +216,7 @@ func TestSlowReaderIsDisconnected(t *testing.T) {
 	ts := startServer(t, withUsers(alice, bob, slow), withoutFloodLimits(),
 		// History in memory: this test is about fan-out, and SQLite
 		// under -race would make it slow.
-		withConfig(func(c *server.Config) { c.Room.QueueSize, c.Store = 16, "memory" }))
+		withConfig(func(c *app.Config) { c.Room.QueueSize, c.Store = 16, "memory" }))
 
 	a := ts.connect(t, alice)
 	b := ts.connect(t, bob, size(40, 15))

@@ -18,7 +18,14 @@
 // connection slots are guard types with their own locks; per-connection
 // state lives in the charm ssh.Context (safe for concurrent use).
 //
-// It is the only package that knows both SSH and rooms. Configuration is
-// resolved by main; Server.Run and Server.Close let tests start the real
-// thing on 127.0.0.1:0 with a temporary data dir.
+// It is the only package that knows both SSH and rooms, and it chooses no
+// implementation: the composition root (package app) builds the store, the
+// access lists, authorized_keys and the hub and hands them ready through
+// Config; this package imports no storage. The hub's callbacks the front
+// door answers (who is an admin now, whether a key may still act, reserved
+// names, the motd) are made by RoomHooks before the hub exists and bound
+// to the Server by New. New, Serve and Close are the Server's life; tests
+// start the whole thing with app.New on 127.0.0.1:0 with a temporary data
+// dir (this package's own tests, which cannot import app, with compose in
+// compose_test.go).
 package server

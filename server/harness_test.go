@@ -56,7 +56,7 @@ func (u *tuser) line(options string) string { return u.Line(options) }
 type syncBuffer = testkit.LockedBuffer
 
 type testServer struct {
-	srv  *Server
+	srv  *composed
 	addr string
 	dir  string
 	logs *syncBuffer
@@ -70,12 +70,12 @@ type testServer struct {
 // penalty use startTestServerWith.
 func startTestServer(t *testing.T, dir string, keyLines ...string) *testServer {
 	t.Helper()
-	return startTestServerWith(t, dir, func(c *Config) { c.Defences.Gate.FailuresBeforePenalty = 1000 }, keyLines...)
+	return startTestServerWith(t, dir, func(c *testConfig) { c.Defences.Gate.FailuresBeforePenalty = 1000 }, keyLines...)
 }
 
 // startTestServerWith is startTestServer with the configuration changed by
 // mod (nil: the defaults, penalty included) before the server starts.
-func startTestServerWith(t *testing.T, dir string, mod func(*Config), keyLines ...string) *testServer {
+func startTestServerWith(t *testing.T, dir string, mod func(*testConfig), keyLines ...string) *testServer {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
@@ -86,7 +86,7 @@ func startTestServerWith(t *testing.T, dir string, mod func(*Config), keyLines .
 		}
 	}
 	logs := &syncBuffer{}
-	cfg := Config{
+	cfg := testConfig{Config: Config{
 		DataDir:  dir,
 		KeysPoll: 20 * time.Millisecond,
 		Logger:   slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
@@ -95,11 +95,11 @@ func startTestServerWith(t *testing.T, dir string, mod func(*Config), keyLines .
 			// from `say` meets the limit.
 			Messages: guard.LimiterConfig{Rate: 50, Burst: 3},
 		},
-	}
+	}}
 	if mod != nil {
 		mod(&cfg)
 	}
-	srv, err := New(cfg)
+	srv, err := compose(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
