@@ -566,23 +566,46 @@ func (ts *testServer) observe(t *testing.T, name string) *observer {
 	return o
 }
 
-// poster is a session in the lobby, straight on the hub, that posts and
-// reads everything it is sent without keeping it (like a client that keeps
-// up). Cleanup closes it.
-func (ts *testServer) poster(t *testing.T, name string) *room.Session {
+// poster is a session straight on the hub that posts, and reads everything
+// it is sent without keeping it (like a client that keeps up), noting the
+// text of the last chat message it was given so that postBulk can wait for
+// it to catch up. Cleanup closes it.
+type poster struct {
+	*room.Session
+	last atomic.Pointer[string] // the text of the last chat message received
+}
+
+// newPoster connects a poster for identity id on hub h.
+func newPoster(t *testing.T, h *room.Hub, id room.Identity) *poster {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	rs, err := ts.hub().Connect(ctx, room.Identity{ID: "test:" + name, Name: name})
+	rs, err := h.Connect(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
+	p := &poster{Session: rs}
 	go func() {
-		for range rs.Events() {
+		for m := range rs.Events() {
+			if m.Kind == room.KindChat {
+				p.last.Store(&m.Text)
+			}
 		}
 	}()
 	t.Cleanup(func() { rs.Close(room.ReasonQuit) })
-	return rs
+	return p
+}
+
+// seen reports whether the last chat message p was given contains tag.
+func (p *poster) seen(tag string) bool {
+	last := p.last.Load()
+	return last != nil && strings.Contains(*last, tag)
+}
+
+// poster is a poster in the lobby named name, with an identity of its own.
+func (ts *testServer) poster(t *testing.T, name string) *poster {
+	t.Helper()
+	return newPoster(t, ts.hub(), room.Identity{ID: "test:" + name, Name: name})
 }
 
 // count returns how many recorded messages satisfy f.

@@ -1391,7 +1391,7 @@ func TestAbuseStalledReader(t *testing.T) {
 	s := ab.ts.connect(t, mallory, size(200, 60), noReader())
 	d := ab.ts.connect(t, dave, size(200, 60))
 	d.WaitFor(t, joined("dave"), waitTimeout)
-	posters := []*room.Session{ab.ts.poster(t, "poster1"), ab.ts.poster(t, "poster2")}
+	posters := []*poster{ab.ts.poster(t, "poster1"), ab.ts.poster(t, "poster2")}
 	// (Their joins may be folded into one notice with others: wait on
 	// the hub, not on the screen.)
 	eventually(t, waitTimeout, "the posters in the room", func() bool {

@@ -225,21 +225,10 @@ func TestSlowReaderIsDisconnected(t *testing.T) {
 	b.WaitFor(t, joined("slowpoke"), waitTimeout)
 
 	// alice's and bob's other sessions, which post without a terminal.
-	poster := func(u *user) *room.Session {
-		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-		defer cancel()
-		rs, err := ts.hub().Connect(ctx, room.Identity{ID: u.fp, Name: u.name})
-		if err != nil {
-			t.Fatal(err)
-		}
-		go func() { // read everything, like a client that keeps up
-			for range rs.Events() {
-			}
-		}()
-		t.Cleanup(func() { rs.Close(room.ReasonQuit) })
-		return rs
+	posters := []*poster{
+		newPoster(t, ts.hub(), room.Identity{ID: alice.fp, Name: alice.name}),
+		newPoster(t, ts.hub(), room.Identity{ID: bob.fp, Name: bob.name}),
 	}
-	posters := []*room.Session{poster(alice), poster(bob)}
 
 	const (
 		minMessages = 300
@@ -283,8 +272,10 @@ func TestSlowReaderIsDisconnected(t *testing.T) {
 // in its last line). The letters vary from line to line and message to
 // message: a renderer that only draws what changed cannot skip any of it.
 // postBulk has posters take turns sending count bulk messages numbered
-// from n, and returns the last one's tag and the next number.
-func postBulk(t *testing.T, posters []*room.Session, n, count int) (tag string, next int) {
+// from n, waits until every poster has been given the last one (so that the
+// posters' own queues are empty again, however slowly a loaded machine
+// runs their readers), and returns the last one's tag and the next number.
+func postBulk(t *testing.T, posters []*poster, n, count int) (tag string, next int) {
 	t.Helper()
 	for range count {
 		tag = fmt.Sprintf("m%04d", n)
@@ -296,6 +287,14 @@ func postBulk(t *testing.T, posters []*room.Session, n, count int) (tag string, 
 		}
 		n++
 	}
+	eventually(t, waitTimeout, "the posters given "+tag, func() bool {
+		for _, p := range posters {
+			if !p.seen(tag) {
+				return false
+			}
+		}
+		return true
+	})
 	return tag, n
 }
 
