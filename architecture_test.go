@@ -20,16 +20,28 @@ var layering = map[string][]string{
 	// The screen model never reaches past the domain to SSH or storage.
 	"tui": {"parley/server", "parley/store", "parley/keys", "parley/access", "parley/guard",
 		"charm.land/ssh", "charm.land/wish", "golang.org/x/crypto", "database/sql", "modernc.org/"},
-	// Leaves: pure accounting, pure text, pure terminal output.
+	// Moderation is domain: it acts on room and access, never on a transport,
+	// a terminal or a store (the keys and the motd file are ports).
+	"moderation": {"parley/server", "parley/tui", "parley/screen", "parley/store", "parley/guard",
+		"parley/ops", "parley/cli", "charm.land/", "database/sql", "modernc.org/", "net/http"},
+	// Leaves: pure accounting, pure text, pure terminal output, command
+	// declarations.
+	"command":  {"parley/"},
 	"guard":    {"parley/"},
 	"safetext": {"parley/"},
 	"screen":   {"parley/"},
+	// The SSH front door is handed its store-backed pieces ready by the
+	// composition root (app): it names no storage.
+	"server": {"parley/store", "parley/app", "database/sql", "modernc.org/"},
 	// The web front door is an adapter onto the domain beside server: it
 	// reaches identities through its own port, never SSH, keys or storage.
-	"web": {"parley/server", "parley/store", "parley/keys", "parley/access", "parley/guard",
-		"parley/tui", "parley/screen", "parley/cli", "parley/ops", "charm.land/", "golang.org/x/crypto", "database/sql", "modernc.org/"},
+	"web": {"parley/server", "parley/app", "parley/store", "parley/keys", "parley/access", "parley/guard",
+		"parley/moderation", "parley/tui", "parley/screen", "parley/cli", "parley/ops", "charm.land/", "golang.org/x/crypto", "database/sql", "modernc.org/"},
 	// Storage implements ports; it never calls up into a front door.
 	"store": {"parley/server", "parley/tui", "parley/screen", "charm.land/", "golang.org/x/crypto"},
+	// The test harness imports no parley package (server's internal tests
+	// use it); only testkit/inprocess builds a server.
+	"internal/testkit": {"parley/"},
 }
 
 func TestPackagesKeepTheirLayer(t *testing.T) {
@@ -59,5 +71,39 @@ func TestPackagesKeepTheirLayer(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestOnlyTestsImportTestkit keeps the test harness out of the binary:
+// parley/internal/testkit (and its subpackages) may be imported by _test.go
+// files and by testkit itself, nothing else.
+func TestOnlyTestsImportTestkit(t *testing.T) {
+	err := filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if name := d.Name(); path != "." && (strings.HasPrefix(name, ".") || name == "testdata") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") ||
+			strings.HasPrefix(filepath.ToSlash(path), "internal/testkit/") {
+			return nil
+		}
+		parsed, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		for _, imp := range parsed.Imports {
+			if p, _ := strconv.Unquote(imp.Path.Value); p == "parley/internal/testkit" || strings.HasPrefix(p, "parley/internal/testkit/") {
+				t.Errorf("%s imports %s: the test harness is for _test.go files only (ARCHITECTURE.md)", path, p)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -64,7 +64,7 @@ func dataDirOf(args []string, lookup lookupFunc) string {
 	if v, ok := lookup("PARLEY_DATA_DIR"); ok && v != "" {
 		return v
 	}
-	return "./data"
+	return defaultDataDir
 }
 
 // readConfig reads NAME=VALUE lines; blank lines and # comments are

@@ -3,12 +3,8 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -20,42 +16,25 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"parley/app"
+	"parley/internal/testkit"
+	"parley/internal/testkit/inprocess"
 	"parley/keys"
 	"parley/server"
 )
 
 // kcKey makes a key pair for the keys CLI tests.
-func kcKey(t *testing.T) (ssh.Signer, string) {
-	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(s.PublicKey())))
-}
+func kcKey(t *testing.T) (ssh.Signer, string) { t.Helper(); return testkit.NewKey(t) }
 
 func kcDial(addr, user string, s ssh.Signer) (*ssh.Client, error) {
-	return ssh.Dial("tcp", addr, &ssh.ClientConfig{User: user, Auth: []ssh.AuthMethod{ssh.PublicKeys(s)},
-		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second})
+	return testkit.DialKey(addr, user, s, 10*time.Second)
 }
 
 // kcEventually polls cond with a deadline: the server re-reads the file on
 // its own schedule, and announces nothing.
 func kcEventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
+	testkit.Eventually(t, 10*time.Second, what, cond)
 }
 
 // TestKeysCLIWhileServerRuns is the operator's round trip: parley keys
@@ -70,21 +49,8 @@ func TestKeysCLIWhileServerRuns(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "authorized_keys"), []byte(head+`admin,name="root" `+rootKey+foot), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(server.Config{DataDir: dir, KeysPoll: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Close(ctx)
-	})
-	addr := ln.Addr().String()
+	srv, running := inprocess.Start(t, app.Config{Config: server.Config{DataDir: dir, KeysPoll: 20 * time.Millisecond}})
+	addr := running.Addr
 	env := func(name string) (string, bool) {
 		if name == "PARLEY_DATA_DIR" {
 			return dir, true
@@ -108,6 +74,7 @@ func TestKeysCLIWhileServerRuns(t *testing.T) {
 
 	// A new key gets in without a restart.
 	var client *ssh.Client
+	var err error
 	// Wait for the reload itself, not by retrying logins: each refused login
 	// counts towards the per-address penalty for failed logins.
 	kcEventually(t, "dave's key to be picked up", func() bool {

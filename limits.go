@@ -30,7 +30,7 @@ func connectionFlags(fs *flag.FlagSet, getenv func(string) string, c *server.Con
 		{&c.Defences.SessionsPerKey, "max-sessions-per-key", "PARLEY_MAX_SESSIONS_PER_KEY", guard.DefaultMaxSessionsPerKey, "sessions one key may have open"},
 		{&c.Defences.SessionsPerSource, "max-sessions-per-source", "PARLEY_MAX_SESSIONS_PER_SOURCE", guard.DefaultMaxSessionsPerSource, "logged-in sessions per address (a classroom behind one NAT is one address)"},
 		{&c.Defences.ConnsPerKey, "max-conns-per-key", "PARLEY_MAX_CONNS_PER_KEY", guard.DefaultMaxConnsPerKey, "logged-in connections one key may hold, with or without sessions"},
-		{&c.Defences.ChannelsPerConn, "max-channels-per-conn", "PARLEY_MAX_CHANNELS_PER_CONN", 2, "sessions on one connection"},
+		{&c.Defences.ChannelsPerConn, "max-channels-per-conn", "PARLEY_MAX_CHANNELS_PER_CONN", server.DefaultChannelsPerConn, "sessions on one connection"},
 		{&c.Defences.Gate.FailuresBeforePenalty, "penalty-failures", "PARLEY_PENALTY_FAILURES", g.FailuresBeforePenalty, "failed logins from one address within a minute before it is slowed down"},
 	}
 	for _, f := range ints {

@@ -20,7 +20,10 @@ import (
 	"syscall"
 	"time"
 
+	"parley/app"
+	"parley/guard"
 	"parley/ops"
+	"parley/room"
 	"parley/server"
 )
 
@@ -69,6 +72,10 @@ const shutdownTimeout = 10 * time.Second
 // defaultOps is the ops HTTP listener when nothing is set: loopback only.
 const defaultOps = "127.0.0.1:9091"
 
+// defaultDataDir is the data dir when neither --data nor PARLEY_DATA_DIR is
+// given (config.go reads parley.conf from it before the flags are parsed).
+const defaultDataDir = "./" + server.DefaultDataDir
+
 func main() {
 	if err := run(os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -90,7 +97,7 @@ type options struct {
 	pprof     bool
 	logFormat string
 	logLevel  slog.Level
-	server    server.Config
+	server    app.Config
 	web       webOptions // webwire.go
 
 	// opsExplicit: --ops or PARLEY_OPS was given; otherwise a busy default
@@ -103,7 +110,7 @@ type lookupFunc func(string) (string, bool)
 
 // parseOptions reads flags over PARLEY_* environment variables over defaults.
 func parseOptions(args []string, lookup lookupFunc, stderr io.Writer) (options, error) {
-	o := options{server: server.Defaults()}
+	o := options{server: app.Defaults()}
 	getenv := func(name string) string { v, _ := lookup(name); return v }
 	env := func(name, def string) string {
 		if v := getenv(name); v != "" {
@@ -113,8 +120,8 @@ func parseOptions(args []string, lookup lookupFunc, stderr io.Writer) (options, 
 	}
 	fs := flag.NewFlagSet("parley", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.listen, "listen", env("PARLEY_LISTEN", ":2222"), "SSH listen address (env PARLEY_LISTEN)")
-	fs.StringVar(&o.server.DataDir, "data", env("PARLEY_DATA_DIR", "./data"), "data directory: host key, authorized_keys, motd (env PARLEY_DATA_DIR)")
+	fs.StringVar(&o.listen, "listen", env("PARLEY_LISTEN", ":"+server.DefaultPort), "SSH listen address (env PARLEY_LISTEN)")
+	fs.StringVar(&o.server.DataDir, "data", env("PARLEY_DATA_DIR", defaultDataDir), "data directory: host key, authorized_keys, motd (env PARLEY_DATA_DIR)")
 	noSeed, err := envBool(getenv, "PARLEY_NO_SEED_KEYS")
 	if err != nil {
 		return o, err
@@ -130,26 +137,27 @@ func parseOptions(args []string, lookup lookupFunc, stderr io.Writer) (options, 
 		return o, err
 	}
 	fs.BoolVar(&o.pprof, "pprof", pprof, "serve /debug/pprof/ on the ops listener (env PARLEY_PPROF=1)")
-	fs.StringVar(&o.server.Store, "store", env("PARLEY_STORE", "sqlite"), "history store: sqlite (data/parley.db) or memory (env PARLEY_STORE)")
+	fs.StringVar(&o.server.Store, "store", env("PARLEY_STORE", app.StoreSQLite), "history store: sqlite (data/parley.db) or memory (env PARLEY_STORE)")
 	retain := env("PARLEY_RETAIN", "")
 	fs.StringVar(&retain, "retain", retain, "delete messages older than this, e.g. 90d or 720h; empty keeps everything (env PARLEY_RETAIN)")
-	msgRate, err := envFloat(getenv, "PARLEY_MSG_RATE", 2)
+	msgs := guard.DefaultLimiterConfig()
+	msgRate, err := envFloat(getenv, "PARLEY_MSG_RATE", msgs.Rate)
 	if err != nil {
 		return o, err
 	}
 	fs.Float64Var(&o.server.Defences.Messages.Rate, "msg-rate", msgRate, "messages per second one person may send after a burst; inf turns flood control off (env PARLEY_MSG_RATE)")
-	msgBurst, err := envFloat(getenv, "PARLEY_MSG_BURST", 5)
+	msgBurst, err := envFloat(getenv, "PARLEY_MSG_BURST", float64(msgs.Burst))
 	if err != nil {
 		return o, err
 	}
 	burst := int(msgBurst)
 	fs.IntVar(&burst, "msg-burst", burst, "messages one person may send at once (env PARLEY_MSG_BURST)")
-	defaultRoom := env("PARLEY_DEFAULT_ROOM", "lobby")
+	defaultRoom := env("PARLEY_DEFAULT_ROOM", room.DefaultRoom)
 	fs.StringVar(&defaultRoom, "default-room", defaultRoom, "the room everyone starts in (env PARLEY_DEFAULT_ROOM)")
 	fs.StringVar(&o.logFormat, "log-format", env("PARLEY_LOG_FORMAT", "text"), "log format: text or json (env PARLEY_LOG_FORMAT)")
 	level := env("PARLEY_LOG_LEVEL", "info")
 	fs.StringVar(&level, "log-level", level, "log level: debug, info, warn, error (env PARLEY_LOG_LEVEL)")
-	if err := connectionFlags(fs, getenv, &o.server); err != nil {
+	if err := connectionFlags(fs, getenv, &o.server.Config); err != nil {
 		return o, err
 	}
 	webFlags(fs, lookup, &o.web)
@@ -180,7 +188,7 @@ func parseOptions(args []string, lookup lookupFunc, stderr io.Writer) (options, 
 	if r := o.server.Defences.Messages.Rate; !(r > 0) || burst < 1 {
 		return o, fmt.Errorf("--msg-rate must be above 0 (or inf) and --msg-burst at least 1")
 	}
-	if err := checkLimits(&o.server); err != nil {
+	if err := checkLimits(&o.server.Config); err != nil {
 		return o, err
 	}
 	if err := o.web.check(); err != nil {
@@ -289,7 +297,7 @@ func run(args []string, lookup lookupFunc, stdout, stderr io.Writer) error {
 	o.server.Logger = log
 	log.Debug("effective config", "listen", o.listen, "data", o.server.DataDir, "seed_keys", o.server.SeedKeys, "host_key_from_env", len(o.server.HostKeyPEM) > 0)
 
-	var srv *server.Server
+	var srv *app.App
 	metrics := ops.NewMetrics(versionString(), func() float64 {
 		if srv == nil {
 			return 0
@@ -310,7 +318,7 @@ func run(args []string, lookup lookupFunc, stdout, stderr io.Writer) error {
 	}
 	wire := &webWire{}
 	o.server.WebSignIn = wire.signIn
-	if srv, err = server.New(o.server); err != nil {
+	if srv, err = app.New(o.server); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", o.listen)
@@ -337,7 +345,7 @@ func run(args []string, lookup lookupFunc, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "Metrics and health checks on http://%s/metrics, /healthz, /readyz\n", oln.Addr())
 	}
 	fmt.Fprint(stdout, srv.Startup(ln.Addr()))
-	webSrv, err := wire.start(o.web, srv, ln.Addr(), log, stdout)
+	webSrv, err := wire.start(o.web, srv.Server, ln.Addr(), log, stdout)
 	if err != nil {
 		_ = srv.Close(context.Background())
 		return err

@@ -3,13 +3,11 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"crypto/ed25519"
-	"crypto/rand"
-	"errors"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
+	"parley/internal/testkit"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -22,88 +20,33 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-// buildBinary compiles parley once per test run.
-var buildBinary = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "parley-bin-")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "parley")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		return "", errors.New(string(out))
-	}
-	return bin, nil
-})
+// buildBinary compiles parley once per test run (testkit.Binary).
+var buildBinary = testkit.Binary
 
-// child is a parley process started for a test.
+// TestMain removes the parley binary the tests built once they are done.
+func TestMain(m *testing.M) { testkit.Main(m) }
+
+// child is a parley process started for a test: a testkit.Child, with the
+// fields under the names these tests use.
 type child struct {
+	*testkit.Child
 	cmd    *exec.Cmd
 	stdout *bufio.Reader
-	stderr *bytes.Buffer
+	stderr *testkit.LockedBuffer
 	addr   string
 	ops    string
 	banner string
 }
 
+// startChild starts the real binary on dataDir (testkit.StartBinary).
 func startChild(t *testing.T, dataDir string, args ...string) *child {
 	t.Helper()
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatalf("build: %v", err)
-	}
-	base := []string{"--listen", "127.0.0.1:0", "--data", dataDir, "--no-seed-keys"}
-	if !slices.Contains(args, "--ops") {
-		base = append(base, "--ops", "")
-	}
-	if !slices.Contains(args, "--web") {
-		base = append(base, "--web", "")
-	}
-	cmd := exec.Command(bin, append(base, args...)...)
-	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &child{cmd: cmd, stdout: bufio.NewReader(out), stderr: &bytes.Buffer{}}
-	cmd.Stderr = c.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	var banner strings.Builder
-	for {
-		line, err := c.stdout.ReadString('\n')
-		banner.WriteString(line)
-		if err != nil {
-			t.Fatalf("server output ended before the join line: %v\n%s\nstderr: %s", err, banner.String(), c.stderr)
-		}
-		if m := regexp.MustCompile(`listening on (\S+)`).FindStringSubmatch(line); m != nil {
-			c.addr = m[1]
-		}
-		if m := regexp.MustCompile(`checks on http://(\S+)/metrics`).FindStringSubmatch(line); m != nil {
-			c.ops = m[1]
-		}
-		if strings.HasPrefix(line, "Join with:") {
-			break
-		}
-	}
-	c.banner = banner.String()
-	return c
+	c := testkit.StartBinary(t, dataDir, args...)
+	return &child{Child: c, cmd: c.Cmd, stdout: c.Stdout, stderr: c.Stderr, addr: c.Addr, ops: c.Ops, banner: c.Banner}
 }
 
-func newKey(t *testing.T) (ssh.Signer, string) {
-	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(s.PublicKey())))
-}
+// newKey makes a key pair: its signer and its authorized_keys text.
+func newKey(t *testing.T) (ssh.Signer, string) { t.Helper(); return testkit.NewKey(t) }
 
 func TestStartupExplainsHowToJoin(t *testing.T) {
 	data := t.TempDir()
@@ -138,10 +81,7 @@ func TestSIGTERMTellsUsersAndExitsZero(t *testing.T) {
 	if !strings.Contains(c.banner, "1 key(s) authorized") {
 		t.Fatalf("banner: %s", c.banner)
 	}
-	client, err := ssh.Dial("tcp", c.addr, &ssh.ClientConfig{
-		User: "alice", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
-		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second,
-	})
+	client, err := testkit.DialKey(c.addr, "alice", signer, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,12 +141,7 @@ func TestSIGTERMTellsUsersAndExitsZero(t *testing.T) {
 	}
 }
 
-func tail(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
-	return s
-}
+func tail(s string, n int) string { return testkit.Tail(s, n) }
 
 func TestBadConfigurationFailsWithOneClearLine(t *testing.T) {
 	cases := []struct {
@@ -325,10 +260,7 @@ func TestOpsListenerMetricsMoveWhenPeopleChat(t *testing.T) {
 		t.Fatalf("chat messages before anyone spoke: %q", got)
 	}
 
-	client, err := ssh.Dial("tcp", c.addr, &ssh.ClientConfig{
-		User: "alice", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
-		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second,
-	})
+	client, err := testkit.DialKey(c.addr, "alice", signer, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

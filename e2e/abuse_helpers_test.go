@@ -26,9 +26,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hinshun/vt10x"
 	"golang.org/x/crypto/ssh"
 
+	"parley/internal/testkit"
 	"parley/room"
 )
 
@@ -110,7 +110,7 @@ func (c *canary) run() {
 		token := fmt.Sprintf("cnry%05dq", i)
 		mark := c.b.RawLen()
 		sent := time.Now()
-		if _, err := io.WriteString(c.a.stdin, token+"\r"); err != nil {
+		if err := c.a.Send(token + "\r"); err != nil {
 			c.note(&c.errs, fmt.Sprintf("alice cannot type: %v", err))
 			return
 		}
@@ -247,43 +247,15 @@ func (c *canary) finish(t *testing.T, maxLatency time.Duration) latency {
 // trimRaw forgets what a client received so far (its screen stays). Only
 // the canary calls it, between tokens, on its own clients: nobody else
 // holds an offset into their raw output.
-func trimRaw(c *client) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.raw) > 64<<10 {
-		c.raw = nil
-	}
-	if len(c.stderr) > 64<<10 {
-		c.stderr = nil
-	}
-}
+func trimRaw(c *client) { c.TrimRaw(64 << 10) }
 
 // waitOutput is client.WaitFor for goroutines other than the test's (it
 // cannot call t.Fatal): it waits until ok holds for the screen and the raw
 // output, re-checking on every chunk, and reports whether it did. It gives
 // up at the timeout, when stop is closed or when the output ends.
 func waitOutput(c *client, timeout time.Duration, stop chan struct{}, ok func(screen string, raw []byte) bool) bool {
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	for {
-		c.mu.Lock()
-		good := ok(c.screenLocked(), c.raw)
-		ch, eof := c.changed, c.eof
-		c.mu.Unlock()
-		if good {
-			return true
-		}
-		if eof {
-			return false
-		}
-		select {
-		case <-ch:
-		case <-deadline.C:
-			return false
-		case <-stop:
-			return false
-		}
-	}
+	held, _, _ := c.Await(timeout, stop, ok)
+	return held
 }
 
 // release closes a client and drops its emulator and buffers, so that an
@@ -293,11 +265,7 @@ func release(c *client) {
 	if c == nil {
 		return
 	}
-	c.Close()
-	c.mu.Lock()
-	c.raw, c.stderr = nil, nil
-	c.term = vt10x.New(vt10x.WithSize(1, 1))
-	c.mu.Unlock()
+	c.Release()
 }
 
 // ---------------------------------------------------------------------------
@@ -533,47 +501,22 @@ func (ts *testServer) sshFrom(src string, cfg *ssh.ClientConfig) (*ssh.Client, e
 // conn from then on. Cleanup closes it.
 func terminal(t testing.TB, name string, conn *ssh.Client, w, h int, prep func(*ssh.Session) error) (*client, error) {
 	t.Helper()
-	sess, err := conn.NewSession()
+	s, err := testkit.Open(t, conn, testkit.TermOptions{Name: name, W: w, H: h, Prep: prep})
 	if err != nil {
-		conn.Close()
 		return nil, err
 	}
-	return terminalOn(t, name, conn, sess, "xterm-256color", w, h, prep, nil)
+	return newClient(s), nil
 }
 
 // terminalOn is terminal on a session already open, with terminal type
 // term; afterPty, when not nil, runs between the pty request and the shell.
 func terminalOn(t testing.TB, name string, conn *ssh.Client, sess *ssh.Session, term string, w, h int, prep, afterPty func(*ssh.Session) error) (*client, error) {
 	t.Helper()
-	c := &client{
-		sess:       sess,
-		name:       name,
-		conn:       conn,
-		term:       vt10x.New(vt10x.WithSize(w, h)),
-		changed:    make(chan struct{}),
-		readerDone: make(chan struct{}),
-		waitDone:   make(chan struct{}),
+	s, err := testkit.OpenOn(t, conn, sess, testkit.TermOptions{Name: name, Term: term, W: w, H: h, Prep: prep, AfterPty: afterPty})
+	if err != nil {
+		return nil, err
 	}
-	c.hostKeyOK.Store(true)
-	fail := func(err error) (*client, error) { conn.Close(); return nil, err }
-	if prep != nil {
-		if err := prep(c.sess); err != nil {
-			return fail(err)
-		}
-	}
-	modes := ssh.TerminalModes{ssh.ECHO: 1, ssh.TTY_OP_ISPEED: 38400, ssh.TTY_OP_OSPEED: 38400}
-	if err := c.sess.RequestPty(term, h, w, modes); err != nil {
-		return fail(err)
-	}
-	if afterPty != nil {
-		if err := afterPty(c.sess); err != nil {
-			return fail(err)
-		}
-	}
-	if err := c.shell(t, true); err != nil {
-		return fail(err)
-	}
-	return c, nil
+	return newClient(s), nil
 }
 
 // connectFrom is the harness's connect from source address src.
@@ -623,23 +566,46 @@ func (ts *testServer) observe(t *testing.T, name string) *observer {
 	return o
 }
 
-// poster is a session in the lobby, straight on the hub, that posts and
-// reads everything it is sent without keeping it (like a client that keeps
-// up). Cleanup closes it.
-func (ts *testServer) poster(t *testing.T, name string) *room.Session {
+// poster is a session straight on the hub that posts, and reads everything
+// it is sent without keeping it (like a client that keeps up), noting the
+// text of the last chat message it was given so that postBulk can wait for
+// it to catch up. Cleanup closes it.
+type poster struct {
+	*room.Session
+	last atomic.Pointer[string] // the text of the last chat message received
+}
+
+// newPoster connects a poster for identity id on hub h.
+func newPoster(t *testing.T, h *room.Hub, id room.Identity) *poster {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	rs, err := ts.hub().Connect(ctx, room.Identity{ID: "test:" + name, Name: name})
+	rs, err := h.Connect(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
+	p := &poster{Session: rs}
 	go func() {
-		for range rs.Events() {
+		for m := range rs.Events() {
+			if m.Kind == room.KindChat {
+				p.last.Store(&m.Text)
+			}
 		}
 	}()
 	t.Cleanup(func() { rs.Close(room.ReasonQuit) })
-	return rs
+	return p
+}
+
+// seen reports whether the last chat message p was given contains tag.
+func (p *poster) seen(tag string) bool {
+	last := p.last.Load()
+	return last != nil && strings.Contains(*last, tag)
+}
+
+// poster is a poster in the lobby named name, with an identity of its own.
+func (ts *testServer) poster(t *testing.T, name string) *poster {
+	t.Helper()
+	return newPoster(t, ts.hub(), room.Identity{ID: "test:" + name, Name: name})
 }
 
 // count returns how many recorded messages satisfy f.

@@ -49,9 +49,9 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"parley/app"
 	"parley/guard"
 	"parley/room"
-	"parley/server"
 )
 
 // abuse is one attack's test: a server, the canary and the measurements.
@@ -96,7 +96,7 @@ func startAbuseIn(t *testing.T, room string, interval time.Duration, extra []*us
 	t.Helper()
 	ab := &abuse{t: t, alice: newUser(t, "alice"), bob: newUser(t, "bob"), counts: newRoomCounts()}
 	all := append([]*user{ab.alice, ab.bob}, extra...)
-	opts = append([]serverOpt{withUsers(all...), withConfig(func(c *server.Config) {
+	opts = append([]serverOpt{withUsers(all...), withConfig(func(c *app.Config) {
 		c.Store = "memory"
 		c.Room.Observer = ab.counts
 	})}, opts...)
@@ -487,7 +487,7 @@ func TestAbuseFailedLogins(t *testing.T) {
 	var skew atomic.Int64
 	gateNow := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
 	ab := startAbuse(t, canaryFast, []*user{carol, dave}, withoutFloodLimits(),
-		withConfig(func(c *server.Config) { c.Defences.Gate.Now = gateNow }))
+		withConfig(func(c *app.Config) { c.Defences.Gate.Now = gateNow }))
 	d := guard.DefaultGateConfig()
 	const (
 		attempts = 10_000
@@ -644,7 +644,7 @@ func TestAbuseSessionsPerKey(t *testing.T) {
 	}
 	const perSource = 6 // alice, bob and mallory's 3 on 127.0.0.1 fit
 	ab := startAbuse(t, canaryFast, append([]*user{mallory}, keysFromOne...), withoutFloodLimits(),
-		withConfig(func(c *server.Config) {
+		withConfig(func(c *app.Config) {
 			c.Defences.SessionsPerSource = perSource
 			// This test is about the session caps: the connection cap per
 			// key (6) would refuse most of the 50 at login (tested in
@@ -958,7 +958,7 @@ func TestAbuseHugeWindow(t *testing.T) {
 	mallory := newUser(t, "mallory")
 	const maxW, maxH = 160, 50
 	ab := startAbuse(t, canaryFast, []*user{mallory}, withoutFloodLimits(),
-		withConfig(func(c *server.Config) { c.MaxWidth, c.MaxHeight = maxW, maxH }))
+		withConfig(func(c *app.Config) { c.MaxWidth, c.MaxHeight = maxW, maxH }))
 	ab.begin()
 
 	// The emulator is as large as the clamp (the renderer relies on the
@@ -1321,7 +1321,7 @@ func TestAbuseReconnectLoop(t *testing.T) {
 	mallory := newUser(t, "mallory")
 	unlimited := guard.LimiterConfig{Rate: math.Inf(1), Burst: 1 << 20}
 	ab := startAbuse(t, canaryFast, []*user{mallory},
-		withConfig(func(c *server.Config) { c.Defences.Messages = unlimited })) // notices keep their default limit
+		withConfig(func(c *app.Config) { c.Defences.Messages = unlimited })) // notices keep their default limit
 	nc := guard.NoticeLimiterConfig()
 	const cycles = 8
 	obs := ab.ts.observe(t, "observer")
@@ -1387,11 +1387,11 @@ func TestAbuseStalledReader(t *testing.T) {
 		round = 16 // half the queue: dave and the posters keep up
 	)
 	ab := startAbuseIn(t, "canary", canaryFast, []*user{mallory, dave}, withoutFloodLimits(),
-		withConfig(func(c *server.Config) { c.Room.QueueSize = queue }))
+		withConfig(func(c *app.Config) { c.Room.QueueSize = queue }))
 	s := ab.ts.connect(t, mallory, size(200, 60), noReader())
 	d := ab.ts.connect(t, dave, size(200, 60))
 	d.WaitFor(t, joined("dave"), waitTimeout)
-	posters := []*room.Session{ab.ts.poster(t, "poster1"), ab.ts.poster(t, "poster2")}
+	posters := []*poster{ab.ts.poster(t, "poster1"), ab.ts.poster(t, "poster2")}
 	// (Their joins may be folded into one notice with others: wait on
 	// the hub, not on the screen.)
 	eventually(t, waitTimeout, "the posters in the room", func() bool {

@@ -14,7 +14,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"parley/server"
+	"parley/app"
 )
 
 // Not parallel: it counts the process's goroutines.
@@ -22,7 +22,7 @@ func TestUnknownKeyRefused(t *testing.T) {
 	alice, eve := newUser(t, "alice"), newUser(t, "eve")
 	// Many refusals from one address would put it under a penalty (the
 	// connection gate); this test makes more than that on purpose.
-	ts := startServer(t, withUsers(alice), withConfig(func(c *server.Config) { c.Defences.Gate.FailuresBeforePenalty = 1000 }))
+	ts := startServer(t, withUsers(alice), withConfig(func(c *app.Config) { c.Defences.Gate.FailuresBeforePenalty = 1000 }))
 	// Warm up: one full session, so that lazily started goroutines (the
 	// room, the key watcher, ...) are part of the baseline.
 	a := ts.connect(t, alice)

@@ -2,8 +2,11 @@ package e2e
 
 // The harness: a real parley server on a loopback listener, real SSH
 // clients (golang.org/x/crypto/ssh) with a pseudo-terminal, and a terminal
-// emulator (github.com/hinshun/vt10x) per client, so that tests assert on
-// what a person would see on screen.
+// emulator per client, so that tests assert on what a person would see.
+// The machinery is parley/internal/testkit (the one harness every test
+// package uses: sessions, emulator, waits, the real binary) and
+// testkit/inprocess (the one place that builds an in-process server); this
+// file gives it the short names the e2e tests are written in.
 //
 // Synchronisation rules: nothing here sleeps to wait for something. A
 // client's reader goroutine feeds the emulator and wakes every waiter on
@@ -32,62 +35,44 @@ package e2e
 // func(screen string) bool. ts.appendKey and ts.removeKey edit
 // authorized_keys and wait for the reload.
 //
-// The emulator is vt10x behind a small adapter (feedLocked): vt10x drops the
-// bytes of a UTF-8 character split across two writes, so the adapter holds
-// an incomplete tail back. vt10x gives every character one cell, so text
-// after a wide (East Asian or emoji) character is drawn one cell to the
-// left per wide character until the next absolute cursor move; and it
-// does not know REP (CSI b), which the renderer uses for some TERM values
-// but not for xterm-256color, the TERM these clients send. Replies to the
-// renderer's queries (background colour, mode reports) go nowhere.
+// The emulator's limits (vt10x: wide characters, REP) are described in
+// testkit's package comment.
 
 import (
-	"bytes"
-	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"errors"
-	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"net"
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-	"unicode/utf8"
 
-	"github.com/hinshun/vt10x"
 	"golang.org/x/crypto/ssh"
 
+	"parley/app"
 	"parley/guard"
+	"parley/internal/testkit"
+	"parley/internal/testkit/inprocess"
 	"parley/keys"
 	"parley/room"
 	"parley/server"
 )
 
-// waitTimeout bounds every wait for something that should happen promptly.
-// It only matters when a test fails: waits return as soon as the condition
-// holds (typically in milliseconds). It is generous because -race on a
-// small, busy machine is slow: with a load of 15 on 2 CPUs, logging in
-// alone was seen to take 7 s.
-const waitTimeout = 30 * time.Second
-
-// pollInterval is how often eventually re-checks server state.
-const pollInterval = 5 * time.Millisecond
+// waitTimeout bounds every wait for something that should happen promptly
+// (see testkit.WaitTimeout).
+const waitTimeout = testkit.WaitTimeout
 
 // ---------------------------------------------------------------------------
 // Users and keys
 
-// user is a person with an ed25519 key pair generated for the test.
+// user is a person with an ed25519 key pair generated for the test: a
+// testkit.User, with the field names these tests use.
 type user struct {
+	*testkit.User
 	name   string
 	signer ssh.Signer
 	pub    ssh.PublicKey
@@ -96,41 +81,25 @@ type user struct {
 
 func newUser(t testing.TB, name string) *user {
 	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub := signer.PublicKey()
-	return &user{name: name, signer: signer, pub: pub, fp: ssh.FingerprintSHA256(pub)}
+	u := testkit.NewUser(t, name)
+	return &user{User: u, name: u.Name, signer: u.Signer, pub: u.Pub, fp: u.FP}
 }
 
 // keyText is "ssh-ed25519 AAAA...".
-func (u *user) keyText() string {
-	return strings.TrimSuffix(string(ssh.MarshalAuthorizedKey(u.pub)), "\n")
-}
+func (u *user) keyText() string { return u.KeyText() }
 
 // line is the user's authorized_keys line: options (may be ""), the key and
 // the comment name@laptop (which names the key when options have no name=).
-func (u *user) line(options string) string {
-	l := u.keyText() + " " + u.name + "@laptop"
-	if options != "" {
-		l = options + " " + l
-	}
-	return l
-}
+func (u *user) line(options string) string { return u.Line(options) }
 
 // auth is the user's ordinary public-key authentication.
-func (u *user) auth() []ssh.AuthMethod { return []ssh.AuthMethod{ssh.PublicKeys(u.signer)} }
+func (u *user) auth() []ssh.AuthMethod { return u.Auth() }
 
 // ---------------------------------------------------------------------------
 // Server
 
 type serverSetup struct {
-	cfg      server.Config
+	cfg      app.Config
 	keyLines []string
 	motd     *string
 }
@@ -165,35 +134,31 @@ func withoutFloodLimits() serverOpt {
 }
 
 // withConfig edits the server.Config (DataDir is already set).
-func withConfig(f func(*server.Config)) serverOpt { return func(s *serverSetup) { f(&s.cfg) } }
+func withConfig(f func(*app.Config)) serverOpt { return func(s *serverSetup) { f(&s.cfg) } }
 
 // testServer is a running parley.
 type testServer struct {
-	srv      *server.Server
+	srv      *app.App
+	running  *testkit.Running
 	addr     string
 	dir      string
 	keysPath string
 	logs     *lockedBuffer
-
-	serveErr  chan error
-	closeOnce sync.Once
-	closeErr  error
 }
 
 // startServer starts the real server in-process on 127.0.0.1:0 with a fresh
-// data dir. Cleanup closes it (with a deadline) and checks that Serve
-// returned nil. The server's log is printed when the test fails (or always,
-// with E2E_SERVER_LOG=1).
+// data dir (testkit/inprocess). Cleanup closes it (with a deadline) and
+// checks that Serve returned nil. The server's log is printed when the test
+// fails (or always, with E2E_SERVER_LOG=1).
 func startServer(t *testing.T, opts ...serverOpt) *testServer {
 	t.Helper()
 	dir := t.TempDir()
 	logs := &lockedBuffer{}
-	setup := serverSetup{cfg: server.Config{
+	setup := serverSetup{cfg: app.Config{Config: server.Config{
 		DataDir:  dir,
-		SeedKeys: false,
 		KeysPoll: 50 * time.Millisecond,
 		Logger:   slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	}}
+	}, SeedKeys: false}}
 	if st := os.Getenv("E2E_STORE"); st != "" {
 		setup.cfg.Store = st // "memory" or "sqlite"; tests may still override it
 	}
@@ -207,52 +172,20 @@ func startServer(t *testing.T, opts ...serverOpt) *testServer {
 	if setup.motd != nil {
 		writeFile(t, filepath.Join(dir, "motd"), *setup.motd)
 	}
-	srv, err := server.New(setup.cfg)
-	if err != nil {
-		t.Fatalf("server.New: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := &testServer{srv: srv, addr: ln.Addr().String(), dir: dir, keysPath: keysPath, logs: logs, serveErr: make(chan error, 1)}
-	go func() { ts.serveErr <- srv.Serve(ln) }()
+	// Registered before the server's own cleanup, so it runs after Close.
 	t.Cleanup(func() {
-		if err := ts.Close(); err != nil {
-			t.Errorf("server Close: %v", err)
-		}
-		select {
-		case err := <-ts.serveErr:
-			if err != nil {
-				t.Errorf("Serve returned %v, want nil after Close", err)
-			}
-		case <-time.After(waitTimeout):
-			t.Errorf("Serve did not return after Close")
-		}
 		if t.Failed() || os.Getenv("E2E_SERVER_LOG") != "" {
 			t.Logf("server log:\n%s", logs.String())
 		}
 	})
-	return ts
+	srv, running := inprocess.Start(t, setup.cfg)
+	return &testServer{srv: srv, running: running, addr: running.Addr, dir: dir, keysPath: keysPath, logs: logs}
 }
 
 // Close closes the server once, giving it waitTimeout; later calls return
 // the first result. A Close that hangs past its deadline is reported as an
 // error instead of hanging the test.
-func (ts *testServer) Close() error {
-	ts.closeOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-		defer cancel()
-		done := make(chan error, 1)
-		go func() { done <- ts.srv.Close(ctx) }()
-		select {
-		case ts.closeErr = <-done:
-		case <-time.After(waitTimeout + 5*time.Second):
-			ts.closeErr = errors.New("server Close hung past its deadline")
-		}
-	})
-	return ts.closeErr
-}
+func (ts *testServer) Close() error { return ts.running.Close() }
 
 // hub is the server's room hub.
 func (ts *testServer) hub() *room.Hub { return ts.srv.Hub() }
@@ -323,43 +256,18 @@ func writeFile(t testing.TB, path, content string) {
 // host key against srv.HostKeyFingerprint. hostKeyChecked, when not nil, is
 // set once the check passed.
 func (ts *testServer) clientConfig(sshUser string, auth []ssh.AuthMethod, hostKeyChecked *atomic.Bool) *ssh.ClientConfig {
-	want := ts.srv.HostKeyFingerprint()
-	return &ssh.ClientConfig{
-		User: sshUser,
-		Auth: auth,
-		HostKeyCallback: func(_ string, _ net.Addr, key ssh.PublicKey) error {
-			if got := ssh.FingerprintSHA256(key); got != want {
-				return fmt.Errorf("host key %s, want %s", got, want)
-			}
-			if hostKeyChecked != nil {
-				hostKeyChecked.Store(true)
-			}
-			return nil
-		},
-		Timeout: waitTimeout,
-	}
+	return testkit.ClientConfig(sshUser, auth, ts.srv.HostKeyFingerprint(), hostKeyChecked)
 }
 
 // dial connects and authenticates, with a deadline on the whole handshake.
 func (ts *testServer) dial(cfg *ssh.ClientConfig) (*ssh.Client, error) {
-	nc, err := net.DialTimeout("tcp", ts.addr, waitTimeout)
-	if err != nil {
-		return nil, err
-	}
-	return ts.handshake(nc, cfg)
+	return testkit.Dial(ts.addr, cfg, waitTimeout)
 }
 
 // handshake authenticates on nc, with a deadline on the whole handshake;
 // it closes nc when that fails.
 func (ts *testServer) handshake(nc net.Conn, cfg *ssh.ClientConfig) (*ssh.Client, error) {
-	_ = nc.SetDeadline(time.Now().Add(waitTimeout))
-	c, chans, reqs, err := ssh.NewClientConn(nc, ts.addr, cfg)
-	if err != nil {
-		nc.Close()
-		return nil, err
-	}
-	_ = nc.SetDeadline(time.Time{})
-	return ssh.NewClient(c, chans, reqs), nil
+	return testkit.Handshake(nc, ts.addr, cfg, waitTimeout)
 }
 
 // ---------------------------------------------------------------------------
@@ -405,26 +313,19 @@ func withSSHUser(name string) clientOpt { return func(c *clientSetup) { c.sshUse
 // are answered); Screen stays empty.
 func noReader() clientOpt { return func(c *clientSetup) { c.noReader = true } }
 
-// client is one interactive SSH session with a pty, shown on an emulator.
+// client is one interactive SSH session with a pty, shown on an emulator:
+// a testkit.Session (Type, Say, Paste, Screen, Row, Cell, Raw, Stderr,
+// WaitFor, Expect, Resize, WindowChange, WaitEnded, Ended, Close), with
+// the fields these tests use.
 type client struct {
-	name  string
-	conn  *ssh.Client
-	sess  *ssh.Session
-	stdin io.WriteCloser
+	*testkit.Session
+	name string
+	conn *ssh.Client
+	sess *ssh.Session
+}
 
-	mu         sync.Mutex
-	term       vt10x.Terminal
-	raw        []byte        // every byte received on stdout
-	stderr     []byte        // every byte received on stderr (also shown on screen)
-	partial    []byte        // an incomplete UTF-8 sequence held for the next chunk
-	partialErr []byte        // the same, for stderr
-	changed    chan struct{} // closed (and replaced) on every update
-	eof        bool          // the output (stdout and stderr) ended
-
-	readerDone chan struct{}
-	waitDone   chan struct{} // closed when the session has ended
-	waitErr    error         // set before waitDone is closed
-	hostKeyOK  atomic.Bool
+func newClient(s *testkit.Session) *client {
+	return &client{Session: s, name: s.Name(), conn: s.Conn(), sess: s.SSH()}
 }
 
 // connect logs u in with an 80x24 xterm-256color pty and a shell, and
@@ -448,17 +349,8 @@ func (ts *testServer) tryConnect(t testing.TB, u *user, opts ...clientOpt) (*cli
 	if cs.auth == nil {
 		cs.auth = u.auth()
 	}
-	if cs.termW == 0 {
-		cs.termW, cs.termH = cs.w, cs.h
-	}
-	c := &client{
-		name:       u.name,
-		term:       vt10x.New(vt10x.WithSize(cs.termW, cs.termH)),
-		changed:    make(chan struct{}),
-		readerDone: make(chan struct{}),
-		waitDone:   make(chan struct{}),
-	}
-	cfg := ts.clientConfig(cs.sshUser, cs.auth, &c.hostKeyOK)
+	var hostKeyOK atomic.Bool
+	cfg := ts.clientConfig(cs.sshUser, cs.auth, &hostKeyOK)
 	if cs.attempts != nil {
 		var mu sync.Mutex
 		next := 0
@@ -476,273 +368,21 @@ func (ts *testServer) tryConnect(t testing.TB, u *user, opts ...clientOpt) (*cli
 	if err != nil {
 		return nil, err
 	}
-	c.conn = conn
-	if !c.hostKeyOK.Load() {
+	if !hostKeyOK.Load() {
 		conn.Close()
-		return nil, errors.New("the host key callback was not called")
+		return nil, testkit.ErrNoHostKeyCheck
 	}
-	fail := func(err error) (*client, error) { conn.Close(); return nil, err }
-	if c.sess, err = conn.NewSession(); err != nil {
-		return fail(err)
+	s, err := testkit.Open(t, conn, testkit.TermOptions{
+		Name: u.name, Term: cs.term, W: cs.w, H: cs.h, EmuW: cs.termW, EmuH: cs.termH, NoReader: cs.noReader,
+	})
+	if err != nil {
+		return nil, err
 	}
-	modes := ssh.TerminalModes{ssh.ECHO: 1, ssh.TTY_OP_ISPEED: 38400, ssh.TTY_OP_OSPEED: 38400}
-	if err := c.sess.RequestPty(cs.term, cs.h, cs.w, modes); err != nil {
-		return fail(err)
-	}
-	if err := c.shell(t, !cs.noReader); err != nil {
-		return fail(err)
-	}
-	return c, nil
-}
-
-// read copies one output stream (stdout or stderr) into *keep and the
-// emulator until it ends.
-func (c *client) read(r io.Reader, keep *[]byte) {
-	buf := make([]byte, 32<<10)
-	partial := &c.partial
-	if keep == &c.stderr {
-		partial = &c.partialErr
-	}
-	for {
-		n, err := r.Read(buf)
-		if n > 0 {
-			c.mu.Lock()
-			*keep = append(*keep, buf[:n]...)
-			c.feedLocked(partial, buf[:n])
-			c.notifyLocked()
-			c.mu.Unlock()
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-// feedLocked writes b to the emulator. vt10x drops the bytes of a UTF-8
-// sequence split across two writes, so an incomplete sequence at the end of
-// a chunk is held back (in *partial, one per stream) until the next one.
-func (c *client) feedLocked(partial *[]byte, b []byte) {
-	data := append(*partial, b...)
-	keep := incompleteUTF8Tail(data)
-	_, _ = c.term.Write(data[:len(data)-keep])
-	*partial = append([]byte(nil), data[len(data)-keep:]...)
-}
-
-// incompleteUTF8Tail returns how many bytes at the end of b start a UTF-8
-// sequence that is not complete yet.
-func incompleteUTF8Tail(b []byte) int {
-	for i := 1; i <= utf8.UTFMax-1 && i <= len(b); i++ {
-		c := b[len(b)-i]
-		if c < 0x80 {
-			return 0 // ASCII: nothing pending
-		}
-		if utf8.RuneStart(c) {
-			if !utf8.FullRune(b[len(b)-i:]) {
-				return i
-			}
-			return 0
-		}
-	}
-	return 0
-}
-
-func (c *client) notifyLocked() {
-	close(c.changed)
-	c.changed = make(chan struct{})
-}
-
-// Type sends keystrokes; Enter is "\r".
-func (c *client) Type(t testing.TB, s string) {
-	t.Helper()
-	if _, err := io.WriteString(c.stdin, s); err != nil {
-		t.Fatalf("%s: type %q: %v", c.name, s, err)
-	}
-}
-
-// Say types a line and Enter.
-func (c *client) Say(t testing.TB, line string) { t.Helper(); c.Type(t, line+"\r") }
-
-// Paste sends s as a bracketed paste (delivered to the program as one
-// tea.PasteMsg, whatever it contains).
-func (c *client) Paste(t testing.TB, s string) {
-	t.Helper()
-	c.Type(t, "\x1b[200~"+s+"\x1b[201~")
-}
-
-// Screen returns the emulator's text, one line per row.
-func (c *client) Screen() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.screenLocked()
-}
-
-func (c *client) screenLocked() string {
-	return strings.ReplaceAll(c.term.String(), "\x00", " ")
-}
-
-// Row returns row y of the screen, trailing spaces trimmed.
-func (c *client) Row(y int) string {
-	rows := strings.Split(c.Screen(), "\n")
-	if y < 0 || y >= len(rows) {
-		return ""
-	}
-	return strings.TrimRight(rows[y], " ")
-}
-
-// Cell returns the glyph (character, colours, attributes) at x, y.
-func (c *client) Cell(x, y int) vt10x.Glyph {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.term.Cell(x, y)
-}
-
-// Raw returns a copy of every byte received so far.
-func (c *client) Raw() []byte {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return bytes.Clone(c.raw)
-}
-
-// Stderr returns a copy of what the server wrote to stderr so far.
-func (c *client) Stderr() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return string(c.stderr)
-}
-
-// RawLen is how many bytes were received so far.
-func (c *client) RawLen() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.raw)
-}
-
-// WaitFor waits until the screen contains want (a string) or want (a
-// func(screen string) bool) holds, re-checking on every chunk of output. It
-// returns the matching screen; on timeout it fails the test and prints the
-// last screen.
-func (c *client) WaitFor(t testing.TB, want any, timeout time.Duration) string {
-	t.Helper()
-	var ok func(string) bool
-	var desc string
-	switch w := want.(type) {
-	case string:
-		ok, desc = func(s string) bool { return strings.Contains(s, w) }, fmt.Sprintf("%q", w)
-	case func(string) bool:
-		ok, desc = w, "condition"
-	default:
-		t.Fatalf("WaitFor: want is a %T", want)
-	}
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	for {
-		c.mu.Lock()
-		screen := c.screenLocked()
-		ch, eof := c.changed, c.eof
-		c.mu.Unlock()
-		if ok(screen) {
-			return screen
-		}
-		if eof {
-			// The output ended: the screen can no longer change.
-			t.Fatalf("%s: output ended before the screen showed %s; last screen:\n%s%s", c.name, desc, frame(screen), c.rawTail())
-		}
-		select {
-		case <-ch:
-		case <-deadline.C:
-			t.Fatalf("%s: after %v the screen does not show %s; last screen:\n%s%s", c.name, timeout, desc, frame(screen), c.rawTail())
-		}
-	}
-}
-
-// rawTail returns, when E2E_RAW_TAIL=N is set, the last N bytes received,
-// quoted, to tell a server problem from an emulator problem.
-func (c *client) rawTail() string {
-	n, _ := strconv.Atoi(os.Getenv("E2E_RAW_TAIL"))
-	if n <= 0 {
-		return ""
-	}
-	raw := c.Raw()
-	return fmt.Sprintf("last %d bytes received:\n%q\n", min(n, len(raw)), raw[max(len(raw)-n, 0):])
-}
-
-// Expect is WaitFor(t, text, waitTimeout).
-func (c *client) Expect(t testing.TB, text string) string {
-	t.Helper()
-	return c.WaitFor(t, text, waitTimeout)
-}
-
-// Resize changes the emulator's size and tells the server.
-func (c *client) Resize(t testing.TB, w, h int) {
-	t.Helper()
-	c.mu.Lock()
-	c.term.Resize(w, h)
-	c.mu.Unlock()
-	c.WindowChange(t, w, h)
-}
-
-// WindowChange only claims a new window size; the emulator keeps its own.
-func (c *client) WindowChange(t testing.TB, w, h int) {
-	t.Helper()
-	if err := c.sess.WindowChange(h, w); err != nil {
-		t.Fatalf("%s: window change: %v", c.name, err)
-	}
-}
-
-// WaitEnded waits until the session has ended and returns session.Wait's
-// result.
-func (c *client) WaitEnded(t testing.TB, timeout time.Duration) error {
-	t.Helper()
-	select {
-	case <-c.waitDone:
-	case <-time.After(timeout):
-		t.Fatalf("%s: session still running after %v; last screen:\n%s", c.name, timeout, frame(c.Screen()))
-	}
-	// Wait for the reader too, so that Raw and Screen hold all the output.
-	select {
-	case <-c.readerDone:
-	case <-time.After(timeout):
-		t.Fatalf("%s: output still open after the session ended", c.name)
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.waitErr
-}
-
-// Ended reports whether the session has ended.
-func (c *client) Ended() bool {
-	select {
-	case <-c.waitDone:
-		return true
-	default:
-		return false
-	}
-}
-
-// Close drops the connection (like closing the terminal window) and waits
-// for the client's goroutines.
-func (c *client) Close() {
-	_ = c.sess.Close()
-	_ = c.conn.Close()
-	select {
-	case <-c.readerDone:
-	case <-time.After(waitTimeout):
-	}
-	select {
-	case <-c.waitDone:
-	case <-time.After(waitTimeout):
-	}
+	return newClient(s), nil
 }
 
 // frame draws a screen with a border, for failure messages.
-func frame(screen string) string {
-	rows := strings.Split(strings.TrimSuffix(screen, "\n"), "\n")
-	var b strings.Builder
-	for _, r := range rows {
-		b.WriteString("|" + r + "|\n")
-	}
-	return b.String()
-}
+func frame(screen string) string { return testkit.Frame(screen) }
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -751,54 +391,17 @@ func frame(screen string) string {
 // state that produces no output to wait on.
 func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(pollInterval)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-deadline.C:
-			t.Fatalf("after %v still waiting for: %s", timeout, what)
-		}
-	}
+	testkit.Eventually(t, timeout, what, cond)
 }
 
 // waitGoroutines waits until at most limit goroutines are running.
 func waitGoroutines(t testing.TB, limit int, timeout time.Duration) {
 	t.Helper()
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for runtime.NumGoroutine() > limit {
-		select {
-		case <-tick.C:
-		case <-deadline.C:
-			buf := make([]byte, 1<<20)
-			n := runtime.Stack(buf, true)
-			t.Fatalf("goroutine leak: %d running, want at most %d; stacks:\n%s", runtime.NumGoroutine(), limit, buf[:n])
-		}
-	}
+	testkit.WaitGoroutines(t, limit, timeout)
 }
 
 // lockedBuffer is a bytes.Buffer safe for concurrent writers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type lockedBuffer = testkit.LockedBuffer
 
 // ---------------------------------------------------------------------------
 // Screen conditions, for WaitFor
@@ -894,89 +497,4 @@ func rowIndex(screen, s string) int {
 		}
 	}
 	return -1
-}
-
-// TestHarnessSplitRunes checks the emulator adapter: a character whose
-// UTF-8 bytes arrive in two chunks is still drawn (vt10x alone drops it).
-func TestHarnessSplitRunes(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		b    []byte
-		want int
-	}{
-		{[]byte("abc"), 0},
-		{[]byte("a\xe2"), 1},
-		{[]byte("a\xe2\x94"), 2},
-		{[]byte("a\xe2\x94\x82"), 0},
-		{[]byte("\xf0\x9d\x90"), 3},
-		{[]byte("\xf0\x9d\x90\x80"), 0},
-		{[]byte("\xff"), 0},
-	} {
-		if got := incompleteUTF8Tail(tc.b); got != tc.want {
-			t.Errorf("incompleteUTF8Tail(%q) = %d, want %d", tc.b, got, tc.want)
-		}
-	}
-	c := &client{term: vt10x.New(vt10x.WithSize(10, 2)), changed: make(chan struct{})}
-	line := []byte("a│b𝐀c")
-	for i := range line { // one byte at a time: the worst split there is
-		c.feedLocked(&c.partial, line[i:i+1])
-	}
-	if got := strings.TrimRight(c.Row(0), " "); got != "a│b𝐀c" {
-		t.Errorf("screen row %q, want %q", got, "a│b𝐀c")
-	}
-}
-
-// shell opens the session's input and outputs, starts its shell and
-// watches it (see watch).
-func (c *client) shell(t testing.TB, reading bool) error {
-	var err error
-	if c.stdin, err = c.sess.StdinPipe(); err != nil {
-		return err
-	}
-	stdout, err := c.sess.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	stderr, err := c.sess.StderrPipe()
-	if err != nil {
-		return err
-	}
-	if err := c.sess.Shell(); err != nil {
-		return err
-	}
-	c.watch(t, stdout, stderr, reading)
-	return nil
-}
-
-// watch starts reading the session's stdout and stderr (unless reading is
-// false: a client that never reads) and waiting for its end. Like a
-// terminal, the screen shows both outputs; like ssh(1), the connection is
-// closed when the session ends.
-func (c *client) watch(t testing.TB, stdout, stderr io.Reader, reading bool) {
-	if !reading {
-		close(c.readerDone)
-	} else {
-		var readers sync.WaitGroup
-		readers.Add(2)
-		go func() { defer readers.Done(); c.read(stdout, &c.raw) }()
-		go func() { defer readers.Done(); c.read(stderr, &c.stderr) }()
-		go func() {
-			readers.Wait()
-			c.mu.Lock()
-			c.eof = true
-			c.notifyLocked()
-			c.mu.Unlock()
-			close(c.readerDone)
-		}()
-	}
-	go func() {
-		err := c.sess.Wait()
-		c.mu.Lock()
-		c.waitErr = err
-		close(c.waitDone)
-		c.notifyLocked()
-		c.mu.Unlock()
-		c.conn.Close()
-	}()
-	t.Cleanup(c.Close)
 }

@@ -37,9 +37,9 @@ import (
 	"github.com/hinshun/vt10x"
 	"golang.org/x/crypto/ssh"
 
+	"parley/app"
 	"parley/room"
 	"parley/safetext"
-	"parley/server"
 )
 
 // hostile is one corpus entry. Its mark is a word that must show on the
@@ -237,7 +237,7 @@ func startHostile(t *testing.T, extra ...*user) *hostileRig {
 	for _, u := range extra {
 		lines = append(lines, u.keyText()) // nameless: the SSH user name is the name
 	}
-	r.ts = startServer(t, withKeys(lines...), withoutFloodLimits(), withConfig(func(c *server.Config) {
+	r.ts = startServer(t, withKeys(lines...), withoutFloodLimits(), withConfig(func(c *app.Config) {
 		c.Store = "memory"
 		// The harness logs with slog's text handler, as main.go does by
 		// default; main.go's --log-format json uses slog's JSON handler:

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"parley/server"
+	"parley/app"
 )
 
 // startServerIn starts a server on the data dir dir (kept across restarts),
@@ -17,7 +17,7 @@ func startServerIn(t *testing.T, dir string, us ...*user) *testServer {
 		lines = append(lines, u.line(""))
 	}
 	writeFile(t, filepath.Join(dir, "authorized_keys"), strings.Join(lines, "\n")+"\n")
-	return startServer(t, withConfig(func(c *server.Config) { c.DataDir, c.Store = dir, "sqlite" }))
+	return startServer(t, withConfig(func(c *app.Config) { c.DataDir, c.Store = dir, "sqlite" }))
 }
 
 // Issue 13 item 6: a private message to someone offline is stored and

@@ -11,8 +11,8 @@ import (
 
 	"github.com/hinshun/vt10x"
 
+	"parley/app"
 	"parley/room"
-	"parley/server"
 )
 
 // injection is what a hostile user sends: an OSC 52 clipboard write, a
@@ -124,7 +124,7 @@ func TestWindowSizeIsClamped(t *testing.T) {
 	// A smaller limit than the default 400x200, which costs a lot of
 	// drawing under -race; the clamp is the same code.
 	const maxW, maxH = 160, 50
-	ts := startServer(t, withUsers(alice, bob), withConfig(func(c *server.Config) { c.MaxWidth, c.MaxHeight = maxW, maxH }))
+	ts := startServer(t, withUsers(alice, bob), withConfig(func(c *app.Config) { c.MaxWidth, c.MaxHeight = maxW, maxH }))
 
 	// alice claims a 20000x20000 terminal; her emulator is as large as the
 	// server may draw.
@@ -216,7 +216,7 @@ func TestSlowReaderIsDisconnected(t *testing.T) {
 	ts := startServer(t, withUsers(alice, bob, slow), withoutFloodLimits(),
 		// History in memory: this test is about fan-out, and SQLite
 		// under -race would make it slow.
-		withConfig(func(c *server.Config) { c.Room.QueueSize, c.Store = 16, "memory" }))
+		withConfig(func(c *app.Config) { c.Room.QueueSize, c.Store = 16, "memory" }))
 
 	a := ts.connect(t, alice)
 	b := ts.connect(t, bob, size(40, 15))
@@ -225,21 +225,10 @@ func TestSlowReaderIsDisconnected(t *testing.T) {
 	b.WaitFor(t, joined("slowpoke"), waitTimeout)
 
 	// alice's and bob's other sessions, which post without a terminal.
-	poster := func(u *user) *room.Session {
-		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-		defer cancel()
-		rs, err := ts.hub().Connect(ctx, room.Identity{ID: u.fp, Name: u.name})
-		if err != nil {
-			t.Fatal(err)
-		}
-		go func() { // read everything, like a client that keeps up
-			for range rs.Events() {
-			}
-		}()
-		t.Cleanup(func() { rs.Close(room.ReasonQuit) })
-		return rs
+	posters := []*poster{
+		newPoster(t, ts.hub(), room.Identity{ID: alice.fp, Name: alice.name}),
+		newPoster(t, ts.hub(), room.Identity{ID: bob.fp, Name: bob.name}),
 	}
-	posters := []*room.Session{poster(alice), poster(bob)}
 
 	const (
 		minMessages = 300
@@ -283,8 +272,10 @@ func TestSlowReaderIsDisconnected(t *testing.T) {
 // in its last line). The letters vary from line to line and message to
 // message: a renderer that only draws what changed cannot skip any of it.
 // postBulk has posters take turns sending count bulk messages numbered
-// from n, and returns the last one's tag and the next number.
-func postBulk(t *testing.T, posters []*room.Session, n, count int) (tag string, next int) {
+// from n, waits until every poster has been given the last one (so that the
+// posters' own queues are empty again, however slowly a loaded machine
+// runs their readers), and returns the last one's tag and the next number.
+func postBulk(t *testing.T, posters []*poster, n, count int) (tag string, next int) {
 	t.Helper()
 	for range count {
 		tag = fmt.Sprintf("m%04d", n)
@@ -296,6 +287,14 @@ func postBulk(t *testing.T, posters []*room.Session, n, count int) (tag string, 
 		}
 		n++
 	}
+	eventually(t, waitTimeout, "the posters given "+tag, func() bool {
+		for _, p := range posters {
+			if !p.seen(tag) {
+				return false
+			}
+		}
+		return true
+	})
 	return tag, n
 }
 

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"parley/server"
+	"parley/app"
 )
 
 // Issue 13 item 17: on a phone, /help's wrapped descriptions keep their
@@ -73,7 +73,7 @@ func TestMemberListIdleTimeUpdatesWhenSomeoneSpeaks(t *testing.T) {
 	t.Parallel()
 	alice, bob := newUser(t, "alice"), newUser(t, "bob")
 	clock := &offsetClock{offset: -5 * time.Minute} // alice arrives "5 minutes ago"
-	ts := startServer(t, withUsers(alice, bob), withConfig(func(c *server.Config) { c.Room.Now = clock.Now }))
+	ts := startServer(t, withUsers(alice, bob), withConfig(func(c *app.Config) { c.Room.Now = clock.Now }))
 	a := ts.connect(t, alice, size(120, 40))
 	a.Expect(t, "1 here")
 	clock.set(0)

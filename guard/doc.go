@@ -22,7 +22,8 @@
 // every type takes a Now function so tests drive it with a fake clock, and
 // expired state is dropped lazily by the calls that touch it. Every table is
 // bounded; none grows with the number of sources or identities ever seen.
-// The server package wires these into the SSH hooks.
+// The server package wires the connection limits into the SSH hooks; the
+// composition root (app) gives the Limiters to the hub.
 //
 // Each stateful type owns its state behind one unexported mutex, never held
 // while calling out to anything but its Now and Rand functions.

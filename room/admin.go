@@ -3,6 +3,7 @@ package room
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"parley/safetext"
@@ -274,4 +275,24 @@ func (h *Hub) validErr(id string) error {
 		return Errorf("%v: not sent", err)
 	}
 	return nil
+}
+
+// RoomsSeenBy returns the names of the rooms identity id is in now that
+// identity viewer (an admin or not) may see, sorted: a private room the
+// viewer may not enter is never named.
+func (h *Hub) RoomsSeenBy(id, viewer string, viewerAdmin bool) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	m := h.members[id]
+	if m == nil {
+		return nil
+	}
+	var out []string
+	for r := range m.rooms {
+		if r.visibleToLocked(viewer, viewerAdmin) {
+			out = append(out, r.name)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

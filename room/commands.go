@@ -9,31 +9,32 @@ import (
 	"time"
 	"unicode"
 
+	"parley/command"
 	"parley/safetext"
 )
 
-// Command is one /command people can type. Help text is generated from the
-// registry, so a command exists exactly when it is listed.
+// Command is one /command people can type: its declaration (the Spec that
+// /help and usage lines are generated from, as for every surface) and its
+// handler. Help text is generated from the registry, so a command exists
+// exactly when it is listed; Spec.Admin hides the command from, and refuses
+// it to, non-admins.
 type Command struct {
-	// Name is what follows the slash, lower case.
-	Name string
-	// Args describes the arguments, for usage lines ("NAME TEXT").
-	Args string
-	// Help is one short sentence.
-	Help string
-	// AdminOnly hides the command from, and refuses it to, non-admins.
-	AdminOnly bool
+	command.Spec
 	// Run carries the command out. An *Error it returns is shown to the
 	// person; any other error is logged and shown generically.
 	Run func(c *Call) error
 }
 
-// Usage returns the command's usage line.
-func (c *Command) Usage() string {
-	if c.Args == "" {
-		return "/" + c.Name
-	}
-	return "/" + c.Name + " " + c.Args
+// chat declares a chat-only command.
+func chat(name, args, help string, run func(c *Call) error) Command {
+	return Command{Spec: command.Spec{Name: name, Args: args, Help: help, On: command.Chat}, Run: run}
+}
+
+// chatAdmin declares a chat-only command for admins.
+func chatAdmin(name, args, help string, run func(c *Call) error) Command {
+	c := chat(name, args, help, run)
+	c.Admin = true
+	return c
 }
 
 // Call is one invocation of a command.
@@ -47,7 +48,7 @@ type Call struct {
 }
 
 // UsageError returns an Error with the command's usage line.
-func (c *Call) UsageError() error { return Errorf("usage: %s (%s)", c.cmd.Usage(), c.cmd.Help) }
+func (c *Call) UsageError() error { return Errorf("usage: %s (%s)", c.cmd.ChatUsage(), c.cmd.Help) }
 
 // Registry holds the commands. It is safe for concurrent use.
 type Registry struct {
@@ -83,7 +84,7 @@ func (r *Registry) List(admin bool) []Command {
 	defer r.mu.RUnlock()
 	out := make([]Command, 0, len(r.byName))
 	for _, c := range r.byName {
-		if c.AdminOnly && !admin {
+		if c.Admin && !admin {
 			continue
 		}
 		out = append(out, *c)
@@ -109,7 +110,7 @@ func ParseCommand(text string) (name, args string, ok bool) {
 
 func (h *Hub) runCommand(ctx context.Context, s *Session, name, args string) error {
 	cmd, ok := h.commands.Lookup(name)
-	if !ok || (cmd.AdminOnly && !s.Admin()) {
+	if !ok || (cmd.Admin && !s.Admin()) {
 		shown := safetext.Line(name, 24)
 		if shown == "" {
 			return Errorf("type a command after the slash; /help lists them")
@@ -123,19 +124,18 @@ func (h *Hub) runCommand(ctx context.Context, s *Session, name, args string) err
 func builtinCommands() *Registry {
 	r := &Registry{byName: make(map[string]*Command)}
 	for _, c := range []Command{
-		{Name: "help", Help: "list the commands", Run: cmdHelp},
-		{Name: "nick", Args: "NAME", Help: "change your name", Run: cmdNick},
-		{Name: "me", Args: "ACTION", Help: "say what you are doing", Run: func(c *Call) error {
+		chat("help", "", "list the commands", cmdHelp),
+		chat("nick", "NAME", "change your name", cmdNick),
+		chat("me", "ACTION", "say what you are doing", func(c *Call) error {
 			if c.Args == "" {
 				return c.UsageError()
 			}
 			return c.Session.post(c.Ctx, KindEmote, c.Args)
-		}},
-		{Name: "msg", Args: "NAME TEXT", Help: "send a private message", Run: cmdMsg},
-		{Name: "reply", Args: "TEXT", Help: "answer the last private message", Run: cmdReply},
-		{Name: "who", Help: "list who is here, with idle times", Run: cmdWho},
-		{Name: "away", Args: "[REASON]", Help: "mark yourself away", Run: cmdAway},
-		{Name: "back", Help: "clear your away mark", Run: func(c *Call) error {
+		}),
+		chat("msg", "NAME TEXT", "send a private message", cmdMsg),
+		chat("reply", "TEXT", "answer the last private message", cmdReply),
+		chat("away", "[REASON]", "mark yourself away", cmdAway),
+		chat("back", "", "clear your away mark", func(c *Call) error {
 			h := c.Hub
 			h.mu.Lock()
 			was := c.Session.m.away
@@ -150,23 +150,28 @@ func builtinCommands() *Registry {
 				c.Session.Notice("Welcome back: you are no longer marked away.")
 			}
 			return nil
-		}},
-		{Name: "topic", Args: "[TEXT]", Help: "show or set the room topic", Run: cmdTopic},
-		{Name: "join", Args: "#ROOM", Help: "enter a room, creating it if it does not exist", Run: cmdJoin},
-		{Name: "leave", Args: "[#ROOM]", Help: "leave this room (or the one named)", Run: cmdLeave},
-		{Name: "rooms", Help: "list the rooms", Run: cmdRooms},
-		{Name: "search", Args: "WORDS", Help: "find messages in this room and your private messages", Run: cmdSearch},
-		{Name: "jump", Args: "N", Help: "show message N of this room in context", Run: cmdJump},
-		{Name: "history", Args: "[N]", Help: "show your last N private messages", Run: cmdHistory},
-		{Name: "invite", Args: "NAME", Help: "let someone into this private room", Run: cmdInvite},
-		{Name: "room", Args: "private|public|remove #ROOM", Help: "make a room private (or open), or remove an empty one", AdminOnly: true, Run: cmdRoomAdmin},
-		{Name: "quit", Help: "leave the chat", Run: func(c *Call) error {
+		}),
+		chat("topic", "[TEXT]", "show or set the room topic", cmdTopic),
+		chat("join", "#ROOM", "enter a room, creating it if it does not exist", cmdJoin),
+		chat("leave", "[#ROOM]", "leave this room (or the one named)", cmdLeave),
+		chat("search", "WORDS", "find messages in this room and your private messages", cmdSearch),
+		chat("jump", "N", "show message N of this room in context", cmdJump),
+		chat("history", "[N]", "show your last N private messages", cmdHistory),
+		chat("invite", "NAME", "let someone into this private room", cmdInvite),
+		chatAdmin("room", "private|public|remove #ROOM", "make a room private (or open), or remove an empty one", cmdRoomAdmin),
+		chat("quit", "", "leave the chat", func(c *Call) error {
 			c.Session.Close(ReasonQuit)
 			return nil
-		}},
+		}),
 	} {
 		if err := r.Register(c); err != nil {
 			panic(err) // a programming error in the list above
+		}
+	}
+	for _, c := range shared { // declared once for the chat and exec (shared.go)
+		run := c.run
+		if err := r.Register(chatAdapter(c.Spec, nil, func(rc *Call, cc *command.Call) (command.Reply, error) { return run(rc.Hub, cc) })); err != nil {
+			panic(err)
 		}
 	}
 	return r
@@ -178,11 +183,11 @@ func cmdHelp(c *Call) error {
 	cmds := c.Hub.commands.List(c.Session.Admin())
 	w := 0
 	for _, cmd := range cmds {
-		w = max(w, len(cmd.Usage()))
+		w = max(w, len(cmd.ChatUsage()))
 	}
 	for _, cmd := range cmds {
-		fmt.Fprintf(&b, "\n  %-*s  %s", w, cmd.Usage(), cmd.Help)
-		if cmd.AdminOnly {
+		fmt.Fprintf(&b, "\n  %-*s  %s", w, cmd.ChatUsage(), cmd.Help)
+		if cmd.Admin {
 			b.WriteString(" (admin)")
 		}
 	}
@@ -333,29 +338,6 @@ func (s *Session) private(rcpt recipient, text string) error {
 	if cut {
 		h.deliverLocked(s, Message{Time: now, Kind: KindNotice, Text: cutNotice})
 	}
-	return nil
-}
-
-func cmdWho(c *Call) error {
-	room := c.Session.Room()
-	people := c.Hub.Members(room)
-	now := c.Hub.cfg.Now()
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d in #%s:", len(people), room)
-	for _, p := range people {
-		fmt.Fprintf(&b, "\n  %s", p.Name)
-		if p.Admin {
-			b.WriteString(" (admin)")
-		}
-		if p.Bot {
-			b.WriteString(" (bot)")
-		}
-		if p.Away != "" {
-			fmt.Fprintf(&b, " away: %s", p.Away)
-		}
-		fmt.Fprintf(&b, " · idle %s", Idle(now.Sub(p.LastActive)))
-	}
-	c.Session.Notice(b.String())
 	return nil
 }
 

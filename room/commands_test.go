@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"parley/command"
 )
 
 func TestParseCommand(t *testing.T) {
@@ -93,21 +95,21 @@ func TestUnknownCommand(t *testing.T) {
 func TestHelpListsCommandsAndHidesAdminOnes(t *testing.T) {
 	h := newHub(t, Config{})
 	var kicked []string
-	if err := h.Commands().Register(Command{Name: "kick", Args: "NAME", Help: "disconnect someone", AdminOnly: true,
+	if err := h.Commands().Register(Command{Spec: command.Spec{Name: "kick", Args: "NAME", Help: "disconnect someone", Admin: true},
 		Run: func(c *Call) error { kicked = append(kicked, c.Args); return nil }}); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.Commands().Register(Command{Name: "ping", Help: "check the connection",
+	if err := h.Commands().Register(Command{Spec: command.Spec{Name: "ping", Help: "check the connection"},
 		Run: func(c *Call) error { c.Session.Notice("pong"); return nil }}); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.Commands().Register(Command{Name: "ping", Run: func(*Call) error { return nil }}); err == nil {
+	if err := h.Commands().Register(Command{Spec: command.Spec{Name: "ping"}, Run: func(*Call) error { return nil }}); err == nil {
 		t.Fatal("registering /ping twice succeeded")
 	}
-	if err := h.Commands().Register(Command{Name: "Loud", Run: func(*Call) error { return nil }}); err == nil {
+	if err := h.Commands().Register(Command{Spec: command.Spec{Name: "Loud"}, Run: func(*Call) error { return nil }}); err == nil {
 		t.Fatal("registering an upper-case name succeeded")
 	}
-	if err := h.Commands().Register(Command{Name: "norun"}); err == nil {
+	if err := h.Commands().Register(Command{Spec: command.Spec{Name: "norun"}}); err == nil {
 		t.Fatal("registering a command without Run succeeded")
 	}
 

@@ -11,6 +11,11 @@
 // enter each room and who is in it (access.go: every reader of a room's
 // history checks that access itself).
 //
+// Commands are declared with a command.Spec (package command, a leaf): the
+// chat's own in commands.go, and those the chat and `ssh host COMMAND` both
+// have (who, rooms: shared.go) with one surface-free handler that Shared
+// adapts to the chat line and Hub.SharedCommands hands to other surfaces.
+//
 // # Concurrency
 //
 // All membership state (identities, names, rooms, sessions) is owned by

@@ -239,38 +239,6 @@ func cmdLeave(c *Call) error {
 	return nil
 }
 
-func cmdRooms(c *Call) error {
-	h, s := c.Hub, c.Session
-	h.mu.Lock()
-	var list []RoomInfo
-	mine := map[string]bool{}
-	for _, r := range h.rooms {
-		if r.visibleLocked(s.m) {
-			list = append(list, r.infoLocked())
-			mine[r.name] = r.members[s.m.id] != nil
-		}
-	}
-	h.mu.Unlock()
-	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
-	var b strings.Builder
-	b.WriteString("Rooms:")
-	for _, r := range list {
-		fmt.Fprintf(&b, "\n  #%s · %d", r.Name, r.People)
-		if r.Private {
-			b.WriteString(" · private")
-		}
-		if mine[r.Name] {
-			b.WriteString(" · joined")
-		}
-		if r.Topic != "" {
-			fmt.Fprintf(&b, " · %s", r.Topic)
-		}
-	}
-	b.WriteString("\n/join #name enters a room or creates it.")
-	s.Notice(b.String())
-	return nil
-}
-
 func cmdRoomAdmin(c *Call) error {
 	verb, arg := splitWord(c.Args)
 	h, s := c.Hub, c.Session

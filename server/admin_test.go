@@ -10,6 +10,7 @@ import (
 
 	gossh "golang.org/x/crypto/ssh"
 
+	"parley/moderation"
 	"parley/room"
 )
 
@@ -153,7 +154,7 @@ func TestAdminBanPersistsAcrossRestart(t *testing.T) {
 	ts = startTestServer(t, dir)
 	refused(ts)
 	r = ts.run(t, alice, "", "bans --json", "")
-	var bans []banJSON
+	var bans []moderation.BanJSON
 	if err := json.Unmarshal([]byte(r.stdout), &bans); err != nil || len(bans) != 1 || bans[0].Fingerprint != bob.fp || bans[0].ByName != "alice" || bans[0].Until == "" {
 		t.Fatalf("bans after restart: %v %+v\n%s", err, bans, r.stdout)
 	}

@@ -79,13 +79,13 @@ func (s *Server) pinnedNote(e keys.Entry) string {
 	return ""
 }
 
-// importAdminKeys makes sure every key in specs is in authorized_keys as an
+// ImportAdminKeys makes sure every key in specs is in authorized_keys as an
 // admin: for containers, where no ~/.ssh exists to seed from. Each spec is
 // an authorized_keys line ("ssh-ed25519 AAAA... alice") or the path of a
 // file of such lines. A key already in the file is left as the operator
 // wrote it, and a key removed from the file is added again: specs are the
 // operator's standing order. It returns the keys it added.
-func importAdminKeys(path string, specs []string) ([]string, error) {
+func ImportAdminKeys(path string, specs []string) ([]string, error) {
 	ks, err := parseAdminKeys(specs)
 	if err != nil {
 		return nil, err

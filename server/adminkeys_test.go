@@ -33,7 +33,7 @@ func TestAdminKeysFromEnvironmentAreAddedOnce(t *testing.T) {
 	if err := os.WriteFile(bobFile, []byte(pubLine(t, "bob@phone")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	added, err := importAdminKeys(path, []string{alice, bobFile})
+	added, err := ImportAdminKeys(path, []string{alice, bobFile})
 	if err != nil || len(added) != 2 {
 		t.Fatalf("added %v, err %v", added, err)
 	}
@@ -48,10 +48,10 @@ func TestAdminKeysFromEnvironmentAreAddedOnce(t *testing.T) {
 		}
 	}
 	// A second start adds nothing.
-	if added, err := importAdminKeys(path, []string{alice, bobFile}); err != nil || len(added) != 0 {
+	if added, err := ImportAdminKeys(path, []string{alice, bobFile}); err != nil || len(added) != 0 {
 		t.Fatalf("second import added %v, err %v", added, err)
 	}
-	if _, err := importAdminKeys(path, []string{"/no/such/file"}); err == nil {
+	if _, err := ImportAdminKeys(path, []string{"/no/such/file"}); err == nil {
 		t.Fatal("a missing file was accepted")
 	}
 }
@@ -107,7 +107,7 @@ func TestKeysRemoveOverSSHExplainsParleyAdminKeys(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "authorized_keys"), []byte(root.line("admin")+"\n"+bob.line("")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ts, startup := startServerWith(t, Config{DataDir: dir, AdminKeys: []string{ann.line("")}})
+	ts, startup := startServerWith(t, testConfig{Config: Config{DataDir: dir, AdminKeys: []string{ann.line("")}}})
 	if !strings.Contains(startup, "Added admin key "+ann.fp+" from PARLEY_ADMIN_KEYS") {
 		t.Fatalf("startup:\n%s", startup)
 	}
@@ -119,7 +119,7 @@ func TestKeysRemoveOverSSHExplainsParleyAdminKeys(t *testing.T) {
 	}
 	// And it is true: the next start adds ann again.
 	ts.srv.Close(context.Background())
-	_, startup = startServerWith(t, Config{DataDir: dir, AdminKeys: []string{ann.line("")}})
+	_, startup = startServerWith(t, testConfig{Config: Config{DataDir: dir, AdminKeys: []string{ann.line("")}}})
 	if !strings.Contains(startup, "Added admin key "+ann.fp+" from PARLEY_ADMIN_KEYS") {
 		t.Fatalf("second start:\n%s", startup)
 	}
@@ -149,7 +149,7 @@ func TestServerRefusesUnsafePermissions(t *testing.T) {
 			if err := os.Chmod(dir, tc.dir); err != nil {
 				t.Fatal(err)
 			}
-			_, err := New(Config{DataDir: dir})
+			_, err := compose(testConfig{Config: Config{DataDir: dir}})
 			if !errors.Is(err, keys.ErrUnsafePermissions) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "chmod go-w") {
 				t.Fatalf("New = %v, want a refusal mentioning %q", err, tc.want)
 			}

@@ -25,7 +25,8 @@ type Defences struct {
 	// ConnsPerKey caps the authenticated connections of one key, with or
 	// without sessions (guard.DefaultMaxConnsPerKey).
 	ConnsPerKey int
-	// ChannelsPerConn caps session channels on one connection (default 2).
+	// ChannelsPerConn caps session channels on one connection
+	// (DefaultChannelsPerConn).
 	ChannelsPerConn int
 	// Env bounds the environment a client may send.
 	Env guard.EnvPolicy
@@ -33,6 +34,21 @@ type Defences struct {
 	// messages and for join/leave/nick notices.
 	Messages, Notices guard.LimiterConfig
 }
+
+// Limiters returns the per-identity limiters of d for room.Config: Messages
+// (zero fields take guard.DefaultLimiterConfig's) and Notices (entirely
+// zero: guard.NoticeLimiterConfig).
+func (d Defences) Limiters() (messages, notices *guard.Limiter) {
+	n := d.Notices
+	if n.Rate == 0 && n.Burst == 0 {
+		n = guard.NoticeLimiterConfig()
+	}
+	return guard.NewLimiter(d.Messages), guard.NewLimiter(n)
+}
+
+// DefaultChannelsPerConn is how many sessions one connection may open when
+// Defences.ChannelsPerConn is not set.
+const DefaultChannelsPerConn = 2
 
 // ConnObserver counts connections and authentication results (metrics).
 // Its methods must be fast and must not block.

@@ -16,6 +16,7 @@ import (
 	"charm.land/ssh"
 
 	"parley/cli"
+	"parley/command"
 	"parley/keys"
 	"parley/room"
 	"parley/safetext"
@@ -35,47 +36,94 @@ const (
 	maxSayLine = 1 << 20
 )
 
-// execCommand is one command of `ssh host COMMAND`.
+// execCommand is one command of `ssh host COMMAND`: its Spec (name,
+// arguments, admin, --json; help is generated from it) and its handler.
 type execCommand struct {
-	name  string
-	args  string // usage after the name
-	help  string
-	admin bool
-	run   func(x *execCall, args []string) int
+	command.Spec
+	// raw, when set, runs the command with its arguments unparsed (help,
+	// join and keys read their own).
+	raw func(x *execCall, args []string) int
+	// run adds the command's own flags to fs and returns the
+	// handler of the positional arguments, which runs once the runner has
+	// parsed the flags, added --json where the Spec has JSON, and checked
+	// the number of arguments against the Spec.
+	run func(x *execCall, fs *flag.FlagSet) func(args []string) int
 }
 
-// execCommands is the registry; help is generated from it. Filled by init
-// because help refers to it.
-var execCommands []execCommand
+// execRegistry returns the commands of `ssh host COMMAND`: those only a
+// session without the chat screen has, then the shared ones (room's who and
+// rooms; moderation's, and whois), declared once in their package for the
+// chat line too.
+func execRegistry(shared []command.Command) []execCommand {
+	cmds := []execCommand{
+		{Spec: command.Spec{Name: "help", Args: "[COMMAND]", Help: "list the commands"}, raw: (*execCall).help},
+		{Spec: command.Spec{Name: "say", Args: "[TEXT]", Room: true, Help: "post TEXT, or each line of stdin, as a message", Max: command.Many}, run: (*execCall).say},
+		{Spec: command.Spec{Name: "tail", Args: "[-n N] [-f]", Room: true, Help: "print the last N messages (default 50); -f prints new ones from now on (with -n N, the last N first)", JSON: true}, run: (*execCall).tail},
+		{Spec: command.Spec{Name: "web", Help: "print a one-time link that signs a browser in as you (works once, for 10 minutes)"}, run: (*execCall).web},
+		{Spec: command.Spec{Name: "join", Args: "CODE", Help: "add a new key with an invite code (for keys not on the list yet)"}, raw: (*execCall).joinKnown},
+		{Spec: command.Spec{Name: "keys", Args: "add|list|remove ...", Help: "manage the authorized keys (keys help)", Admin: true}, raw: (*execCall).keys},
+		{Spec: command.Spec{Name: "motd", Args: "[TEXT | - | --clear]", Help: "show or set the message of the day (- reads stdin)", Admin: true, Max: command.Many}, run: (*execCall).motd},
+		{Spec: command.Spec{Name: "invite", Args: "[--uses N] [--ttl 24h]", Help: "make a one-time code with which a newcomer adds their key", Admin: true}, run: (*execCall).invite},
+	}
+	for _, c := range shared {
+		if c.On&command.Exec != 0 {
+			cmds = append(cmds, execCommand{Spec: c.Spec, run: runShared(c)})
+		}
+	}
+	return cmds
+}
 
-func init() {
-	execCommands = []execCommand{
-		{name: "help", help: "list the commands", run: (*execCall).help},
-		{name: "who", args: "[-r ROOM] [--json]", help: "who is in a room (bots marked)", run: (*execCall).who},
-		{name: "rooms", args: "[--json]", help: "list the rooms", run: (*execCall).rooms},
-		{name: "say", args: "[-r ROOM] [TEXT]", help: "post TEXT, or each line of stdin, as a message", run: (*execCall).say},
-		{name: "tail", args: "[-r ROOM] [-n N] [-f] [--json]", help: "print the last N messages (default 50); -f prints new ones from now on (with -n N, the last N first)", run: (*execCall).tail},
-		{name: "web", help: "print a one-time link that signs a browser in as you (works once, for 10 minutes)", run: (*execCall).web},
-		{name: "join", args: "CODE", help: "add a new key with an invite code (for keys not on the list yet)", run: (*execCall).joinKnown},
-		{name: "keys", args: "add|list|remove ...", help: "manage the authorized keys (keys help)", admin: true, run: (*execCall).keys},
-		{name: "kick", args: "NAME [REASON]", help: "disconnect someone", admin: true, run: (*execCall).kick},
-		{name: "ban", args: "NAME|FINGERPRINT [DURATION] [REASON]", help: "keep a key out, for a while (30m, 12h, 7d) or until unbanned", admin: true, run: (*execCall).ban},
-		{name: "unban", args: "NAME|FINGERPRINT", help: "lift a ban", admin: true, run: (*execCall).unban},
-		{name: "bans", args: "[--json]", help: "list the bans", admin: true, run: (*execCall).bans},
-		{name: "mute", args: "NAME [DURATION]", help: "stop someone posting, for a while or until unmuted", admin: true, run: (*execCall).mute},
-		{name: "unmute", args: "NAME", help: "let someone post again", admin: true, run: (*execCall).unmute},
-		{name: "motd", args: "[TEXT | - | --clear]", help: "show or set the message of the day (- reads stdin)", admin: true, run: (*execCall).motd},
-		{name: "invite", args: "[--uses N] [--ttl 24h]", help: "make a one-time code with which a newcomer adds their key", admin: true, run: (*execCall).invite},
+// runShared adapts a command declared for every surface to exec: its
+// reply's text on stdout, or its Data as JSON with --json.
+func runShared(c command.Command) func(x *execCall, fs *flag.FlagSet) func([]string) int {
+	return func(x *execCall, _ *flag.FlagSet) func([]string) int {
+		return func(pos []string) int {
+			r, err := c.Run(&command.Call{Ctx: x.ctx, By: x.actor(), Words: pos, Room: x.room, On: command.Exec})
+			if err != nil {
+				return x.report("", err)
+			}
+			if x.json {
+				return x.writeJSON(r.Data)
+			}
+			return x.report(r.Text, nil)
+		}
 	}
 }
 
-func findExec(name string) *execCommand {
-	for i := range execCommands {
-		if execCommands[i].name == name {
-			return &execCommands[i]
+func (s *Server) findExec(name string) *execCommand {
+	for i := range s.execs {
+		if s.execs[i].Name == name {
+			return &s.execs[i]
 		}
 	}
 	return nil
+}
+
+// runCommand is the one runner of every exec command: flags (and --json),
+// the number of arguments, then the handler.
+func (x *execCall) runCommand(args []string) int {
+	c := x.cmd
+	if c.raw != nil {
+		return c.raw(x, args)
+	}
+	fs := x.flags()
+	x.room = x.s.hub.DefaultRoom()
+	if c.Room {
+		fs.StringVar(&x.room, "r", x.room, "the room")
+		fs.StringVar(&x.room, "room", x.room, "the room (same as -r)")
+	}
+	if c.JSON {
+		fs.BoolVar(&x.json, "json", false, "print JSON instead of text")
+	}
+	run := c.run(x, fs)
+	pos, code, ok := x.parse(fs, args)
+	if !ok {
+		return code
+	}
+	if !c.Words(len(pos)) {
+		return x.usage()
+	}
+	return run(pos)
 }
 
 // execCall is one command being run for an authorized key.
@@ -91,6 +139,8 @@ type execCall struct {
 	stderr io.Writer
 	pty    bool
 	cmd    *execCommand
+	json   bool   // --json was given
+	room   string // -r ROOM, or the default room
 }
 
 // runExec runs the session's command for an authorized key and returns
@@ -119,42 +169,33 @@ func (s *Server) runExec(sess ssh.Session, entry keys.Entry, log *slog.Logger) i
 		fmt.Fprintf(x.stderr, "parley is a chat room: connect with a terminal, for example  ssh -t -p %s HOST\n(or run a command: ssh -p %s HOST help)\n", port, port)
 		return cli.ExitUsage
 	}
-	cmd := findExec(args[0])
+	cmd := s.findExec(args[0])
 	if cmd == nil {
 		fmt.Fprintf(x.stderr, "parley: unknown command %q; `help` lists the commands (to chat, connect with a terminal: ssh -t -p %s HOST)\n", safetext.Line(args[0], 32), localPort(sess.LocalAddr()))
 		return cli.ExitUsage
 	}
-	if cmd.admin && !entry.Admin {
-		log.Info("admin command refused: not an admin", "command", cmd.name)
-		fmt.Fprintf(x.stderr, "parley: %s is for admins only, and your key (%s) is not an admin key\n", cmd.name, entry.Fingerprint)
+	if cmd.Admin && !entry.Admin {
+		log.Info("admin command refused: not an admin", "command", cmd.Name)
+		fmt.Fprintf(x.stderr, "parley: %s is for admins only, and your key (%s) is not an admin key\n", cmd.Name, entry.Fingerprint)
 		return cli.ExitError
 	}
-	if cmd.admin { // re-checked on every read: revoke.go
+	if cmd.Admin { // re-checked on every read: revoke.go
 		x.stdin = adminInput{r: x.stdin, s: s, fp: entry.Fingerprint}
 	}
 	x.cmd = cmd
-	log.Debug("command", "command", cmd.name)
-	return cmd.run(x, args[1:])
+	log.Debug("command", "command", cmd.Name)
+	return x.runCommand(args[1:])
 }
 
 // flags returns a FlagSet for the command, printing its usage on errors.
 func (x *execCall) flags() *flag.FlagSet {
-	fs := flag.NewFlagSet(x.cmd.name, flag.ContinueOnError)
+	fs := flag.NewFlagSet(x.cmd.Name, flag.ContinueOnError)
 	fs.SetOutput(x.stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(x.stderr, "usage: %s %s\n  %s\n", x.cmd.name, x.cmd.args, x.cmd.help)
+		x.usage()
 		fs.PrintDefaults()
 	}
 	return fs
-}
-
-// roomFlag adds -r and --room, defaulting to the default room.
-func (x *execCall) roomFlag(fs *flag.FlagSet) *string {
-	r := new(string)
-	def := x.s.hub.DefaultRoom()
-	fs.StringVar(r, "r", def, "the room")
-	fs.StringVar(r, "room", def, "the room (same as -r)")
-	return r
 }
 
 // parse parses args; when ok is false the command returns code.
@@ -171,7 +212,7 @@ func (x *execCall) parse(fs *flag.FlagSet, args []string) (pos []string, code in
 
 // usage prints the command's usage and returns the usage exit code.
 func (x *execCall) usage() int {
-	fmt.Fprintf(x.stderr, "usage: %s %s\n  %s\n", x.cmd.name, x.cmd.args, x.cmd.help)
+	fmt.Fprintf(x.stderr, "usage: %s\n  %s\n", x.cmd.ExecUsage(), x.cmd.Help)
 	return cli.ExitUsage
 }
 
@@ -188,8 +229,8 @@ func (x *execCall) identity() room.Identity {
 
 func (x *execCall) help(args []string) int {
 	if len(args) > 0 {
-		if c := findExec(args[0]); c != nil && (!c.admin || x.entry.Admin) {
-			fmt.Fprintf(x.stdout, "usage: %s %s\n  %s\n", c.name, c.args, c.help)
+		if c := x.s.findExec(args[0]); c != nil && (!c.Admin || x.entry.Admin) {
+			fmt.Fprintf(x.stdout, "usage: %s\n  %s\n", c.ExecUsage(), c.Help)
 			return cli.ExitOK
 		}
 		return x.usage()
@@ -199,16 +240,16 @@ func (x *execCall) help(args []string) int {
 	fmt.Fprintf(&b, "parley without a terminal: ssh -p %s HOST COMMAND [ARGS]\n", port)
 	b.WriteString("Exit status: 0 ok, 1 error or refused, 2 usage. Flags may come before or after the arguments.\n\n")
 	width := 0
-	for _, c := range execCommands {
-		width = max(width, len(c.name)+1+len(c.args))
+	for _, c := range x.s.execs {
+		width = max(width, len(c.ExecUsage()))
 	}
 	section := func(title string, admin bool) {
 		b.WriteString(title)
-		for _, c := range execCommands {
-			if c.admin != admin {
+		for _, c := range x.s.execs {
+			if c.Admin != admin {
 				continue
 			}
-			fmt.Fprintf(&b, "  %-*s  %s\n", width, strings.TrimSpace(c.name+" "+c.args), c.help)
+			fmt.Fprintf(&b, "  %-*s  %s\n", width, c.ExecUsage(), c.Help)
 		}
 	}
 	section("Commands:\n", false)
@@ -217,99 +258,6 @@ func (x *execCall) help(args []string) int {
 	}
 	fmt.Fprintf(&b, "\nTo chat, connect with a terminal: ssh -t -p %s HOST\n", port)
 	fmt.Fprint(x.stdout, b.String())
-	return cli.ExitOK
-}
-
-// memberJSON is one person in `who --json`.
-type memberJSON struct {
-	Name        string `json:"name"`
-	Fingerprint string `json:"fingerprint"`
-	Admin       bool   `json:"admin"`
-	Bot         bool   `json:"bot"`
-	Away        string `json:"away,omitempty"`
-	Sessions    int    `json:"sessions"`
-	Since       string `json:"since"`
-	IdleSeconds int64  `json:"idle_seconds"`
-}
-
-func (x *execCall) who(args []string) int {
-	fs := x.flags()
-	roomName := x.roomFlag(fs)
-	asJSON := fs.Bool("json", false, "print a JSON array")
-	pos, code, ok := x.parse(fs, args)
-	if !ok {
-		return code
-	}
-	if len(pos) > 0 {
-		return x.usage()
-	}
-	people, err := x.s.hub.MembersFor(*roomName, x.entry.Fingerprint, x.entry.Admin)
-	if err != nil {
-		return x.fail(err)
-	}
-	now := time.Now()
-	if *asJSON {
-		out := make([]memberJSON, 0, len(people))
-		for _, p := range people {
-			out = append(out, memberJSON{Name: p.Name, Fingerprint: p.ID, Admin: p.Admin, Bot: p.Bot, Away: p.Away,
-				Sessions: p.Sessions, Since: p.Since.UTC().Format(time.RFC3339), IdleSeconds: int64(now.Sub(p.LastActive).Seconds())})
-		}
-		return x.writeJSON(out)
-	}
-	name := room.RoomKey(*roomName)
-	fmt.Fprintf(x.stdout, "%d in #%s:\n", len(people), name)
-	for _, p := range people {
-		line := "  " + p.Name
-		if p.Admin {
-			line += " (admin)"
-		}
-		if p.Bot {
-			line += " (bot)"
-		}
-		if p.Away != "" {
-			line += " away: " + p.Away
-		}
-		fmt.Fprintf(x.stdout, "%s · idle %s\n", line, room.Idle(now.Sub(p.LastActive)))
-	}
-	return cli.ExitOK
-}
-
-// roomJSON is one room in `rooms --json`.
-type roomJSON struct {
-	Name    string `json:"name"`
-	Topic   string `json:"topic"`
-	Private bool   `json:"private"`
-	People  int    `json:"people"`
-}
-
-func (x *execCall) rooms(args []string) int {
-	fs := x.flags()
-	asJSON := fs.Bool("json", false, "print a JSON array")
-	pos, code, ok := x.parse(fs, args)
-	if !ok {
-		return code
-	}
-	if len(pos) > 0 {
-		return x.usage()
-	}
-	list := x.s.hub.RoomsFor(x.entry.Fingerprint, x.entry.Admin)
-	if *asJSON {
-		out := make([]roomJSON, 0, len(list))
-		for _, r := range list {
-			out = append(out, roomJSON{Name: r.Name, Topic: r.Topic, Private: r.Private, People: r.People})
-		}
-		return x.writeJSON(out)
-	}
-	for _, r := range list {
-		line := fmt.Sprintf("#%s · %d", r.Name, r.People)
-		if r.Private {
-			line += " · private"
-		}
-		if r.Topic != "" {
-			line += " · " + r.Topic
-		}
-		fmt.Fprintln(x.stdout, line)
-	}
 	return cli.ExitOK
 }
 
@@ -341,81 +289,77 @@ func (x *execCall) connect(roomName string) (rs *room.Session, wait bool, err er
 	return rs, true, nil
 }
 
-func (x *execCall) say(args []string) int {
-	fs := x.flags()
-	roomName := x.roomFlag(fs)
-	pos, code, ok := x.parse(fs, args)
-	if !ok {
-		return code
-	}
-	if len(pos) == 0 && x.pty {
-		fmt.Fprintln(x.stderr, "say: give the text (ssh host say TEXT); lines from stdin need a session without a terminal")
-		return cli.ExitUsage
-	}
-	rs, _, err := x.connect(*roomName)
-	if err != nil {
-		return x.fail(err)
-	}
-	defer rs.Close(room.ReasonDisconnected)
-	x.relayNotices(rs)
-
-	if len(pos) > 0 {
-		if err := x.post(rs, strings.Join(pos, " ")); err != nil {
+func (x *execCall) say(*flag.FlagSet) func([]string) int {
+	return func(pos []string) int {
+		if len(pos) == 0 && x.pty {
+			fmt.Fprintln(x.stderr, "say: give the text (ssh host say TEXT); lines from stdin need a session without a terminal")
+			return cli.ExitUsage
+		}
+		rs, _, err := x.connect(x.room)
+		if err != nil {
 			return x.fail(err)
 		}
-		return cli.ExitOK
-	}
+		defer rs.Close(room.ReasonDisconnected)
+		x.relayNotices(rs)
 
-	// Lines from stdin, in order, each waiting its turn under the rate
-	// limit rather than being dropped. The reader runs ahead by one line
-	// at most; it ends when the channel closes after we return.
-	lines := make(chan string, 1)
-	readErr := make(chan error, 1)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(x.stdin)
-		sc.Buffer(make([]byte, 0, 4096), maxSayLine)
-		for sc.Scan() {
-			select {
-			case lines <- sc.Text():
-			case <-rs.Done():
-				return
+		if len(pos) > 0 {
+			if err := x.post(rs, strings.Join(pos, " ")); err != nil {
+				return x.fail(err)
 			}
+			return cli.ExitOK
 		}
-		readErr <- sc.Err()
-	}()
-	posted := 0
-	for {
-		select {
-		case line, more := <-lines:
-			if !more {
+
+		// Lines from stdin, in order, each waiting its turn under the rate
+		// limit rather than being dropped. The reader runs ahead by one line
+		// at most; it ends when the channel closes after we return.
+		lines := make(chan string, 1)
+		readErr := make(chan error, 1)
+		go func() {
+			defer close(lines)
+			sc := bufio.NewScanner(x.stdin)
+			sc.Buffer(make([]byte, 0, 4096), maxSayLine)
+			for sc.Scan() {
 				select {
-				case err := <-readErr:
-					if err != nil {
-						fmt.Fprintf(x.stderr, "parley: reading stdin after %d messages: %v\n", posted, err)
+				case lines <- sc.Text():
+				case <-rs.Done():
+					return
+				}
+			}
+			readErr <- sc.Err()
+		}()
+		posted := 0
+		for {
+			select {
+			case line, more := <-lines:
+				if !more {
+					select {
+					case err := <-readErr:
+						if err != nil {
+							fmt.Fprintf(x.stderr, "parley: reading stdin after %d messages: %v\n", posted, err)
+							return cli.ExitError
+						}
+					default:
+					}
+					return cli.ExitOK
+				}
+				line = strings.TrimSuffix(line, "\r")
+				if strings.TrimSpace(line) == "" {
+					continue
+				}
+				if err := x.post(rs, line); err != nil {
+					if x.ctx.Err() != nil {
 						return cli.ExitError
 					}
-				default:
-				}
-				return cli.ExitOK
-			}
-			line = strings.TrimSuffix(line, "\r")
-			if strings.TrimSpace(line) == "" {
-				continue
-			}
-			if err := x.post(rs, line); err != nil {
-				if x.ctx.Err() != nil {
+					fmt.Fprintf(x.stderr, "parley: after %d messages: %s\n", posted, room.UserMessage(x.log, err))
 					return cli.ExitError
 				}
-				fmt.Fprintf(x.stderr, "parley: after %d messages: %s\n", posted, room.UserMessage(x.log, err))
+				posted++
+			case <-rs.Done():
+				fmt.Fprintln(x.stderr, "parley:", rs.Reason())
+				return cli.ExitError
+			case <-x.ctx.Done():
 				return cli.ExitError
 			}
-			posted++
-		case <-rs.Done():
-			fmt.Fprintln(x.stderr, "parley:", rs.Reason())
-			return cli.ExitError
-		case <-x.ctx.Done():
-			return cli.ExitError
 		}
 	}
 }
@@ -480,129 +424,124 @@ type messageJSON struct {
 	Kind        string `json:"kind"`
 }
 
-func (x *execCall) tail(args []string) int {
-	fs := x.flags()
-	roomName := x.roomFlag(fs)
+func (x *execCall) tail(fs *flag.FlagSet) func([]string) int {
 	n := fs.Int("n", defaultTail, fmt.Sprintf("how many recent messages to print first (0 to %d; with -f, 0 unless given)", maxTail))
 	follow := fs.Bool("f", false, "keep printing new messages (and your private messages) until interrupted (ctrl+c or q with a terminal)")
 	fs.BoolVar(follow, "follow", false, "same as -f")
-	asJSON := fs.Bool("json", false, "print one JSON object per line")
-	pos, code, ok := x.parse(fs, args)
-	if !ok {
-		return code
-	}
-	if len(pos) > 0 || *n < 0 || *n > maxTail {
-		return x.usage()
-	}
-	if *follow && !flagGiven(fs, "n") {
-		*n = 0 // tail -f follows from now; -n N asks for history first (issue 13 item 10)
-	}
-	print := func(m room.Message) bool {
-		var err error
-		if *asJSON {
-			b, _ := json.Marshal(messageJSON{ID: m.Seq, Room: m.Room, Time: m.Time.UTC().Format(time.RFC3339), From: m.From,
-				Fingerprint: m.FromID, To: m.To, Text: m.Text, Kind: m.Kind.String()})
-			_, err = fmt.Fprintf(x.stdout, "%s\n", b)
-		} else {
-			_, err = fmt.Fprintln(x.stdout, formatMessage(m))
+	return func([]string) int {
+		if *n < 0 || *n > maxTail {
+			return x.usage()
 		}
-		return err == nil
-	}
+		if *follow && !flagGiven(fs, "n") {
+			*n = 0 // tail -f follows from now; -n N asks for history first (issue 13 item 10)
+		}
+		print := func(m room.Message) bool {
+			var err error
+			if x.json {
+				b, _ := json.Marshal(messageJSON{ID: m.Seq, Room: m.Room, Time: m.Time.UTC().Format(time.RFC3339), From: m.From,
+					Fingerprint: m.FromID, To: m.To, Text: m.Text, Kind: m.Kind.String()})
+				_, err = fmt.Fprintf(x.stdout, "%s\n", b)
+			} else {
+				_, err = fmt.Fprintln(x.stdout, formatMessage(m))
+			}
+			return err == nil
+		}
 
-	if !*follow {
-		msgs, err := x.s.hub.Recent(x.ctx, *roomName, x.entry.Fingerprint, x.entry.Admin, *n)
+		if !*follow {
+			msgs, err := x.s.hub.Recent(x.ctx, x.room, x.entry.Fingerprint, x.entry.Admin, *n)
+			if err != nil {
+				return x.fail(err)
+			}
+			for _, m := range msgs {
+				if !print(m) {
+					return cli.ExitError
+				}
+			}
+			return cli.ExitOK
+		}
+
+		if x.pty {
+			// A terminal sends ctrl+c as a byte, not a signal: it ends tail -f.
+			ctx, cancel := context.WithCancel(x.ctx)
+			defer cancel()
+			x.ctx = ctx
+			go func() {
+				defer cancel()
+				buf := make([]byte, 64)
+				for {
+					n, err := x.stdin.Read(buf)
+					if err != nil || bytes.ContainsAny(buf[:n], "\x03\x04q") {
+						return
+					}
+				}
+			}()
+		}
+		rs, wait, err := x.connect(x.room)
 		if err != nil {
 			return x.fail(err)
 		}
-		for _, m := range msgs {
+		defer rs.Close(room.ReasonDisconnected)
+		r := rs.Room()
+		var backlog []room.Message
+		if wait {
+			r = room.RoomKey(x.room)
+			for entered := false; !entered; {
+				select {
+				case m, ok := <-rs.Events():
+					if !ok {
+						fmt.Fprintln(x.stderr, "parley:", rs.Reason())
+						return cli.ExitError
+					}
+					entered = m.Kind == room.KindEnter && m.Room == r
+				case <-x.ctx.Done():
+					return cli.ExitOK
+				}
+			}
+			backlog = rs.RoomBacklog(r)
+		} else {
+			backlog = rs.Backlog()
+		}
+		if len(backlog) > *n {
+			backlog = backlog[len(backlog)-*n:]
+		}
+		if len(backlog) < *n && len(backlog) > 0 {
+			older, err := rs.Older(x.ctx, r, backlog[0].Seq, *n-len(backlog))
+			if err != nil {
+				x.log.Warn("tail: older messages", "err", err)
+			}
+			backlog = append(older, backlog...)
+		}
+		for _, m := range backlog {
 			if !print(m) {
 				return cli.ExitError
 			}
 		}
-		return cli.ExitOK
-	}
-
-	if x.pty {
-		// A terminal sends ctrl+c as a byte, not a signal: it ends tail -f.
-		ctx, cancel := context.WithCancel(x.ctx)
-		defer cancel()
-		x.ctx = ctx
-		go func() {
-			defer cancel()
-			buf := make([]byte, 64)
-			for {
-				n, err := x.stdin.Read(buf)
-				if err != nil || bytes.ContainsAny(buf[:n], "\x03\x04q") {
-					return
-				}
-			}
-		}()
-	}
-	rs, wait, err := x.connect(*roomName)
-	if err != nil {
-		return x.fail(err)
-	}
-	defer rs.Close(room.ReasonDisconnected)
-	r := rs.Room()
-	var backlog []room.Message
-	if wait {
-		r = room.RoomKey(*roomName)
-		for entered := false; !entered; {
+		for {
 			select {
 			case m, ok := <-rs.Events():
 				if !ok {
+					if x.ctx.Err() != nil {
+						return cli.ExitOK
+					}
 					fmt.Fprintln(x.stderr, "parley:", rs.Reason())
 					return cli.ExitError
 				}
-				entered = m.Kind == room.KindEnter && m.Room == r
+				switch {
+				case m.Kind == room.KindLeave && m.FromID == x.entry.Fingerprint && m.Room == r && m.Seq == 0:
+					// This identity left the room from another session.
+					fmt.Fprintf(x.stderr, "parley: you left #%s\n", r)
+					return cli.ExitError
+				case m.Kind == room.KindNotice, m.Kind == room.KindError, m.Kind == room.KindEnter, m.Kind == room.KindPresence:
+					continue
+				case m.Room != r && m.Kind != room.KindPrivate && m.Kind != room.KindAnnounce:
+					continue
+				}
+				if !print(m) {
+					return cli.ExitError
+				}
 			case <-x.ctx.Done():
 				return cli.ExitOK
 			}
-		}
-		backlog = rs.RoomBacklog(r)
-	} else {
-		backlog = rs.Backlog()
-	}
-	if len(backlog) > *n {
-		backlog = backlog[len(backlog)-*n:]
-	}
-	if len(backlog) < *n && len(backlog) > 0 {
-		older, err := rs.Older(x.ctx, r, backlog[0].Seq, *n-len(backlog))
-		if err != nil {
-			x.log.Warn("tail: older messages", "err", err)
-		}
-		backlog = append(older, backlog...)
-	}
-	for _, m := range backlog {
-		if !print(m) {
-			return cli.ExitError
-		}
-	}
-	for {
-		select {
-		case m, ok := <-rs.Events():
-			if !ok {
-				if x.ctx.Err() != nil {
-					return cli.ExitOK
-				}
-				fmt.Fprintln(x.stderr, "parley:", rs.Reason())
-				return cli.ExitError
-			}
-			switch {
-			case m.Kind == room.KindLeave && m.FromID == x.entry.Fingerprint && m.Room == r && m.Seq == 0:
-				// This identity left the room from another session.
-				fmt.Fprintf(x.stderr, "parley: you left #%s\n", r)
-				return cli.ExitError
-			case m.Kind == room.KindNotice, m.Kind == room.KindError, m.Kind == room.KindEnter, m.Kind == room.KindPresence:
-				continue
-			case m.Room != r && m.Kind != room.KindPrivate && m.Kind != room.KindAnnounce:
-				continue
-			}
-			if !print(m) {
-				return cli.ExitError
-			}
-		case <-x.ctx.Done():
-			return cli.ExitOK
 		}
 	}
 }
@@ -673,6 +612,16 @@ func (c crlfWriter) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return len(p), nil
+}
+
+// cutWord returns the first word of s and the rest, trimmed.
+func cutWord(s string) (string, string) {
+	s = strings.TrimSpace(s)
+	i := strings.IndexAny(s, " \t")
+	if i < 0 {
+		return s, ""
+	}
+	return s[:i], strings.TrimSpace(s[i:])
 }
 
 // firstWord is the command's name, for logs (never its arguments, which

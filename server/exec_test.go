@@ -25,11 +25,11 @@ func TestExecWhoAndRoomsJSON(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("who --json: exit %d, stderr %q", r.code, r.stderr)
 	}
-	var people []memberJSON
+	var people []room.MemberJSON
 	if err := json.Unmarshal([]byte(r.stdout), &people); err != nil {
 		t.Fatalf("who --json does not parse: %v\n%s", err, r.stdout)
 	}
-	got := map[string]memberJSON{}
+	got := map[string]room.MemberJSON{}
 	for _, p := range people {
 		got[p.Name] = p
 	}
@@ -49,7 +49,7 @@ func TestExecWhoAndRoomsJSON(t *testing.T) {
 	}
 
 	r = ts.run(t, bob, "", "rooms --json", "")
-	var rooms []roomJSON
+	var rooms []room.RoomJSON
 	if err := json.Unmarshal([]byte(r.stdout), &rooms); err != nil || r.code != 0 {
 		t.Fatalf("rooms --json: %v, exit %d\n%s", err, r.code, r.stdout)
 	}

@@ -108,7 +108,7 @@ func isClosedEarly(err error) bool {
 func TestGuestsCountAsUnauthenticatedUntilJoin(t *testing.T) {
 	alice := newTUser(t, "alice")
 	conns := newCountingConns()
-	ts := startTestServerWith(t, "", func(c *Config) {
+	ts := startTestServerWith(t, "", func(c *testConfig) {
 		c.Conns = conns
 		c.Defences.Gate.FailuresBeforePenalty = 1000 // this test is about the caps
 	}, alice.line("admin"))
@@ -335,7 +335,7 @@ func TestIdleConnectionsOfOneKeyAreCapped(t *testing.T) {
 // keepalives, and is closed when its peer vanishes.
 func TestIdleAuthenticatedConnectionGetsKeepalives(t *testing.T) {
 	bot := newTUser(t, "bot")
-	ts := startTestServerWith(t, "", func(c *Config) {
+	ts := startTestServerWith(t, "", func(c *testConfig) {
 		c.KeepaliveInterval = 50 * time.Millisecond
 		c.KeepaliveMax = 3
 	}, bot.line(""))

@@ -2,36 +2,39 @@ package server
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	gossh "golang.org/x/crypto/ssh"
 
 	"parley/guard"
+	"parley/internal/testkit"
 	"parley/room"
 )
 
 // The harness for the exec, admin and invite tests: a real Server on a
 // loopback listener with a temporary data dir, and x/crypto/ssh clients.
 // Nothing sleeps to synchronise: output is read as it comes, and state
-// that announces nothing is polled with a deadline (eventually).
+// that announces nothing is polled with a deadline (eventually). The
+// machinery (keys, dialing, exec runs, serving, waits) is
+// parley/internal/testkit, the harness every test package shares; this
+// file builds the Server itself (these are internal tests: testkit's
+// in-process builder imports this package) and keeps the names the tests
+// here are written in.
 
 const testWait = 10 * time.Second
 
-// tuser is someone with an ed25519 key pair made for the test.
+// tuser is someone with an ed25519 key pair made for the test: a
+// testkit.User with the field names these tests use.
 type tuser struct {
+	*testkit.User
 	name   string
 	signer gossh.Signer
 	fp     string
@@ -39,51 +42,21 @@ type tuser struct {
 
 func newTUser(t *testing.T, name string) *tuser {
 	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := gossh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &tuser{name: name, signer: signer, fp: gossh.FingerprintSHA256(signer.PublicKey())}
+	u := testkit.NewUser(t, name)
+	return &tuser{User: u, name: u.Name, signer: u.Signer, fp: u.FP}
 }
 
 // keyText is "ssh-ed25519 AAAA...".
-func (u *tuser) keyText() string {
-	return strings.TrimSuffix(string(gossh.MarshalAuthorizedKey(u.signer.PublicKey())), "\n")
-}
+func (u *tuser) keyText() string { return u.KeyText() }
 
 // line is the user's authorized_keys line with options (may be "").
-func (u *tuser) line(options string) string {
-	l := u.keyText() + " " + u.name + "@laptop"
-	if options != "" {
-		l = options + " " + l
-	}
-	return l
-}
+func (u *tuser) line(options string) string { return u.Line(options) }
 
 // syncBuffer collects logs written from many goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testkit.LockedBuffer
 
 type testServer struct {
-	srv  *Server
+	srv  *composed
 	addr string
 	dir  string
 	logs *syncBuffer
@@ -97,12 +70,12 @@ type testServer struct {
 // penalty use startTestServerWith.
 func startTestServer(t *testing.T, dir string, keyLines ...string) *testServer {
 	t.Helper()
-	return startTestServerWith(t, dir, func(c *Config) { c.Defences.Gate.FailuresBeforePenalty = 1000 }, keyLines...)
+	return startTestServerWith(t, dir, func(c *testConfig) { c.Defences.Gate.FailuresBeforePenalty = 1000 }, keyLines...)
 }
 
 // startTestServerWith is startTestServer with the configuration changed by
 // mod (nil: the defaults, penalty included) before the server starts.
-func startTestServerWith(t *testing.T, dir string, mod func(*Config), keyLines ...string) *testServer {
+func startTestServerWith(t *testing.T, dir string, mod func(*testConfig), keyLines ...string) *testServer {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
@@ -113,7 +86,7 @@ func startTestServerWith(t *testing.T, dir string, mod func(*Config), keyLines .
 		}
 	}
 	logs := &syncBuffer{}
-	cfg := Config{
+	cfg := testConfig{Config: Config{
 		DataDir:  dir,
 		KeysPoll: 20 * time.Millisecond,
 		Logger:   slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
@@ -122,48 +95,25 @@ func startTestServerWith(t *testing.T, dir string, mod func(*Config), keyLines .
 			// from `say` meets the limit.
 			Messages: guard.LimiterConfig{Rate: 50, Burst: 3},
 		},
-	}
+	}}
 	if mod != nil {
 		mod(&cfg)
 	}
-	srv, err := New(cfg)
+	srv, err := compose(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln := listenLoopback(t)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	ts := &testServer{srv: srv, addr: ln.Addr().String(), dir: dir, logs: logs}
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		ctx, cancel := context.WithTimeout(context.Background(), testWait)
-		defer cancel()
-		if err := srv.Close(ctx); err != nil {
+	running := testkit.Serve(t, srv, testWait)
+	ts := &testServer{srv: srv, addr: running.Addr, dir: dir, logs: logs}
+	ts.stop = func() {
+		if err := running.Close(); err != nil {
 			t.Errorf("Close: %v", err)
 		}
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
 	}
-	t.Cleanup(stop)
-	ts.stop = stop
 	return ts
 }
 
 func (ts *testServer) hub() *room.Hub { return ts.srv.Hub() }
-
-func listenLoopback(t *testing.T) net.Listener {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ln
-}
 
 // dial connects u with the SSH user name user (u.name when "") and
 // public-key authentication only.
@@ -175,10 +125,9 @@ func (ts *testServer) dialWith(u *tuser, user string, auth ...gossh.AuthMethod) 
 	if user == "" {
 		user = u.name
 	}
-	return gossh.Dial("tcp", ts.addr, &gossh.ClientConfig{
-		User: user, Auth: auth,
-		HostKeyCallback: gossh.InsecureIgnoreHostKey(), Timeout: testWait,
-	})
+	cfg := testkit.ClientConfig(user, auth, "", nil)
+	cfg.Timeout = testWait
+	return testkit.Dial(ts.addr, cfg, testWait)
 }
 
 // result is what one `ssh host COMMAND` produced.
@@ -201,30 +150,11 @@ func (ts *testServer) run(t *testing.T, u *tuser, user, cmd, stdin string) resul
 
 func runOn(t *testing.T, c *gossh.Client, cmd, stdin string) result {
 	t.Helper()
-	sess, err := c.NewSession()
+	r, err := testkit.Run(c, cmd, stdin, testWait)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sess.Close()
-	var out, errb bytes.Buffer
-	sess.Stdin, sess.Stdout, sess.Stderr = strings.NewReader(stdin), &out, &errb
-	done := make(chan error, 1)
-	go func() { done <- sess.Run(cmd) }()
-	select {
-	case err = <-done:
-	case <-time.After(testWait):
-		t.Fatalf("%q did not finish", cmd)
-	}
-	r := result{stdout: out.String(), stderr: errb.String()}
-	var exit *gossh.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &exit):
-		r.code = exit.ExitStatus()
-	default:
-		t.Fatalf("%q: %v (stdout %q, stderr %q)", cmd, err, r.stdout, r.stderr)
-	}
-	return r
+	return result{stdout: r.Stdout, stderr: r.Stderr, code: r.Code}
 }
 
 // stream is a command that keeps running: its stdout is read line by line.
@@ -319,15 +249,7 @@ func (s *stream) exit(t *testing.T) int {
 // that no output announces (a file reloaded, a member gone).
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(testWait)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
+	testkit.Eventually(t, testWait, what, cond)
 }
 
 // watcher connects a TUI-less room session (a person, as the TUI would).

@@ -76,7 +76,7 @@ func TestKeepalivesReapDeadConnections(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "authorized_keys"), []byte(line), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Config{DataDir: dir, KeepaliveInterval: 50 * time.Millisecond, KeepaliveMax: 3})
+	srv, err := compose(testConfig{Config: Config{DataDir: dir, KeepaliveInterval: 50 * time.Millisecond, KeepaliveMax: 3}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +151,7 @@ func TestKeepalivesReapDeadConnections(t *testing.T) {
 	waitMembers(t, srv, 0)
 }
 
-func waitMembers(t *testing.T, srv *Server, want int) {
+func waitMembers(t *testing.T, srv *composed, want int) {
 	t.Helper()
 	deadline := time.After(10 * time.Second)
 	tick := time.NewTicker(10 * time.Millisecond)

@@ -35,7 +35,7 @@ func (r *refusalCounts) get(reason string) int {
 func TestSayDelaysAreNotCountedAsRefusals(t *testing.T) {
 	alice, ci := newTUser(t, "alice"), newTUser(t, "ci")
 	counts := &refusalCounts{n: map[string]int{}}
-	ts := startTestServerWith(t, "", func(c *Config) {
+	ts := startTestServerWith(t, "", func(c *testConfig) {
 		c.Defences.Gate.FailuresBeforePenalty = 1000
 		c.Room.Observer = counts
 	}, alice.line(""), ci.line(""))

@@ -59,7 +59,7 @@ func TestProxyProtocolGivesEachClientItsAddress(t *testing.T) {
 			// alice may only log in from 192.0.2.44: only a believed header
 			// gets her in through a proxy on 127.0.0.1.
 			alice := newTUser(t, "alice")
-			ts := startTestServerWith(t, "", func(c *Config) {
+			ts := startTestServerWith(t, "", func(c *testConfig) {
 				c.ProxyProtocol = []string{"127.0.0.0/8"}
 				c.Defences.Gate.MaxUnauthPerSource = 1
 				c.Defences.Gate.FailuresBeforePenalty = 1000
@@ -106,7 +106,7 @@ func TestProxyHeaderFromAnUntrustedPeerIsRefused(t *testing.T) {
 	for _, version := range []byte{1, 2} {
 		t.Run("v"+string('0'+version), func(t *testing.T) {
 			alice, bob := newTUser(t, "alice"), newTUser(t, "bob")
-			ts := startTestServerWith(t, "", func(c *Config) {
+			ts := startTestServerWith(t, "", func(c *testConfig) {
 				c.ProxyProtocol = []string{"10.0.0.0/8"} // not the test's 127.0.0.1
 				c.Defences.Gate.FailuresBeforePenalty = 1000
 			}, alice.line(`from="192.0.2.44"`), bob.line(""))
@@ -130,7 +130,7 @@ func TestProxyHeaderFromAnUntrustedPeerIsRefused(t *testing.T) {
 func TestProxyTrustedPeerMustSendAHeader(t *testing.T) {
 	bob := newTUser(t, "bob")
 	conns := newCountingConns()
-	ts := startTestServerWith(t, "", func(c *Config) {
+	ts := startTestServerWith(t, "", func(c *testConfig) {
 		c.ProxyProtocol = []string{"127.0.0.1"}
 		c.Conns = conns
 	}, bob.line(""))
@@ -165,7 +165,7 @@ func TestProxyHeaderIsNotParsedWithoutTheFlag(t *testing.T) {
 
 func TestProxyProtocolRangesAreChecked(t *testing.T) {
 	for _, bad := range [][]string{{"10.0.0.0/33"}, {"proxy.example.org"}, {" "}} {
-		if _, err := New(Config{DataDir: t.TempDir(), ProxyProtocol: bad}); err == nil {
+		if _, err := compose(testConfig{Config: Config{DataDir: t.TempDir(), ProxyProtocol: bad}}); err == nil {
 			t.Errorf("ProxyProtocol %q accepted", bad)
 		}
 	}

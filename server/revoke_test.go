@@ -30,7 +30,7 @@ func TestAdminInputCheckedOnEveryRead(t *testing.T) {
 	alice, bob := newTUser(t, "alice"), newTUser(t, "bob")
 	ts := startTestServer(t, "", alice.line("admin"), bob.line(""))
 	pr, pw := io.Pipe()
-	in := adminInput{r: pr, s: ts.srv, fp: alice.fp}
+	in := adminInput{r: pr, s: ts.srv.Server, fp: alice.fp}
 	buf := make([]byte, 64)
 	go func() { _, _ = pw.Write([]byte("first")) }()
 	if n, err := in.Read(buf); err != nil || string(buf[:n]) != "first" {

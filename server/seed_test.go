@@ -15,7 +15,7 @@ import (
 // startServerWith starts a real server on loopback with cfg (DataDir,
 // Logger and KeysPoll are filled in when empty) and returns it with its
 // startup output.
-func startServerWith(t *testing.T, cfg Config) (*testServer, string) {
+func startServerWith(t *testing.T, cfg testConfig) (*testServer, string) {
 	t.Helper()
 	if cfg.DataDir == "" {
 		cfg.DataDir = t.TempDir()
@@ -27,7 +27,7 @@ func startServerWith(t *testing.T, cfg Config) (*testServer, string) {
 	if cfg.KeysPoll == 0 {
 		cfg.KeysPoll = 20 * time.Millisecond
 	}
-	srv, err := New(cfg)
+	srv, err := compose(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestSeedAtStartNeverWidensAKey(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(home, ".ssh", "authorized_keys"), []byte(lines), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ts, startup := startServerWith(t, Config{SeedKeys: true, Home: home})
+	ts, startup := startServerWith(t, testConfig{SeedKeys: true, Home: home})
 
 	for _, want := range []string{
 		"Not imported: " + ci.fp + " (ci@laptop) from " + filepath.Join(home, ".ssh", "authorized_keys") + ` line 1: it has command="backup-only"`,
@@ -104,7 +104,7 @@ func TestFirstRunHintMakesTheOperatorAnAdmin(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(home, ".ssh", "id_ed25519.pub"), []byte(op.keyText()+" op@laptop\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ts, startup := startServerWith(t, Config{DataDir: filepath.Join(t.TempDir(), "my data's dir")})
+	ts, startup := startServerWith(t, testConfig{Config: Config{DataDir: filepath.Join(t.TempDir(), "my data's dir")}})
 	var hint string
 	for line := range strings.Lines(startup) {
 		if strings.Contains(line, "id_ed25519.pub") {

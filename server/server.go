@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"charm.land/ssh"
@@ -20,27 +21,26 @@ import (
 	"parley/access"
 	"parley/guard"
 	"parley/keys"
+	"parley/moderation"
 	"parley/room"
 	"parley/safetext"
-	"parley/store"
 )
 
-// Config is what a Server needs; main fills it from flags and environment.
-// Zero fields take the defaults in Defaults.
+// Config is what the SSH front door needs. The composition root (package
+// app) fills it: it chooses and builds the store, the access lists, the
+// authorized keys and the hub, and hands them over ready. Zero settings take
+// the defaults in Defaults.
 type Config struct {
-	// DataDir holds the host key, authorized_keys, motd and databases.
+	// DataDir holds the host key and the motd (and, for the composition
+	// root, authorized_keys and the databases).
 	DataDir string
 	// HostKeyPEM, when set, is the host key (so that every node of one
 	// deployment presents the same key); otherwise DataDir/ssh/host_ed25519.
 	HostKeyPEM []byte
-	// SeedKeys imports the keys of Home/.ssh as admins when there is no
-	// authorized_keys file yet.
-	SeedKeys bool
-	// Home is the home directory to seed from; "" means the current user's.
-	Home string
 	// AdminKeys are public keys (authorized_keys lines, or paths of files
-	// of them) added to authorized_keys as admins on start if missing:
-	// PARLEY_ADMIN_KEYS, for containers.
+	// of them) the composition root adds to authorized_keys as admins on
+	// start if missing: PARLEY_ADMIN_KEYS, for containers. The front door
+	// only names them when an admin removes one over SSH.
 	AdminKeys []string
 	// KeysPoll is how often authorized_keys is checked for changes.
 	KeysPoll time.Duration
@@ -50,14 +50,6 @@ type Config struct {
 	KeepaliveMax      int
 	// MaxWidth and MaxHeight clamp the window size a client may claim.
 	MaxWidth, MaxHeight int
-	// Room configures the hub.
-	Room room.Config
-	// Store is "sqlite" (history in DataDir/parley.db, the default) or
-	// "memory" (the recent messages of each room only, lost on restart).
-	Store string
-	// Retain deletes stored messages older than this, in the background;
-	// zero keeps everything.
-	Retain time.Duration
 	// Defences sets the limits that keep abuse from hurting anyone else.
 	Defences Defences
 	// ProxyProtocol lists the peers (IP addresses or CIDR ranges) trusted to
@@ -74,22 +66,55 @@ type Config struct {
 	WebSignIn func(id string) (string, error)
 	// Logger receives operational logs; nil discards them.
 	Logger *slog.Logger
+
+	// Hub is the chat, built from a room.Config that RoomHooks filled in.
+	// Required.
+	Hub *room.Hub
+	// Hooks are the hub's callbacks RoomHooks returned; New binds them to
+	// the Server. Required.
+	Hooks *Hooks
+	// Keys is authorized_keys, opened (and seeded) already. Required.
+	Keys *keys.Store
+	// Access holds the bans and invites. Required.
+	Access *access.Control
+	// StoreReady reports whether the storage behind the hub answers (for
+	// Ready); nil when there is none to ask.
+	StoreReady func(context.Context) error
+	// Started is what the composition root did on start, for Startup.
+	Started Started
+}
+
+// Started is what the composition root did before the front door opened,
+// told to the operator by Startup.
+type Started struct {
+	// Seeded is what was imported from ~/.ssh (and what was not, and why).
+	Seeded keys.SeedResult
+	// Imported are the fingerprints PARLEY_ADMIN_KEYS added.
+	Imported []string
+	// History says where messages are kept, as one line.
+	History string
 }
 
 // Defaults returns the configuration used when nothing is set.
 func Defaults() Config {
 	return Config{
-		DataDir:           "data",
-		SeedKeys:          true,
+		DataDir:           DefaultDataDir,
 		KeysPoll:          time.Second,
 		KeepaliveInterval: 30 * time.Second,
 		KeepaliveMax:      3,
 		MaxWidth:          400,
 		MaxHeight:         200,
+		Defences:          Defences{ChannelsPerConn: DefaultChannelsPerConn},
 	}
 }
 
-// Server is a running parley: SSH listener, keys, rooms.
+// DefaultDataDir is the data dir when none is given.
+const DefaultDataDir = "data"
+
+// DefaultPort is the SSH port parley listens on when no address is given.
+const DefaultPort = "2222"
+
+// Server is a running SSH front door: listener, host key, sessions.
 type Server struct {
 	// testExecHook, when set (by tests), runs before every exec command.
 	testExecHook func(command string)
@@ -101,12 +126,9 @@ type Server struct {
 	ssh      *ssh.Server
 	hostKey  gossh.Signer
 	newKey   bool
-	seeded   keys.SeedResult
-	imported []string
 	stop     context.CancelFunc
 	watchers sync.WaitGroup
 	conns    ConnObserver
-	store    *store.SQLite // nil with Store "memory"
 	gate     *guard.Gate
 	sessions *guard.Sessions
 	keyConns *guard.Sessions // authenticated connections per key
@@ -114,11 +136,17 @@ type Server struct {
 	telling  chan struct{}   // semaphore: refused connections being told why (defences.go)
 	proxy    proxyTrust      // nil without Config.ProxyProtocol
 	access   *access.Control // bans and invites (admin.go, guest.go)
+
+	// mod does what admins do, and whois (admin.go); execs are the commands
+	// of ssh host COMMAND (exec.go). Both are set once in New.
+	mod   *moderation.Service
+	execs []execCommand
+
 	// keysMu serialises this process's edits of authorized_keys (keys
 	// over SSH, join).
 	keysMu    sync.Mutex
 	joinLimit *guard.Limiter // join attempts per source
-	trim      burstTrim      // when to hand memory back after a crowd arrived (trim.go)
+	trim      *burstTrim     // when to hand memory back after a crowd arrived (trim.go); shared with Hooks
 	expiry    expiryTimer    // disconnects keys when their expiry-time passes (revoke.go)
 
 	mu       sync.Mutex
@@ -136,15 +164,54 @@ const (
 const (
 	loginGrace  = 30 * time.Second
 	hostKeyFile = "ssh/host_ed25519"
-	keysFile    = "authorized_keys"
-	dbFile      = "parley.db"
 	motdFile    = "motd"
-	maxMOTD     = 4096
+	maxMOTD     = moderation.MaxMOTD
 )
 
-// New prepares a server: data dir, host key, authorized keys and rooms. It
-// does not listen yet; call Serve.
+// Hooks are the hub's questions that the SSH front door answers: who is an
+// admin now and whether a key may still act (from authorized_keys as loaded
+// now, revoke.go), which names keys reserve, the message of the day, and
+// the message flow that delays the memory trim (trim.go). RoomHooks makes
+// them before the hub exists; New binds them to its Server. Until then
+// (while nobody can be connected) no one is an admin and every key is
+// valid. Safe for concurrent use.
+type Hooks struct {
+	srv  atomic.Pointer[Server] // set once by New
+	trim *burstTrim
+}
+
+// RoomHooks fills in rc's callbacks that the front door answers (Admin,
+// Valid, Reserved, MOTD, and Observer, wrapped) from ks and dataDir, and
+// returns the Hooks to pass to New with the hub built from rc.
+func RoomHooks(rc *room.Config, ks *keys.Store, dataDir string) *Hooks {
+	h := &Hooks{trim: &burstTrim{burst: trimBurst, quiet: trimQuiet}}
+	if rc.Observer == nil {
+		rc.Observer = room.NopObserver{}
+	}
+	rc.Observer = activityObserver{Observer: rc.Observer, trim: h.trim}
+	rc.Reserved = func(name string) (string, bool) { return ks.Current().NameOwner(name) }
+	// Asked at every use: a demoted or expired key loses the rights at once (revoke.go).
+	rc.Admin = func(id string) bool {
+		s := h.srv.Load()
+		return s != nil && s.isAdmin(id)
+	}
+	rc.Valid = func(id string) error {
+		if s := h.srv.Load(); s != nil {
+			return s.keyValid(id)
+		}
+		return nil
+	}
+	rc.MOTD = func() string { return readMOTD(filepath.Join(dataDir, motdFile)) }
+	return h
+}
+
+// New prepares the SSH front door over the hub, keys and access lists in
+// cfg: host key, admin commands, the keys watcher. It does not listen yet;
+// call Serve.
 func New(cfg Config) (*Server, error) {
+	if cfg.Hub == nil || cfg.Hooks == nil || cfg.Keys == nil || cfg.Access == nil {
+		return nil, errors.New("server: Config.Hub, Hooks, Keys and Access are required (app.New builds them)")
+	}
 	d := Defaults()
 	if cfg.DataDir == "" {
 		cfg.DataDir = d.DataDir
@@ -171,9 +238,13 @@ func New(cfg Config) (*Server, error) {
 		cfg.Conns = nopConns{}
 	}
 	if cfg.Defences.ChannelsPerConn <= 0 {
-		cfg.Defences.ChannelsPerConn = 2
+		cfg.Defences.ChannelsPerConn = d.Defences.ChannelsPerConn
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, conns: cfg.Conns,
+		hub:      cfg.Hub,
+		keys:     cfg.Keys,
+		access:   cfg.Access,
+		trim:     cfg.Hooks.trim,
 		gate:     guard.NewGate(cfg.Defences.Gate),
 		sessions: guard.NewSessions(cfg.Defences.SessionsPerKey, cfg.Defences.SessionsPerSource),
 		keyConns: guard.NewConnections(cfg.Defences.ConnsPerKey),
@@ -186,90 +257,17 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.proxy = p
 	}
-
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("data dir %s: %w", cfg.DataDir, err)
-	}
-	if err := checkWritable(cfg.DataDir); err != nil {
-		return nil, err
-	}
-	// As OpenSSH's StrictModes: whoever can write these can let themselves in.
-	if err := keys.CheckPermissions(s.path(keysFile)); err != nil {
-		return nil, err
-	}
 	var err error
 	s.hostKey, s.newKey, err = loadHostKey(s.path(hostKeyFile), cfg.HostKeyPEM)
 	if err != nil {
 		return nil, err
 	}
-
-	keysPath := s.path(keysFile)
-	if cfg.SeedKeys {
-		home := cfg.Home
-		if home == "" {
-			home, _ = os.UserHomeDir()
-		}
-		if home != "" {
-			if s.seeded, err = keys.Seed(keysPath, home); err != nil {
-				return nil, fmt.Errorf("seed authorized keys: %w", err)
-			}
-		}
-	} else if _, err := keys.Seed(keysPath, ""); err != nil { // the file with its header, no keys
-		return nil, fmt.Errorf("create authorized keys: %w", err)
-	}
-	if s.imported, err = importAdminKeys(keysPath, cfg.AdminKeys); err != nil {
-		return nil, err
-	}
-	if s.keys, err = keys.Open(keysPath, s.log); err != nil {
-		return nil, fmt.Errorf("authorized keys: %w", err)
-	}
-
-	switch cfg.Store {
-	case "", "sqlite":
-		st, err := store.Open(context.Background(), s.path(dbFile))
-		if err != nil {
-			return nil, fmt.Errorf("history store: %w", err)
-		}
-		s.store = st
-		cfg.Room.History, cfg.Room.Private, cfg.Room.Search, cfg.Room.Prefs = st, st, st, st
-		cfg.Room.Rooms = st // room access and memberships outlive restarts
-	case "memory":
-	default:
-		return nil, fmt.Errorf("store %q: use sqlite or memory", cfg.Store)
-	}
-	var accessStore access.Store = access.NewMemory()
-	if s.store != nil {
-		accessStore = s.store
-	}
-	if s.access, err = access.Open(context.Background(), accessStore, nil); err != nil {
-		s.closeStore()
-		return nil, fmt.Errorf("access lists: %w", err)
-	}
 	s.joinLimit = newJoinLimiter()
-	rc := cfg.Room
-	if rc.Observer == nil {
-		rc.Observer = room.NopObserver{}
-	}
-	s.trim = burstTrim{burst: trimBurst, quiet: trimQuiet}
-	rc.Observer = activityObserver{Observer: rc.Observer, trim: &s.trim}
-	rc.Logger = s.log
-	rc.Reserved = func(name string) (string, bool) { return s.keys.Current().NameOwner(name) }
-	rc.Admin = s.isAdmin // asked at every use: a demoted or expired key loses the rights at once (revoke.go)
-	rc.Valid = s.keyValid
-	rc.MOTD = s.motd
-	rc.MessageLimit = guard.NewLimiter(cfg.Defences.Messages)
-	notices := cfg.Defences.Notices
-	if notices.Rate == 0 && notices.Burst == 0 {
-		notices = guard.NoticeLimiterConfig()
-	}
-	rc.NoticeLimit = guard.NewLimiter(notices)
-	if s.hub, err = room.New(rc); err != nil {
-		s.closeStore()
-		return nil, err
-	}
 	if err := s.registerAdminCommands(); err != nil {
-		s.closeStore()
 		return nil, err
+	}
+	if !cfg.Hooks.srv.CompareAndSwap(nil, s) {
+		return nil, errors.New("server: these Hooks are bound to another Server already")
 	}
 
 	s.ssh, err = wish.NewServer(
@@ -312,53 +310,7 @@ func New(cfg Config) (*Server, error) {
 		s.trimLoop(ctx)
 	}()
 	s.armExpiry() // revoke.go: the nearest expiry-time disconnects its key
-	if s.store != nil && cfg.Retain > 0 {
-		s.watchers.Add(1)
-		go func() {
-			defer s.watchers.Done()
-			s.retain(ctx)
-		}()
-	}
 	return s, nil
-}
-
-// retain deletes messages older than Retain: at start, then hourly.
-func (s *Server) retain(ctx context.Context) {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		n, err := s.store.DeleteBefore(ctx, time.Now().Add(-s.cfg.Retain))
-		if err != nil && ctx.Err() == nil {
-			s.log.Error("retention", "err", err)
-		} else if n > 0 {
-			s.log.Info("retention: deleted old messages", "count", n, "older_than", s.cfg.Retain.String())
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-func (s *Server) closeStore() error {
-	if s.store == nil {
-		return nil
-	}
-	if err := s.store.Close(); err != nil {
-		return fmt.Errorf("closing the store: %w", err)
-	}
-	return nil
-}
-
-func checkWritable(dir string) error {
-	f, err := os.CreateTemp(dir, ".write-test-*")
-	if err != nil {
-		return fmt.Errorf("data dir %s is not writable: %w", dir, err)
-	}
-	name := f.Name()
-	f.Close()
-	return os.Remove(name)
 }
 
 func (s *Server) path(rel string) string { return filepath.Join(s.cfg.DataDir, rel) }
@@ -412,8 +364,9 @@ func (s *Server) Close(ctx context.Context) error {
 	if cerr := s.ssh.Close(); cerr != nil && !errors.Is(cerr, ssh.ErrServerClosed) {
 		err = errors.Join(err, fmt.Errorf("closing ssh: %w", cerr))
 	}
-	// The hub has stored everything it accepted; now the store may go.
-	return errors.Join(err, s.closeStore())
+	// The hub has stored everything it accepted: the composition root may
+	// close the store now.
+	return err
 }
 
 // Ready reports whether the server can take people: not shutting down, and
@@ -425,8 +378,8 @@ func (s *Server) Ready(ctx context.Context) error {
 	if closing {
 		return errors.New("shutting down")
 	}
-	if s.store != nil {
-		if err := s.store.Ping(ctx); err != nil {
+	if s.cfg.StoreReady != nil {
+		if err := s.cfg.StoreReady(ctx); err != nil {
 			return fmt.Errorf("store: %w", err)
 		}
 	}
@@ -456,8 +409,11 @@ func (s *Server) ReloadKeys() error {
 
 // motd reads the message of the day; it is re-read on every join so the
 // operator can edit it live.
-func (s *Server) motd() string {
-	f, err := os.Open(s.path(motdFile))
+func (s *Server) motd() string { return readMOTD(s.path(motdFile)) }
+
+// readMOTD reads the message of the day at path ("" when there is none).
+func readMOTD(path string) string {
+	f, err := os.Open(path)
 	if err != nil {
 		return ""
 	}
@@ -474,7 +430,7 @@ func (s *Server) motd() string {
 // and how to join.
 func (s *Server) Startup(addr net.Addr) string {
 	var b strings.Builder
-	host, port := "localhost", "2222"
+	host, port := "localhost", DefaultPort
 	if ta, ok := addr.(*net.TCPAddr); ok {
 		port = fmt.Sprint(ta.Port)
 		if !ta.IP.IsUnspecified() && !ta.IP.IsLoopback() {
@@ -486,13 +442,13 @@ func (s *Server) Startup(addr net.Addr) string {
 	}
 	fmt.Fprintf(&b, "parley is listening on %s\n", addr)
 	fmt.Fprintf(&b, "Host key fingerprint: %s (users see this on first connect)\n", s.HostKeyFingerprint())
-	for _, e := range s.seeded.Imported {
+	for _, e := range s.cfg.Started.Seeded.Imported {
 		fmt.Fprintf(&b, "Imported %s as admin %q from your ~/.ssh%s\n", e.Fingerprint, e.Name, seedLimits(e))
 	}
-	for _, sk := range s.seeded.Skipped {
+	for _, sk := range s.cfg.Started.Seeded.Skipped {
 		fmt.Fprintf(&b, "Not imported: %s\n", sk)
 	}
-	for _, fp := range s.imported {
+	for _, fp := range s.cfg.Started.Imported {
 		fmt.Fprintf(&b, "Added admin key %s from PARLEY_ADMIN_KEYS\n", fp)
 	}
 	for _, e := range s.keys.Problems() {
@@ -500,10 +456,8 @@ func (s *Server) Startup(addr net.Addr) string {
 	}
 	n := s.keys.Current().Len()
 	fmt.Fprintf(&b, "%d key(s) authorized in %s\n", n, s.keys.Path())
-	if s.store != nil {
-		fmt.Fprintf(&b, "History is kept in %s\n", s.store.Path())
-	} else {
-		b.WriteString("History is kept in memory only (--store memory): it is lost on restart\n")
+	if h := s.cfg.Started.History; h != "" {
+		b.WriteString(h + "\n")
 	}
 	if n == 0 {
 		fmt.Fprintf(&b, "No one can join yet. Add your public key as an admin, one key per line, to %s:\n", s.keys.Path())

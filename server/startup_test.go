@@ -19,7 +19,7 @@ import (
 func TestStartupOnAFreshDataDirWithoutSeeding(t *testing.T) {
 	dir := t.TempDir()
 	logs := &syncBuffer{}
-	srv, err := New(Config{DataDir: dir, SeedKeys: false, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	srv, err := compose(testConfig{Config: Config{DataDir: dir, Logger: slog.New(slog.NewTextHandler(logs, nil))}})
 	if err != nil {
 		t.Fatal(err)
 	}

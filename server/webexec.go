@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 
 	"parley/cli"
@@ -10,25 +11,19 @@ import (
 
 // web is `ssh host web`: a one-time link that signs a browser in as the
 // caller's identity (package web keeps only its hash).
-func (x *execCall) web(args []string) int {
-	fs := x.flags()
-	pos, code, ok := x.parse(fs, args)
-	if !ok {
-		return code
+func (x *execCall) web(*flag.FlagSet) func([]string) int {
+	return func([]string) int {
+		if x.s.cfg.WebSignIn == nil {
+			fmt.Fprintln(x.stderr, "parley: the web page is turned off on this server (--web)")
+			return cli.ExitError
+		}
+		link, err := x.s.cfg.WebSignIn(x.entry.Fingerprint)
+		if err != nil {
+			return x.fail(err)
+		}
+		fmt.Fprintf(x.stdout, "Open this link in your browser to sign in as %s (it works once, for 10 minutes):\n%s\n", x.name, link)
+		return cli.ExitOK
 	}
-	if len(pos) > 0 {
-		return x.usage()
-	}
-	if x.s.cfg.WebSignIn == nil {
-		fmt.Fprintln(x.stderr, "parley: the web page is turned off on this server (--web)")
-		return cli.ExitError
-	}
-	link, err := x.s.cfg.WebSignIn(x.entry.Fingerprint)
-	if err != nil {
-		return x.fail(err)
-	}
-	fmt.Fprintf(x.stdout, "Open this link in your browser to sign in as %s (it works once, for 10 minutes):\n%s\n", x.name, link)
-	return cli.ExitOK
 }
 
 // WebIdentity is the web page's sign-in port: the identity of the key

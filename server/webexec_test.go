@@ -10,7 +10,7 @@ func TestExecWebPrintsASignInLinkForTheCaller(t *testing.T) {
 	alice, bob := newTUser(t, "alice"), newTUser(t, "bob")
 	var mu sync.Mutex
 	var asked []string
-	ts := startTestServerWith(t, "", func(c *Config) {
+	ts := startTestServerWith(t, "", func(c *testConfig) {
 		c.WebSignIn = func(id string) (string, error) {
 			mu.Lock()
 			defer mu.Unlock()

@@ -25,7 +25,7 @@ func TestWindowChangesBeforeTheShellDoNotWedgeTheSession(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "authorized_keys"), []byte(line), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Config{DataDir: dir, Store: "memory"})
+	srv, err := compose(testConfig{Config: Config{DataDir: dir}, Store: "memory"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,8 +34,19 @@ const journalSizeLimit = 64 << 20
 // closeTimeout bounds the housekeeping done by Close.
 const closeTimeout = 5 * time.Second
 
-// The store implements the room package's History.
-var _ room.History = (*SQLite)(nil)
+// The ports of room a SQLite implements (room.RoomStore in rooms.go,
+// room.NameIndex in private.go).
+var (
+	_ room.History        = (*SQLite)(nil)
+	_ room.PrivateHistory = (*SQLite)(nil)
+	_ room.Searcher       = (*SQLite)(nil)
+	_ room.Preferences    = (*SQLite)(nil)
+	// room asks a History for this by type assertion (its unexported
+	// topicStore), so that the topic outlives the messages a room loads.
+	_ interface {
+		Topic(ctx context.Context, room string) (string, error)
+	} = (*SQLite)(nil)
+)
 
 // SQLite is parley's store in one SQLite database file. It is safe for
 // concurrent use. Create it with Open and release it with Close.

@@ -9,6 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"parley/command"
 	"parley/room"
 )
 
@@ -23,26 +24,33 @@ const (
 var timeFormats = map[string]string{"off": "", "time": "15:04", "datetime": "Jan 2 15:04"}
 
 // localCommand is a command the screen handles itself: it changes only
-// how this session looks or sounds.
+// how this session looks or sounds. It is declared with the same
+// command.Spec as the chat's and exec's commands (On: command.Screen), and
+// /help is generated from it.
 type localCommand struct {
-	name, args, help string
-	run              func(m *Model, args string) tea.Cmd
+	command.Spec
+	run func(m *Model, args string) tea.Cmd
+}
+
+// local declares a screen-local command.
+func local(name, args, help string, run func(m *Model, args string) tea.Cmd) localCommand {
+	return localCommand{Spec: command.Spec{Name: name, Args: args, Help: help, On: command.Screen}, run: run}
 }
 
 // localCommands are listed in /help beside the room's commands.
 var localCommands = []localCommand{
-	{"bell", "on|off|mentions", "ring the terminal bell for every message, never, or for mentions and private messages", cmdBell},
-	{"timestamps", "off|time|datetime", "how message times are shown", cmdTimestamps},
-	{"tz", "ZONE", "show times in a time zone, e.g. Europe/Paris or UTC", cmdTZ},
-	{"theme", "dark|light|mono", "colours for a dark or light terminal, or none", cmdTheme},
-	{"scroll", "up|down|top|bottom", "scroll the conversation (like PgUp, PgDn, Home, End)", cmdScroll},
-	{"expand", "[all]", "show a folded long message whole: the newest one on screen (ctrl+o), or all", cmdExpand},
-	{"fold", "", "fold long messages again", cmdFold},
+	local("bell", "on|off|mentions", "ring the terminal bell for every message, never, or for mentions and private messages", cmdBell),
+	local("timestamps", "off|time|datetime", "how message times are shown", cmdTimestamps),
+	local("tz", "ZONE", "show times in a time zone, e.g. Europe/Paris or UTC", cmdTZ),
+	local("theme", "dark|light|mono", "colours for a dark or light terminal, or none", cmdTheme),
+	local("scroll", "up|down|top|bottom", "scroll the conversation (like PgUp, PgDn, Home, End)", cmdScroll),
+	local("expand", "[all]", "show a folded long message whole: the newest one on screen (ctrl+o), or all", cmdExpand),
+	local("fold", "", "fold long messages again", cmdFold),
 }
 
 func findLocal(name string) *localCommand {
 	for i := range localCommands {
-		if localCommands[i].name == name {
+		if localCommands[i].Name == name {
 			return &localCommands[i]
 		}
 	}
@@ -144,13 +152,13 @@ func (m *Model) helpText() string {
 	var rows []row
 	for _, c := range m.sess.Commands() {
 		h := c.Help
-		if c.AdminOnly {
+		if c.Admin {
 			h += " (admin)"
 		}
-		rows = append(rows, row{c.Usage(), h})
+		rows = append(rows, row{c.ChatUsage(), h})
 	}
 	for _, c := range localCommands {
-		rows = append(rows, row{"/" + c.name + " " + c.args, c.help})
+		rows = append(rows, row{c.ChatUsage(), c.Help})
 	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i].usage < rows[j].usage })
 	var b strings.Builder

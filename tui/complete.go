@@ -71,7 +71,7 @@ func (m *Model) complete() {
 			cands = append(cands, "/"+c.Name)
 		}
 		for _, c := range localCommands {
-			cands = append(cands, "/"+c.name)
+			cands = append(cands, "/"+c.Name)
 		}
 	case strings.HasPrefix(word, "#"):
 		for _, r := range m.sess.Rooms() {

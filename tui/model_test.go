@@ -11,6 +11,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"parley/command"
 	"parley/room"
 	"parley/safetext"
 	term "parley/screen"
@@ -75,7 +76,7 @@ func (f *fakeSession) Older(_ context.Context, _ string, before uint64, n int) (
 	return out, nil
 }
 func (f *fakeSession) Commands() []room.Command {
-	return []room.Command{{Name: "nick", Args: "NAME", Help: "change your name"}, {Name: "msg", Args: "NAME TEXT", Help: "send a private message"}}
+	return []room.Command{{Spec: command.Spec{Name: "nick", Args: "NAME", Help: "change your name"}}, {Spec: command.Spec{Name: "msg", Args: "NAME TEXT", Help: "send a private message"}}}
 }
 
 var t0 = time.Date(2026, 11, 21, 9, 30, 0, 0, time.UTC)

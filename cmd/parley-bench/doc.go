@@ -36,7 +36,7 @@
 //	    header, the cursor; SGR, resets and padding across them.
 //
 //	parley-bench -inprocess [-cpuprofile F] [-memprofile F] [load flags]
-//	    start the real server (package parley/server) inside this process
+//	    start the real server (app.New, as the parley binary does) inside this process
 //	    on 127.0.0.1:0 with a temporary data dir and load it: for CI smoke
 //	    runs and for profiling. RSS and CPU are then the whole process,
 //	    load generator included.

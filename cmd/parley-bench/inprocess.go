@@ -12,13 +12,14 @@ import (
 	"sync"
 	"time"
 
+	"parley/app"
 	"parley/server"
 )
 
 // inprocess is the real server running inside this process on a loopback
 // listener, with a temporary data dir holding the bench identities.
 type inprocess struct {
-	srv    *server.Server
+	srv    *app.App
 	addr   string
 	dir    string
 	logs   *logCounter
@@ -48,7 +49,7 @@ func startInProcess(seed string, n int) (_ *inprocess, err error) {
 		return nil, err
 	}
 	logs := &logCounter{counts: map[string]int{}}
-	srv, err := server.New(server.Config{DataDir: dir, SeedKeys: false, Logger: slog.New(logs)})
+	srv, err := app.New(app.Config{Config: server.Config{DataDir: dir, Logger: slog.New(logs)}})
 	if err != nil {
 		return nil, err
 	}

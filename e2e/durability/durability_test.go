@@ -1,4 +1,9 @@
-package main
+// Package durability holds the end-to-end tests that run the real parley
+// binary (built once per package run by testkit.Binary) and stop, kill and
+// restart it: nothing accepted is lost, and rules and rooms outlive a
+// restart. They moved here from the root package (issue 14) and keep
+// their names and assertions.
+package durability
 
 // Durability tests against the real binary: history survives SIGKILL and
 // SIGTERM mid-burst, a restart shows the earlier conversation and where
@@ -28,6 +33,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"parley/internal/testkit"
 	"parley/room"
 )
 
@@ -253,8 +259,8 @@ func durStopMidBurst(t *testing.T, sig syscall.Signal, rounds int) {
 		}
 	}
 	if tk, ok := st.parse(newest); ok {
-		c := startChild(t, data, "--msg-rate", "inf")
-		cl, err := durDial(c.addr, names[0], signers[names[0]], durCols, durRows, nil)
+		c := testkit.StartBinary(t, data, "--msg-rate", "inf")
+		cl, err := durDial(c.Addr, names[0], signers[names[0]], durCols, durRows, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -274,7 +280,7 @@ func durRound(t *testing.T, sig syscall.Signal, round int, last bool, data strin
 	stall := round%durStallEvery == 0
 	killAt := 1 + rng.IntN(durMaxKillAt)
 	st.startRound(round, killAt)
-	c := startChild(t, data, "--msg-rate", "inf")
+	c := testkit.StartBinary(t, data, "--msg-rate", "inf")
 
 	// Connect every sender; each screen feeds the scanner.
 	clients := make([]*durClient, len(names))
@@ -282,7 +288,7 @@ func durRound(t *testing.T, sig syscall.Signal, round int, last bool, data strin
 	var wg sync.WaitGroup
 	for i, name := range names {
 		wg.Go(func() {
-			cl, err := durDial(c.addr, name, signers[name], durCols, durRows, st.scan)
+			cl, err := durDial(c.Addr, name, signers[name], durCols, durRows, st.scan)
 			if err == nil {
 				if ok, screen := cl.WaitFor(func(rows []string) bool { return durRow(rows, "#lobby") >= 0 }, 15*time.Second); !ok {
 					cl.Close()
@@ -372,7 +378,7 @@ func durRound(t *testing.T, sig syscall.Signal, round int, last bool, data strin
 		<-time.After(time.Duration(rng.IntN(3000)) * time.Microsecond)
 	}
 	signalled := time.Now()
-	if err := c.cmd.Process.Signal(sig); err != nil {
+	if err := c.Cmd.Process.Signal(sig); err != nil {
 		t.Fatalf("round %d: signal: %v", round, err)
 	}
 	if release != nil && sig != syscall.SIGKILL {
@@ -380,14 +386,14 @@ func durRound(t *testing.T, sig syscall.Signal, round int, last bool, data strin
 		release()
 		release = nil
 	}
-	exitErr := durWaitExit(t, c, 20*time.Second)
+	exitErr := c.WaitExit(t, 20*time.Second)
 	if release != nil {
 		release()
 		release = nil
 	}
 	stopTyping()
 	typers.Wait()
-	stderr := c.stderr.String() // safe: the process has exited
+	stderr := c.Stderr.String() // safe: the process has exited
 	switch sig {
 	case syscall.SIGKILL:
 		var ee *exec.ExitError
@@ -396,11 +402,11 @@ func durRound(t *testing.T, sig syscall.Signal, round int, last bool, data strin
 		}
 	default:
 		if exitErr != nil {
-			t.Fatalf("round %d: exit after %v: %v, want status 0; stderr:\n%s", round, sig, exitErr, tail(stderr, 3000))
+			t.Fatalf("round %d: exit after %v: %v, want status 0; stderr:\n%s", round, sig, exitErr, testkit.Tail(stderr, 3000))
 		}
 		for _, bad := range []string{"storing messages failed", "shutdown was not clean", "level=ERROR"} {
 			if strings.Contains(stderr, bad) {
-				t.Errorf("round %d: the server logged %q while stopping:\n%s", round, bad, tail(stderr, 3000))
+				t.Errorf("round %d: the server logged %q while stopping:\n%s", round, bad, testkit.Tail(stderr, 3000))
 			}
 		}
 		// A clean close checkpoints the WAL into the database and
@@ -498,7 +504,7 @@ func durRound(t *testing.T, sig syscall.Signal, round int, last bool, data strin
 		}
 	}
 	if len(lost) > 0 {
-		t.Errorf("round %d: LOST: %d token(s) seen on screen are missing from the database: %s\nserver stderr:\n%s", round, len(lost), strings.Join(lost, ", "), tail(stderr, 3000))
+		t.Errorf("round %d: LOST: %d token(s) seen on screen are missing from the database: %s\nserver stderr:\n%s", round, len(lost), strings.Join(lost, ", "), testkit.Tail(stderr, 3000))
 	}
 	verified := time.Now()
 	rs.took = verified.Sub(began)
@@ -537,11 +543,11 @@ func TestSIGTERMDuringBurstLosesNothingAccepted(t *testing.T) {
 func TestRestartShowsEarlierConversationAndUnreadMarker(t *testing.T) {
 	data := t.TempDir()
 	signers := durKeys(t, data, "alice", "bob")
-	c := startChild(t, data)
+	c := testkit.StartBinary(t, data)
 	const cols, rows = 100, 30
-	dial := func(c *child, name string) *durClient {
+	dial := func(c *testkit.Child, name string) *durClient {
 		t.Helper()
-		cl, err := durDial(c.addr, name, signers[name], cols, rows, nil)
+		cl, err := durDial(c.Addr, name, signers[name], cols, rows, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -579,14 +585,14 @@ func TestRestartShowsEarlierConversationAndUnreadMarker(t *testing.T) {
 	say(alice, "later-2 anyone")
 	say(alice, "later-3 bye then")
 
-	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := c.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if err := durWaitExit(t, c, 20*time.Second); err != nil {
-		t.Fatalf("exit after SIGTERM: %v\n%s", err, tail(c.stderr.String(), 3000))
+	if err := c.WaitExit(t, 20*time.Second); err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, testkit.Tail(c.Stderr.String(), 3000))
 	}
 
-	c = startChild(t, data)
+	c = testkit.StartBinary(t, data)
 	bob = dial(c, "bob")
 	const marker = "new since you were last here"
 	ok, screen := bob.WaitFor(func(r []string) bool {
@@ -643,7 +649,7 @@ func TestReadOnlyDatabaseRefusesThenRecovers(t *testing.T) {
 		}
 	})
 	signers := durKeys(t, data, "alice", "bob", "carol")
-	c := startChild(t, data, "--msg-rate", "inf")
+	c := testkit.StartBinary(t, data, "--msg-rate", "inf")
 
 	// Everything ever shown on bob's screen, to prove the refused message
 	// never reached anyone.
@@ -652,7 +658,7 @@ func TestReadOnlyDatabaseRefusesThenRecovers(t *testing.T) {
 	const refused = "refused-while-full"
 	dial := func(name string, onScreen func([]string)) *durClient {
 		t.Helper()
-		cl, err := durDial(c.addr, name, signers[name], 100, 30, onScreen)
+		cl, err := durDial(c.Addr, name, signers[name], 100, 30, onScreen)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -727,16 +733,16 @@ func TestReadOnlyDatabaseRefusesThenRecovers(t *testing.T) {
 	}
 	bobMu.Unlock()
 
-	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := c.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	exitErr := durWaitExit(t, c, 20*time.Second)
-	stderr := c.stderr.String()
+	exitErr := c.WaitExit(t, 20*time.Second)
+	stderr := c.Stderr.String()
 	if exitErr != nil {
-		t.Fatalf("exit after SIGTERM: %v\n%s", exitErr, tail(stderr, 3000))
+		t.Fatalf("exit after SIGTERM: %v\n%s", exitErr, testkit.Tail(stderr, 3000))
 	}
 	if !strings.Contains(stderr, "storing messages failed") {
-		t.Errorf("the server did not log the failed store; stderr:\n%s", tail(stderr, 3000))
+		t.Errorf("the server did not log the failed store; stderr:\n%s", testkit.Tail(stderr, 3000))
 	}
 	msgs := durHistory(t, data, "lobby", 0, true)
 	count := map[string]int{}

@@ -1,179 +1,62 @@
-package main
+package durability
 
 import (
 	"context"
 	"database/sql"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-	"unicode/utf8"
 
-	"github.com/hinshun/vt10x"
 	"golang.org/x/crypto/ssh"
 
+	"parley/internal/testkit"
 	"parley/room"
 	"parley/store"
 )
 
 // durClient is one SSH session with a pty whose output is fed, chunk by
-// chunk, to a terminal emulator: what a person would see. Bubble Tea redraws
-// only the cells that change, so the raw bytes do not reliably hold a line
-// of text; the emulator's screen does.
+// chunk, to a terminal emulator: what a person would see (a
+// testkit.Session). Its methods return instead of failing the test, so a
+// client may run on any goroutine.
 type durClient struct {
-	name  string
-	conn  *ssh.Client
-	sess  *ssh.Session
-	stdin io.WriteCloser
-
-	mu       sync.Mutex
-	term     vt10x.Terminal
-	partial  []byte        // an incomplete UTF-8 sequence held for the next chunk
-	changed  chan struct{} // closed and replaced after every chunk and at EOF
-	eof      bool
-	onScreen func(rows []string) // called under mu after every chunk
-
-	done chan struct{} // closed when the output has ended
+	*testkit.Session
+	name string
 }
 
 // durDial logs in as user with signer, asks for a cols x rows pty and a
 // shell, and starts feeding the output to an emulator. onScreen, when set,
-// sees the screen after every chunk of output (on the reader goroutine).
+// sees the screen after every chunk of output (on a reader goroutine).
 // It returns an error rather than failing the test, so it may run on any
-// goroutine.
+// goroutine; the caller closes the client.
 func durDial(addr, user string, signer ssh.Signer, cols, rows int, onScreen func([]string)) (*durClient, error) {
-	conn, err := ssh.Dial("tcp", addr, &ssh.ClientConfig{
-		User: user, Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
-		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second,
-	})
+	conn, err := testkit.DialKey(addr, user, signer, 10*time.Second)
 	if err != nil {
 		return nil, fmt.Errorf("%s: dial: %w", user, err)
 	}
-	fail := func(what string, err error) (*durClient, error) {
-		conn.Close()
-		return nil, fmt.Errorf("%s: %s: %w", user, what, err)
-	}
-	sess, err := conn.NewSession()
+	s, err := testkit.Open(nil, conn, testkit.TermOptions{Name: user, W: cols, H: rows, OnScreen: onScreen})
 	if err != nil {
-		return fail("session", err)
+		return nil, fmt.Errorf("%s: terminal: %w", user, err)
 	}
-	modes := ssh.TerminalModes{ssh.ECHO: 1, ssh.TTY_OP_ISPEED: 38400, ssh.TTY_OP_OSPEED: 38400}
-	if err := sess.RequestPty("xterm-256color", rows, cols, modes); err != nil {
-		return fail("pty", err)
-	}
-	stdin, err := sess.StdinPipe()
-	if err != nil {
-		return fail("stdin", err)
-	}
-	stdout, err := sess.StdoutPipe()
-	if err != nil {
-		return fail("stdout", err)
-	}
-	if err := sess.Shell(); err != nil {
-		return fail("shell", err)
-	}
-	c := &durClient{
-		name: user, conn: conn, sess: sess, stdin: stdin,
-		term:     vt10x.New(vt10x.WithSize(cols, rows)),
-		changed:  make(chan struct{}),
-		onScreen: onScreen,
-		done:     make(chan struct{}),
-	}
-	go c.read(stdout)
-	return c, nil
-}
-
-func (c *durClient) read(r io.Reader) {
-	defer close(c.done)
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := r.Read(buf)
-		c.mu.Lock()
-		if n > 0 {
-			data := append(c.partial, buf[:n]...)
-			keep := durIncompleteUTF8(data)
-			_, _ = c.term.Write(data[:len(data)-keep])
-			c.partial = append([]byte(nil), data[len(data)-keep:]...)
-			if c.onScreen != nil {
-				c.onScreen(c.rowsLocked())
-			}
-		}
-		if err != nil {
-			c.eof = true
-		}
-		close(c.changed)
-		c.changed = make(chan struct{})
-		c.mu.Unlock()
-		if err != nil {
-			return
-		}
-	}
-}
-
-// durIncompleteUTF8 returns how many bytes at the end of b start a UTF-8
-// sequence that is not complete yet (vt10x drops a split sequence).
-func durIncompleteUTF8(b []byte) int {
-	for i := 1; i <= utf8.UTFMax-1 && i <= len(b); i++ {
-		c := b[len(b)-i]
-		if c < utf8.RuneSelf {
-			return 0
-		}
-		if utf8.RuneStart(c) {
-			if !utf8.FullRune(b[len(b)-i:]) {
-				return i
-			}
-			return 0
-		}
-	}
-	return 0
-}
-
-func (c *durClient) rowsLocked() []string {
-	return strings.Split(strings.ReplaceAll(c.term.String(), "\x00", " "), "\n")
-}
-
-// Screen returns the screen, one line per row.
-func (c *durClient) Screen() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return strings.Join(c.rowsLocked(), "\n")
+	return &durClient{Session: s, name: user}, nil
 }
 
 // Type sends keystrokes; Enter is "\r".
-func (c *durClient) Type(s string) error {
-	_, err := io.WriteString(c.stdin, s)
-	return err
-}
+func (c *durClient) Type(s string) error { return c.Send(s) }
 
-// WaitFor waits until ok holds for the screen (checked after every chunk
-// of output), the output ends, or timeout passes. It reports whether ok
-// held, and the last screen.
+// WaitFor waits until ok holds for the screen's rows (checked after every
+// chunk of output), the output ends, or timeout passes. It reports whether
+// ok held, and the last screen.
 func (c *durClient) WaitFor(ok func(rows []string) bool, timeout time.Duration) (bool, string) {
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	for {
-		c.mu.Lock()
-		rows := c.rowsLocked()
-		eof, ch := c.eof, c.changed
-		c.mu.Unlock()
-		if ok(rows) {
-			return true, strings.Join(rows, "\n")
-		}
-		if eof {
-			return false, strings.Join(rows, "\n") + "\n(output ended)"
-		}
-		select {
-		case <-ch:
-		case <-deadline.C:
-			return false, strings.Join(rows, "\n")
-		}
+	held, screen, ended := c.Await(timeout, nil, func(s string, _ []byte) bool { return ok(strings.Split(s, "\n")) })
+	if ended {
+		screen += "\n(output ended)"
 	}
+	return held, screen
 }
 
 // WaitText waits until some row of the screen contains text.
@@ -184,18 +67,11 @@ func (c *durClient) WaitText(t *testing.T, text string, timeout time.Duration) {
 	}
 }
 
-// WaitEnded waits for the session's output to end.
+// WaitEnded waits for the session and its output to end.
 func (c *durClient) WaitEnded(timeout time.Duration) bool {
-	select {
-	case <-c.done:
-		return true
-	case <-time.After(timeout):
-		return false
-	}
+	ended, _ := c.AwaitEnd(timeout)
+	return ended
 }
-
-// Close ends the connection.
-func (c *durClient) Close() { c.conn.Close() }
 
 // durRow returns the first row containing text, or -1.
 func durRow(rows []string, text string) int {
@@ -227,7 +103,7 @@ func durKeys(t *testing.T, dataDir string, names ...string) map[string]ssh.Signe
 	signers := make(map[string]ssh.Signer, len(names))
 	var b strings.Builder
 	for _, n := range names {
-		s, line := newKey(t)
+		s, line := testkit.NewKey(t)
 		signers[n] = s
 		fmt.Fprintf(&b, "name=%q %s\n", n, line)
 	}
@@ -235,22 +111,6 @@ func durKeys(t *testing.T, dataDir string, names ...string) map[string]ssh.Signe
 		t.Fatal(err)
 	}
 	return signers
-}
-
-// durWaitExit waits for the child to exit and returns its exit error.
-func durWaitExit(t *testing.T, c *child, timeout time.Duration) error {
-	t.Helper()
-	exited := make(chan error, 1)
-	go func() { exited <- c.cmd.Wait() }()
-	select {
-	case err := <-exited:
-		return err
-	case <-time.After(timeout):
-		_ = c.cmd.Process.Kill()
-		<-exited
-		t.Fatalf("the server did not exit within %v; stderr:\n%s", timeout, tail(c.stderr.String(), 3000))
-		return nil
-	}
 }
 
 // durHistory opens the database of a stopped server the way the server
@@ -338,3 +198,6 @@ func durLockDB(path string) (release func(), err error) {
 		db.Close()
 	}, nil
 }
+
+// TestMain removes the parley binary the tests built once they are done.
+func TestMain(m *testing.M) { testkit.Main(m) }

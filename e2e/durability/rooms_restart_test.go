@@ -1,11 +1,10 @@
-package main
+package durability
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
+	"parley/internal/testkit"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -30,7 +29,7 @@ func roomKeys(t *testing.T, dataDir string, signers map[string]ssh.Signer, names
 	for _, n := range names {
 		s := signers[n]
 		if s == nil {
-			s, _ = newKey(t)
+			s, _ = testkit.NewKey(t)
 			signers[n] = s
 		}
 		line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(s.PublicKey())))
@@ -52,55 +51,35 @@ func roomKeys(t *testing.T, dataDir string, signers map[string]ssh.Signer, names
 // output and exit status.
 func roomExec(t *testing.T, addr, user string, signer ssh.Signer, cmd string) (stdout, stderr string, code int) {
 	t.Helper()
-	conn, err := ssh.Dial("tcp", addr, &ssh.ClientConfig{
-		User: user, Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
-		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second,
-	})
+	conn, err := testkit.DialKey(addr, user, signer, 10*time.Second)
 	if err != nil {
 		t.Fatalf("%s: dial: %v", user, err)
 	}
 	defer conn.Close()
-	sess, err := conn.NewSession()
+	r, err := testkit.Run(conn, cmd, "", 20*time.Second)
 	if err != nil {
-		t.Fatalf("%s: session: %v", user, err)
+		t.Fatalf("%s: %v", user, err)
 	}
-	var out, errb bytes.Buffer
-	sess.Stdout, sess.Stderr = &out, &errb
-	done := make(chan error, 1)
-	go func() { done <- sess.Run(cmd) }()
-	select {
-	case err = <-done:
-	case <-time.After(20 * time.Second):
-		t.Fatalf("%s: %q did not finish", user, cmd)
-	}
-	var exit *ssh.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &exit):
-		code = exit.ExitStatus()
-	default:
-		t.Fatalf("%s: %q: %v", user, cmd, err)
-	}
-	return out.String(), errb.String(), code
+	return r.Stdout, r.Stderr, r.Code
 }
 
 // roomRestart stops the child with SIGTERM and starts it again on the same
 // data.
-func roomRestart(t *testing.T, c *child, data string) *child {
+func roomRestart(t *testing.T, c *testkit.Child, data string) *testkit.Child {
 	t.Helper()
-	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := c.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if err := durWaitExit(t, c, 20*time.Second); err != nil {
-		t.Fatalf("exit after SIGTERM: %v\n%s", err, tail(c.stderr.String(), 3000))
+	if err := c.WaitExit(t, 20*time.Second); err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, testkit.Tail(c.Stderr.String(), 3000))
 	}
-	return startChild(t, data)
+	return testkit.StartBinary(t, data)
 }
 
 // roomDial connects name with a terminal and waits for the lobby.
-func roomDial(t *testing.T, c *child, name string, signer ssh.Signer) *durClient {
+func roomDial(t *testing.T, c *testkit.Child, name string, signer ssh.Signer) *durClient {
 	t.Helper()
-	cl, err := durDial(c.addr, name, signer, 110, 30, nil)
+	cl, err := durDial(c.Addr, name, signer, 110, 30, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +148,7 @@ func TestPrivateRoomStaysPrivateAcrossRestart(t *testing.T) {
 	data := t.TempDir()
 	signers := roomKeys(t, data, nil, []string{"root", "mallory"}, "root")
 	const secret = "BOARD-ONLY: layoffs friday"
-	c := startChild(t, data)
+	c := testkit.StartBinary(t, data)
 
 	root := roomDial(t, c, "root", signers["root"])
 	if err := root.Type("/room private #board\r"); err != nil {
@@ -186,21 +165,21 @@ func TestPrivateRoomStaysPrivateAcrossRestart(t *testing.T) {
 	if strings.Contains(mallory.Screen(), "layoffs") {
 		t.Errorf("a non-member's /join of #board after the restart showed its history:\n%s", mallory.Screen())
 	}
-	if out, _, code := roomExec(t, c.addr, "mallory", signers["mallory"], "tail -r board"); code == 0 || strings.Contains(out, "layoffs") {
+	if out, _, code := roomExec(t, c.Addr, "mallory", signers["mallory"], "tail -r board"); code == 0 || strings.Contains(out, "layoffs") {
 		t.Errorf("tail -r board by a non-member: exit %d, output %q", code, out)
 	}
-	if out, _, code := roomExec(t, c.addr, "mallory", signers["mallory"], "who -r board --json"); code == 0 {
+	if out, _, code := roomExec(t, c.Addr, "mallory", signers["mallory"], "who -r board --json"); code == 0 {
 		t.Errorf("who -r board by a non-member: exit 0, output %q", out)
 	}
-	if _, listed := roomList(t, c.addr, "mallory", signers["mallory"])["board"]; listed {
+	if _, listed := roomList(t, c.Addr, "mallory", signers["mallory"])["board"]; listed {
 		t.Error("rooms --json by a non-member lists #board")
 	}
 
 	// The admin still sees it as private, reads it and manages it.
-	if r, ok := roomList(t, c.addr, "root", signers["root"])["board"]; !ok || !r.Private {
+	if r, ok := roomList(t, c.Addr, "root", signers["root"])["board"]; !ok || !r.Private {
 		t.Errorf("rooms --json by the admin after the restart: #board %+v, listed %v; want private", r, ok)
 	}
-	if out, errOut, code := roomExec(t, c.addr, "root", signers["root"], "tail -r board"); code != 0 || !strings.Contains(out, secret) {
+	if out, errOut, code := roomExec(t, c.Addr, "root", signers["root"], "tail -r board"); code != 0 || !strings.Contains(out, secret) {
 		t.Errorf("tail -r board by the admin: exit %d, output %q %s", code, out, errOut)
 	}
 	root = roomDial(t, c, "root", signers["root"])
@@ -222,10 +201,10 @@ func TestPrivateRoomStaysPrivateAcrossRestart(t *testing.T) {
 	if strings.Contains(mallory.Screen(), "layoffs") {
 		t.Errorf("after removal and a restart, a non-member's /join showed #board's history:\n%s", mallory.Screen())
 	}
-	if out, _, code := roomExec(t, c.addr, "mallory", signers["mallory"], "say -r board hello"); code == 0 {
+	if out, _, code := roomExec(t, c.Addr, "mallory", signers["mallory"], "say -r board hello"); code == 0 {
 		t.Errorf("say -r board by a non-member re-opened the removed private room: %q", out)
 	}
-	if _, listed := roomList(t, c.addr, "root", signers["root"])["board"]; listed {
+	if _, listed := roomList(t, c.Addr, "root", signers["root"])["board"]; listed {
 		t.Error("a removed room is listed after a restart")
 	}
 }
@@ -239,13 +218,13 @@ func TestRoomsAndMembershipsOutliveRestarts(t *testing.T) {
 	data := t.TempDir()
 	names := []string{"alice", "carol", "ci", "root"}
 	signers := roomKeys(t, data, nil, names, "carol", "root")
-	c := startChild(t, data)
+	c := testkit.StartBinary(t, data)
 
 	// The README's bot examples, as written, on a fresh server.
-	if out, errOut, code := roomExec(t, c.addr, "ci", signers["ci"], `say -r ops "deploy finished"`); code != 0 {
+	if out, errOut, code := roomExec(t, c.Addr, "ci", signers["ci"], `say -r ops "deploy finished"`); code != 0 {
 		t.Fatalf("say -r ops on a fresh server: exit %d, %q %q", code, out, errOut)
 	}
-	if out, errOut, code := roomExec(t, c.addr, "ci", signers["ci"], "who -r ops --json"); code != 0 || !strings.HasPrefix(out, "[") {
+	if out, errOut, code := roomExec(t, c.Addr, "ci", signers["ci"], "who -r ops --json"); code != 0 || !strings.HasPrefix(out, "[") {
 		t.Errorf("who -r ops --json: exit %d, %q %q", code, out, errOut)
 	}
 
@@ -276,7 +255,7 @@ func TestRoomsAndMembershipsOutliveRestarts(t *testing.T) {
 	c = roomRestart(t, c, data)
 
 	for _, cmd := range []string{"tail -r ops", "tail -r dev", "who -r dev --json"} {
-		out, errOut, code := roomExec(t, c.addr, "ci", signers["ci"], cmd)
+		out, errOut, code := roomExec(t, c.Addr, "ci", signers["ci"], cmd)
 		if code != 0 {
 			t.Errorf("%s after a restart, nobody joined: exit %d, %q %q", cmd, code, out, errOut)
 		}
