@@ -607,3 +607,44 @@ func TestOpenPagesPerIdentityAreCapped(t *testing.T) {
 		<-time.After(10 * time.Millisecond) // poll interval while the closed page's handler returns
 	}
 }
+
+func TestAPrivateMessageReachesOnlyItsTwo(t *testing.T) {
+	e := newEnv(t, room.Config{})
+	e.ids.add(aliceID, "alice")
+	bob := e.hubSession(bobID, "bob")
+	carol := e.hubSession("SHA256:carol", "carol")
+	b := e.browser()
+	b.signIn(aliceID)
+	ws := b.connect()
+	ws.waitFrame("members with bob", func(f rawFrame) bool {
+		return f.Type == typeMembers && hasMember(f.Members, "bob") && hasMember(f.Members, "alice")
+	})
+	if err := bob.Send(t.Context(), "/msg alice only for you"); err != nil {
+		t.Fatal(err)
+	}
+	f := ws.waitMessage("only for you")
+	if m := f.Message; m.Kind != "private" || m.From != "bob" || m.To != "alice" || m.Room != "" {
+		t.Fatalf("private message frame %s", f.raw)
+	}
+	ws.send(inFrame{Type: typeSend, Text: "/msg bob and only for you"})
+	if got := receiveText(t, bob, "and only for you"); got.Kind != room.KindPrivate {
+		t.Fatalf("bob got %+v", got)
+	}
+	// carol saw neither: the next thing she gets is the room's.
+	if err := bob.Send(t.Context(), "public again"); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		select {
+		case m := <-carol.Events():
+			if strings.Contains(m.Text, "only for you") {
+				t.Fatalf("carol got a private message: %+v", m)
+			}
+			if m.Text == "public again" {
+				return
+			}
+		case <-time.After(testWait):
+			t.Fatal("carol never got the public message")
+		}
+	}
+}
