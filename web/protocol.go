@@ -20,7 +20,7 @@ const (
 	typeEnd      = "end"     // the session ended: reason, then the socket closes
 	typeSend     = "send"    // page -> server: a line typed in the composer
 	typeSwitch   = "switch"  // page -> server: show and post to another room
-	maxFrameRead = 64 << 10  // bytes: far above a message's caps (safetext), far below harm
+	maxFrameRead = 1 << 20   // bytes: a paste at the caps (safetext: 40,000 characters, 160 KB) escaped in JSON fits; SSH's say reads lines as long
 )
 
 // outFrame is a frame from the server. Only the fields of its type are set.

@@ -648,3 +648,22 @@ func TestAPrivateMessageReachesOnlyItsTwo(t *testing.T) {
 		}
 	}
 }
+
+func TestAPasteHasTheSameCapsAsSSH(t *testing.T) {
+	e := newEnv(t, room.Config{})
+	e.ids.add(aliceID, "alice")
+	bob := e.hubSession(bobID, "bob")
+	b := e.browser()
+	b.signIn(aliceID)
+	ws := b.connect()
+	whole := strings.Repeat("é", safetext.MaxMessageRunes) // at the cap: arrives whole
+	ws.send(inFrame{Type: typeSend, Text: whole})
+	if got := receiveText(t, bob, whole); utf8.RuneCountInString(got.Text) != safetext.MaxMessageRunes {
+		t.Fatalf("a paste at the cap arrived with %d characters", utf8.RuneCountInString(got.Text))
+	}
+	ws.send(inFrame{Type: typeSend, Text: whole + "and more"})
+	receiveText(t, bob, whole)
+	ws.waitFrame("the cut notice", func(f rawFrame) bool {
+		return f.Type == typeMessage && f.Message.Kind == "notice" && strings.Contains(f.Message.Text, "cut")
+	})
+}
