@@ -33,6 +33,10 @@ var layering = map[string][]string{
 	// The SSH front door is handed its store-backed pieces ready by the
 	// composition root (app): it names no storage.
 	"server": {"parley/store", "parley/app", "database/sql", "modernc.org/"},
+	// The web front door is an adapter onto the domain beside server: it
+	// reaches identities through its own port, never SSH, keys or storage.
+	"web": {"parley/server", "parley/app", "parley/store", "parley/keys", "parley/access", "parley/guard",
+		"parley/moderation", "parley/tui", "parley/screen", "parley/cli", "parley/ops", "charm.land/", "golang.org/x/crypto", "database/sql", "modernc.org/"},
 	// Storage implements ports; it never calls up into a front door.
 	"store": {"parley/server", "parley/tui", "parley/screen", "charm.land/", "golang.org/x/crypto"},
 	// The test harness imports no parley package (server's internal tests

@@ -98,6 +98,7 @@ type options struct {
 	logFormat string
 	logLevel  slog.Level
 	server    app.Config
+	web       webOptions // webwire.go
 
 	// opsExplicit: --ops or PARLEY_OPS was given; otherwise a busy default
 	// ops port moves to the next free one (listenOps).
@@ -159,6 +160,7 @@ func parseOptions(args []string, lookup lookupFunc, stderr io.Writer) (options, 
 	if err := connectionFlags(fs, getenv, &o.server.Config); err != nil {
 		return o, err
 	}
+	webFlags(fs, lookup, &o.web)
 	fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: parley [flags]\n       parley --version\n       parley healthcheck [--ops ADDR] [--data DIR]\n       parley keys add|list|remove ... [--data DIR]  (parley keys help)\n\nA chat room people join with ssh. Flags override PARLEY_* environment variables,\nwhich override DATA/parley.conf (NAME=VALUE lines with the PARLEY_* names below,\n# comments), which overrides the defaults.\nThe host key may also come from PARLEY_HOST_KEY (a PEM private key);\nPARLEY_ADMIN_KEYS adds admin keys (lines or file paths, one per line or ';')\non every start, even after they were removed.\nConnection limits: --max-* and --penalty-* below (README: Limits).\n\nFlags:")
@@ -187,6 +189,9 @@ func parseOptions(args []string, lookup lookupFunc, stderr io.Writer) (options, 
 		return o, fmt.Errorf("--msg-rate must be above 0 (or inf) and --msg-burst at least 1")
 	}
 	if err := checkLimits(&o.server.Config); err != nil {
+		return o, err
+	}
+	if err := o.web.check(); err != nil {
 		return o, err
 	}
 	if o.server.Retain, err = parseRetain(retain); err != nil {
@@ -311,6 +316,8 @@ func run(args []string, lookup lookupFunc, stdout, stderr io.Writer) error {
 	}); err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
+	wire := &webWire{}
+	o.server.WebSignIn = wire.signIn
 	if srv, err = app.New(o.server); err != nil {
 		return err
 	}
@@ -338,6 +345,11 @@ func run(args []string, lookup lookupFunc, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "Metrics and health checks on http://%s/metrics, /healthz, /readyz\n", oln.Addr())
 	}
 	fmt.Fprint(stdout, srv.Startup(ln.Addr()))
+	webSrv, err := wire.start(o.web, srv.Server, ln.Addr(), log, stdout)
+	if err != nil {
+		_ = srv.Close(context.Background())
+		return err
+	}
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -354,7 +366,7 @@ func run(args []string, lookup lookupFunc, stdout, stderr io.Writer) error {
 			}
 			log.Info("shutting down", "signal", sig.String())
 			ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-			err := srv.Close(ctx)
+			err := errors.Join(closeWeb(ctx, webSrv), srv.Close(ctx))
 			if opsSrv != nil {
 				err = errors.Join(err, opsSrv.Close(ctx))
 			}

@@ -59,6 +59,7 @@ func execRegistry(shared []command.Command) []execCommand {
 		{Spec: command.Spec{Name: "help", Args: "[COMMAND]", Help: "list the commands"}, raw: (*execCall).help},
 		{Spec: command.Spec{Name: "say", Args: "[TEXT]", Room: true, Help: "post TEXT, or each line of stdin, as a message", Max: command.Many}, run: (*execCall).say},
 		{Spec: command.Spec{Name: "tail", Args: "[-n N] [-f]", Room: true, Help: "print the last N messages (default 50); -f prints new ones from now on (with -n N, the last N first)", JSON: true}, run: (*execCall).tail},
+		{Spec: command.Spec{Name: "web", Help: "print a one-time link that signs a browser in as you (works once, for 10 minutes)"}, run: (*execCall).web},
 		{Spec: command.Spec{Name: "join", Args: "CODE", Help: "add a new key with an invite code (for keys not on the list yet)"}, raw: (*execCall).joinKnown},
 		{Spec: command.Spec{Name: "keys", Args: "add|list|remove ...", Help: "manage the authorized keys (keys help)", Admin: true}, raw: (*execCall).keys},
 		{Spec: command.Spec{Name: "motd", Args: "[TEXT | - | --clear]", Help: "show or set the message of the day (- reads stdin)", Admin: true, Max: command.Many}, run: (*execCall).motd},

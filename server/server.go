@@ -61,6 +61,9 @@ type Config struct {
 	ProxyProtocol []string
 	// Conns counts connections and authentication results; nil discards.
 	Conns ConnObserver
+	// WebSignIn makes a one-time link that signs a browser in as the
+	// identity (`ssh host web`, webexec.go); nil: no web page is served.
+	WebSignIn func(id string) (string, error)
 	// Logger receives operational logs; nil discards them.
 	Logger *slog.Logger
 

@@ -86,6 +86,9 @@ func StartBinary(t testing.TB, dataDir string, args ...string) *Child {
 	if !slices.Contains(args, "--ops") {
 		base = append(base, "--ops", "")
 	}
+	if !slices.Contains(args, "--web") { // the web page's default port would be shared
+		base = append(base, "--web", "")
+	}
 	cmd := exec.Command(bin, append(base, args...)...)
 	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
 	out, err := cmd.StdoutPipe()

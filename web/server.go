@@ -1,0 +1,419 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"parley/room"
+)
+
+//go:embed static
+var staticFiles embed.FS
+
+// Identities is the sign-in port: who may use the web page, decided by
+// the same access list as SSH (authorized keys, expiry, bans).
+type Identities interface {
+	// Identity returns the identity id as it is now (its name, admin
+	// right), or an error safe to show saying why it may not sign in (key
+	// removed, expired, banned).
+	Identity(id string) (room.Identity, error)
+}
+
+// Defaults of Config.
+const (
+	// LinkTTL is how long a sign-in link works (once).
+	LinkTTL = 10 * time.Minute
+	// SessionTTL is how long a browser stays signed in.
+	SessionTTL = 7 * 24 * time.Hour
+	// maxLinks and maxSessions bound the memory of links and sessions.
+	maxLinks    = 10000
+	maxSessions = 10000
+	// signInRate and signInBurst limit sign-in attempts per address.
+	signInRate  = rate.Limit(1.0 / 6) // one every 6 seconds after the burst
+	signInBurst = 5
+	maxLimiters = 10000
+	// maxPagesPerIdentity bounds the open pages (WebSockets) of one
+	// identity, as SSH bounds its sessions per key; maxPages all of them.
+	maxPagesPerIdentity = 8
+	maxPages            = 10000
+	// writeTimeout bounds one WebSocket write: a page that does not read
+	// falls behind, its room queue fills and the hub ends its session.
+	writeTimeout = 10 * time.Second
+)
+
+// Config is what a Server needs.
+type Config struct {
+	// Hub is the chat the page joins.
+	Hub *room.Hub
+	// Identities decides who may sign in.
+	Identities Identities
+	// PublicURL is the base URL people open (links are made from it; the
+	// cookie is Secure when it is https; WebSocket Origins must match it
+	// or the request's own host). Required.
+	PublicURL string
+	// SignInHint is shown to a browser that is not signed in, e.g.
+	// "ssh -p 2222 chat.example.com web".
+	SignInHint string
+	// Now returns the time; nil means time.Now.
+	Now func() time.Time
+	// Logger receives operational logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// link is a sign-in link not used yet. Only the hash of its token is kept.
+type link struct {
+	id      string
+	expires time.Time
+}
+
+// browser is a signed-in browser: its cookie's hash maps to it.
+type browser struct {
+	id      string
+	csrf    string
+	expires time.Time
+}
+
+// Server serves the chat page, its API and WebSocket. It is an
+// http.Handler; Serve runs it on a listener and Close stops it.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	public *url.URL
+	secure bool
+	mux    *http.ServeMux
+	http   *http.Server
+
+	mu       sync.Mutex
+	links    map[[32]byte]link     // sign-in links by token hash
+	browsers map[[32]byte]*browser // sessions by cookie hash
+	limiters map[string]*rate.Limiter
+	conns    map[*wsConn]struct{} // open WebSockets, to close on Close
+	pages    map[string]int       // open pages by identity (reservePage)
+	pagesAll int
+	closed   bool
+}
+
+const cookieName = "parley_session"
+
+// New makes a Server. It does not listen: see Serve, or use it as a
+// handler.
+func New(cfg Config) (*Server, error) {
+	if cfg.Hub == nil || cfg.Identities == nil {
+		return nil, errors.New("web: Config needs a Hub and Identities")
+	}
+	u, err := url.Parse(strings.TrimSuffix(cfg.PublicURL, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("web: public URL %q: use http://HOST[:PORT] or https://HOST", cfg.PublicURL)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, log: log, public: u, secure: u.Scheme == "https",
+		links: map[[32]byte]link{}, browsers: map[[32]byte]*browser{},
+		limiters: map[string]*rate.Limiter{}, conns: map[*wsConn]struct{}{}, pages: map[string]int{}}
+	static, err := fs.Sub(staticFiles, "static")
+	if err != nil {
+		return nil, fmt.Errorf("web: embedded files: %w", err)
+	}
+	files := http.FileServerFS(static)
+	mux := http.NewServeMux()
+	mux.Handle("GET /{$}", files)
+	mux.Handle("GET /app.js", files)
+	mux.Handle("GET /app.css", files)
+	mux.HandleFunc("GET /signin", func(w http.ResponseWriter, r *http.Request) {
+		r2 := r.Clone(r.Context())
+		r2.URL.Path = "/"
+		files.ServeHTTP(w, r2) // the page reads the token from the fragment
+	})
+	mux.HandleFunc("POST /api/signin", s.signIn)
+	mux.HandleFunc("POST /api/signout", s.signOut)
+	mux.HandleFunc("GET /api/me", s.me)
+	mux.HandleFunc("GET /ws", s.serveWS)
+	s.mux = mux
+	s.http = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	return s, nil
+}
+
+// contentSecurityPolicy allows nothing but the page's own files and its
+// own WebSocket: no inline script or style, no frames, no other origin.
+const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+// ServeHTTP serves the page, the API and the WebSocket, with the security
+// headers on every answer.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", contentSecurityPolicy)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Cache-Control", "no-store")
+	s.mux.ServeHTTP(w, r)
+}
+
+// Serve answers HTTP on ln until Close.
+func (s *Server) Serve(ln net.Listener) error {
+	if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("web: %w", err)
+	}
+	return nil
+}
+
+// Close stops listening and closes every WebSocket (their room sessions
+// end with them).
+func (s *Server) Close(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	conns := make([]*wsConn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.end("the server is stopping")
+	}
+	if err := s.http.Shutdown(ctx); err != nil {
+		return fmt.Errorf("web: shutdown: %w", err)
+	}
+	return nil
+}
+
+// URL returns the public base URL, without a trailing slash.
+func (s *Server) URL() string { return s.public.String() }
+
+// SignInLink makes a one-time link that signs a browser in as identity
+// id: it works once, for LinkTTL. Only its hash is kept.
+func (s *Server) SignInLink(id string) (string, error) {
+	if id == "" {
+		return "", errors.New("web: sign-in link for an empty identity")
+	}
+	token := randomToken()
+	now := s.cfg.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for h, l := range s.links {
+		if !now.Before(l.expires) {
+			delete(s.links, h)
+		}
+	}
+	if len(s.links) >= maxLinks {
+		return "", room.Errorf("too many sign-in links are waiting to be used; try again in a few minutes")
+	}
+	s.links[hashToken(token)] = link{id: id, expires: now.Add(LinkTTL)}
+	return s.public.String() + "/signin#" + token, nil
+}
+
+// randomToken returns 128 random bits, URL-safe.
+func randomToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func hashToken(t string) [32]byte { return sha256.Sum256([]byte(t)) }
+
+// clientIP is the address sign-in attempts are counted against.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// allowSignIn takes one sign-in attempt of the address.
+func (s *Server) allowSignIn(ip string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l := s.limiters[ip]
+	if l == nil {
+		if len(s.limiters) >= maxLimiters { // forget the full ones first
+			for k, v := range s.limiters {
+				if v.Tokens() >= signInBurst {
+					delete(s.limiters, k)
+				}
+			}
+		}
+		if len(s.limiters) >= maxLimiters {
+			return false
+		}
+		l = rate.NewLimiter(signInRate, signInBurst)
+		s.limiters[ip] = l
+	}
+	return l.Allow()
+}
+
+// sameOrigin reports whether a browser request comes from the page itself:
+// its Origin is the public URL's or the request's own host.
+func (s *Server) sameOrigin(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return false
+	}
+	u, err := url.Parse(o)
+	if err != nil {
+		return false
+	}
+	if u.Scheme == s.public.Scheme && strings.EqualFold(u.Host, s.public.Host) {
+		return true
+	}
+	return strings.EqualFold(u.Host, r.Host) && (u.Scheme == "http" || u.Scheme == "https")
+}
+
+// signIn is POST /api/signin {"token": "..."}: it uses a sign-in link and
+// sets the session cookie.
+func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
+	if !s.sameOrigin(r) {
+		httpError(w, http.StatusForbidden, "cross-origin request refused")
+		return
+	}
+	if !s.allowSignIn(clientIP(r)) {
+		w.Header().Set("Retry-After", "10")
+		httpError(w, http.StatusTooManyRequests, "too many sign-in attempts from your address; wait a minute")
+		return
+	}
+	var body struct {
+		Token string `json:"token"`
+	}
+	if err := readJSON(r, &body); err != nil {
+		httpError(w, http.StatusBadRequest, "bad request: "+err.Error())
+		return
+	}
+	now := s.cfg.Now()
+	h := hashToken(body.Token)
+	s.mu.Lock()
+	l, ok := s.links[h]
+	delete(s.links, h) // used or not, never again
+	s.mu.Unlock()
+	if !ok || !now.Before(l.expires) {
+		httpError(w, http.StatusUnauthorized, "this sign-in link is not valid: it was used already or is older than 10 minutes; run the web command again for a new one")
+		return
+	}
+	id, err := s.cfg.Identities.Identity(l.id)
+	if err != nil {
+		httpError(w, http.StatusForbidden, err.Error())
+		return
+	}
+	cookie := randomToken()
+	b := &browser{id: id.ID, csrf: randomToken(), expires: now.Add(SessionTTL)}
+	s.mu.Lock()
+	s.pruneLocked(now)
+	if len(s.browsers) >= maxSessions {
+		s.mu.Unlock()
+		httpError(w, http.StatusServiceUnavailable, "too many browsers are signed in; try again later")
+		return
+	}
+	s.browsers[hashToken(cookie)] = b
+	s.mu.Unlock()
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: cookie, Path: "/", MaxAge: int(SessionTTL / time.Second),
+		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteStrictMode})
+	s.log.Info("web: signed in", "id", id.ID, "addr", clientIP(r))
+	writeJSON(w, map[string]string{"name": id.Name})
+}
+
+func (s *Server) pruneLocked(now time.Time) {
+	for h, b := range s.browsers {
+		if !now.Before(b.expires) {
+			delete(s.browsers, h)
+		}
+	}
+}
+
+// session returns the signed-in browser of the request and its identity
+// as it is now. A browser whose identity may no longer sign in is signed
+// out.
+func (s *Server) session(r *http.Request) (*browser, room.Identity, error) {
+	c, err := r.Cookie(cookieName)
+	if err != nil {
+		return nil, room.Identity{}, errNotSignedIn
+	}
+	h := hashToken(c.Value)
+	now := s.cfg.Now()
+	s.mu.Lock()
+	b := s.browsers[h]
+	if b != nil && !now.Before(b.expires) {
+		delete(s.browsers, h)
+		b = nil
+	}
+	s.mu.Unlock()
+	if b == nil {
+		return nil, room.Identity{}, errNotSignedIn
+	}
+	id, err := s.cfg.Identities.Identity(b.id)
+	if err != nil {
+		s.signOutID(b.id)
+		return nil, room.Identity{}, err
+	}
+	return b, id, nil
+}
+
+var errNotSignedIn = errors.New("not signed in")
+
+// signOutID ends every browser session of identity id.
+func (s *Server) signOutID(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for h, b := range s.browsers {
+		if b.id == id {
+			delete(s.browsers, h)
+		}
+	}
+}
+
+// me is GET /api/me: who the browser is signed in as, and its CSRF token;
+// 401 with the way to sign in otherwise.
+func (s *Server) me(w http.ResponseWriter, r *http.Request) {
+	b, id, err := s.session(r)
+	if err != nil {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		writeJSONBody(w, map[string]string{"error": err.Error(), "hint": s.cfg.SignInHint})
+		return
+	}
+	writeJSON(w, map[string]any{"id": id.ID, "name": id.Name, "csrf": b.csrf})
+}
+
+// checkCSRF reports whether a state-changing request carries the
+// browser's CSRF token and comes from the page's origin.
+func (s *Server) checkCSRF(r *http.Request, b *browser, token string) bool {
+	return s.sameOrigin(r) && token != "" && constantEqual(token, b.csrf)
+}
+
+// signOut is POST /api/signout: the browser's session ends.
+func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
+	b, _, err := s.session(r)
+	if err != nil {
+		httpError(w, http.StatusUnauthorized, err.Error())
+		return
+	}
+	if !s.checkCSRF(r, b, r.Header.Get("X-CSRF-Token")) {
+		httpError(w, http.StatusForbidden, "missing or wrong CSRF token")
+		return
+	}
+	c, _ := r.Cookie(cookieName)
+	s.mu.Lock()
+	delete(s.browsers, hashToken(c.Value))
+	s.mu.Unlock()
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteStrictMode})
+	writeJSON(w, map[string]bool{"ok": true})
+}
