@@ -26,6 +26,14 @@ var layering = map[string][]string{
 	"screen":   {"parley/"},
 	// Storage implements ports; it never calls up into a front door.
 	"store": {"parley/server", "parley/tui", "parley/screen", "charm.land/", "golang.org/x/crypto"},
+	// The JetStream log implements room's Log port and knows nothing else
+	// of parley; the NATS server is embedded in its tests only.
+	"natslog": {"parley/server", "parley/tui", "parley/screen", "parley/store", "parley/keys",
+		"parley/access", "parley/guard", "parley/ops", "parley/cli",
+		"charm.land/", "golang.org/x/crypto", "database/sql", "modernc.org/", "net/http",
+		"github.com/nats-io/nats-server"},
+	// The binary is a NATS client, never a NATS server.
+	".": {"github.com/nats-io/nats-server"},
 }
 
 func TestPackagesKeepTheirLayer(t *testing.T) {
