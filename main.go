@@ -91,6 +91,7 @@ type options struct {
 	logFormat string
 	logLevel  slog.Level
 	server    server.Config
+	nats      natsOptions // natswire.go
 
 	// opsExplicit: --ops or PARLEY_OPS was given; otherwise a busy default
 	// ops port moves to the next free one (listenOps).
@@ -149,6 +150,9 @@ func parseOptions(args []string, lookup lookupFunc, stderr io.Writer) (options, 
 	level := env("PARLEY_LOG_LEVEL", "info")
 	fs.StringVar(&level, "log-level", level, "log level: debug, info, warn, error (env PARLEY_LOG_LEVEL)")
 	if err := connectionFlags(fs, getenv, &o.server); err != nil {
+		return o, err
+	}
+	if err := natsFlags(fs, getenv, &o.nats); err != nil {
 		return o, err
 	}
 	fs.Bool("version", false, "print the version and exit")
@@ -282,6 +286,11 @@ func run(args []string, lookup lookupFunc, stdout, stderr io.Writer) error {
 	}
 	log := slog.New(handler)
 	o.server.Logger = log
+	closeNATS, err := o.nats.wire(&o.server, log)
+	if err != nil {
+		return err
+	}
+	defer closeNATS() // after the server has closed
 	log.Debug("effective config", "listen", o.listen, "data", o.server.DataDir, "seed_keys", o.server.SeedKeys, "host_key_from_env", len(o.server.HostKeyPEM) > 0)
 
 	var srv *server.Server

@@ -228,7 +228,10 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("history store: %w", err)
 		}
 		s.store = st
-		cfg.Room.History, cfg.Room.Private, cfg.Room.Search, cfg.Room.Prefs = st, st, st, st
+		cfg.Room.Private, cfg.Room.Prefs = st, st
+		if cfg.Room.Log == nil { // a shared Log (main's natswire.go) brings its own History; SQLite is not fed from it yet
+			cfg.Room.History, cfg.Room.Search = st, st
+		}
 		cfg.Room.Rooms = st // room access and memberships outlive restarts
 	case "memory":
 	default:
