@@ -330,3 +330,39 @@ func TestSubscribeFromAfter(t *testing.T) {
 		}
 	}
 }
+
+// Room access is not shared yet (this slice): a room made on one node,
+// private there, has messages in its stream but no access on the other
+// node, which keeps it closed to everyone but admins rather than open it
+// on a guess. Its messages never reach a non-admin there.
+func TestRoomFromAnotherNodeStaysClosed(t *testing.T) {
+	js := startJS(t)
+	a, _ := newNode(t, js)
+	b, _ := newNode(t, js)
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	alice, err := a.Connect(ctx, room.Identity{ID: "id-alice", Name: "alice", Admin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{"/room private #ops", "/join #ops", "secret plans"} {
+		if err := alice.Send(ctx, cmd); err != nil {
+			t.Fatalf("alice: %s: %v", cmd, err)
+		}
+	}
+	untilChat(t, alice, "secret plans")
+	bob := connect(t, b, "id-bob", "bob")
+	err = bob.Send(ctx, "/join #ops")
+	var ue *room.Error
+	if !errors.As(err, &ue) {
+		t.Fatalf("bob joining #ops on node B: %v, want a refusal", err)
+	}
+	send(t, bob, "bob still in the lobby")
+	_, before := untilChat(t, bob, "bob still in the lobby")
+	for _, m := range append(before, bob.RoomBacklog("ops")...) {
+		if m.Text == "secret plans" {
+			t.Fatalf("bob on node B was shown a private room's message: %+v", m)
+		}
+	}
+	t.Logf("bob was told: %s", ue.Error())
+}
