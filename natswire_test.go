@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,8 @@ import (
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"golang.org/x/crypto/ssh"
+
+	"parley/server"
 )
 
 func TestNATSFlagsOverEnvironment(t *testing.T) {
@@ -221,5 +224,27 @@ func TestTwoBinariesWithNATSAreOneChat(t *testing.T) {
 		if i > 0 && seenA[i].ID <= seenA[i-1].ID {
 			t.Fatalf("line %d has id %d after %d", i, seenA[i].ID, seenA[i-1].ID)
 		}
+	}
+}
+
+// A node pointed at a NATS server without JetStream refuses to start with a
+// line that says what to fix, and leaves the configuration as it was.
+func TestNATSWithoutJetStreamIsRefused(t *testing.T) {
+	srv, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats server not ready")
+	}
+	cfg := server.Defaults()
+	_, err = natsOptions{urls: srv.ClientURL(), node: "n", replicas: 1}.wire(&cfg, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), "JetStream is not enabled") {
+		t.Fatalf("wire against a server without JetStream: %v", err)
+	}
+	if cfg.Room.Log != nil || cfg.Room.History != nil {
+		t.Fatal("a refused NATS still became the hub's Log")
 	}
 }

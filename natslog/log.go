@@ -16,7 +16,11 @@ import (
 	"github.com/nats-io/nuid"
 
 	"parley/room"
+	"parley/safetext"
 )
+
+// maxName bounds a sender's name and identity read from the stream.
+const maxName = 128
 
 // Options tune a Log. The zero value is usable.
 type Options struct {
@@ -332,7 +336,14 @@ func decode(name string, seq uint64, h nats.Header, data []byte) (room.Record, e
 	if err := json.Unmarshal(data, &p); err != nil {
 		return room.Record{}, fmt.Errorf("decode: %w", err)
 	}
-	rec := room.Record{Message: room.Message{Seq: seq, Time: p.Time, Room: name, Kind: p.Kind, From: p.From, FromID: p.FromID, Text: p.Text}}
+	if !p.Kind.Stored() { // a notice or a private message has no place in a room's stream
+		return room.Record{}, fmt.Errorf("decode: kind %d is not a room message", p.Kind)
+	}
+	// What hubs publish is already inert; anything else that could publish
+	// on the subject is made so again before it reaches a terminal.
+	text, _ := safetext.Message(p.Text)
+	rec := room.Record{Message: room.Message{Seq: seq, Time: p.Time, Room: name, Kind: p.Kind,
+		From: safetext.Line(p.From, maxName), FromID: safetext.Line(p.FromID, maxName), Text: text}}
 	if v := h.Get(jetstream.MsgIDHeader); v != "" {
 		id, err := ParseID(v)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"parley/natslog"
 	"parley/room"
 )
 
@@ -365,4 +366,46 @@ func TestRoomFromAnotherNodeStaysClosed(t *testing.T) {
 		}
 	}
 	t.Logf("bob was told: %s", ue.Error())
+}
+
+// Whatever else publishes on a room's subject (a misconfigured client, an
+// attacker with NATS rights) cannot reach a terminal with escape
+// sequences, nor put a notice or a private message into a room: the text
+// is made inert again and such kinds are skipped.
+func TestForeignPublishIsMadeInert(t *testing.T) {
+	js := startJS(t)
+	b, _ := newNode(t, js)
+	bob := connect(t, b, "id-bob", "bob")
+	send(t, bob, "ready")
+	untilChat(t, bob, "ready")
+
+	nc := dial(t, js)
+	for _, raw := range []string{
+		`{"k":9,"f":"server","x":"a fake notice"}`,
+		`{"k":8,"f":"x","x":"a fake private message"}`,
+		`not json`,
+		`{"k":1,"f":"ev\u001b[2Jil","fi":"id\u001b]0;x\u0007","x":"clear\u001b[2J screen\u202e"}`,
+	} {
+		if err := nc.Publish(natslog.Subject("lobby"), []byte(raw)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var got room.Message
+	for {
+		got = next(t, bob)
+		if got.Kind == room.KindNotice || got.Kind == room.KindPrivate {
+			t.Fatalf("a foreign publish reached bob as %s: %+v", got.Kind, got)
+		}
+		if got.Kind == room.KindChat && strings.HasPrefix(got.Text, "clear") {
+			break
+		}
+	}
+	for _, f := range []string{got.From, got.FromID, got.Text} {
+		if strings.ContainsAny(f, "\x1b\x07\u202e") {
+			t.Fatalf("a foreign message reached bob with control characters: %q", f)
+		}
+	}
 }
