@@ -95,6 +95,10 @@ func (o natsOptions) wire(cfg *server.Config, log *slog.Logger) (closeNATS func(
 		}
 		return nil, fmt.Errorf("nats %s: JetStream: %w", redactURLs(o.urls), err)
 	}
+	if o.replicas > 1 && nc.ConnectedClusterName() == "" {
+		nc.Close()
+		return nil, fmt.Errorf("--nats-replicas %d needs a NATS cluster, and %s is a single server: use 1, or a cluster of at least %d", o.replicas, nc.ConnectedUrlRedacted(), o.replicas)
+	}
 	l, err := natslog.New(nc, natslog.Options{Replicas: o.replicas, Logger: log})
 	if err != nil {
 		nc.Close()

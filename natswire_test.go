@@ -248,3 +248,22 @@ func TestNATSWithoutJetStreamIsRefused(t *testing.T) {
 		t.Fatal("a refused NATS still became the hub's Log")
 	}
 }
+
+// Replicas a single server cannot hold are refused at start, instead of
+// every message failing later.
+func TestNATSReplicasNeedACluster(t *testing.T) {
+	url := startJetStream(t)
+	cfg := server.Defaults()
+	_, err := natsOptions{urls: url, node: "n", replicas: 3}.wire(&cfg, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), "needs a NATS cluster") {
+		t.Fatalf("wire with 3 replicas on one server: %v", err)
+	}
+	closeNATS, err := natsOptions{urls: url, node: "n", replicas: 1}.wire(&cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeNATS()
+	if cfg.Room.Log == nil || cfg.Room.History == nil {
+		t.Fatal("wire did not make the JetStream log the hub's Log and History")
+	}
+}
