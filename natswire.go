@@ -72,6 +72,8 @@ func (o natsOptions) wire(cfg *server.Config, log *slog.Logger) (closeNATS func(
 		nats.MaxReconnects(-1),                   // never give up: the node recovers by itself
 		nats.ReconnectWait(250*time.Millisecond), // plus jitter
 		nats.ReconnectBufSize(-1),                // while down, refuse (the sender hears it), never hold
+		nats.PingInterval(5*time.Second),         // a link that went silent is found within ~15 s,
+		nats.MaxPingsOutstanding(2),              // not the client's default of minutes
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			log.Warn("NATS disconnected: messages are refused until it is back", "err", err)
 		}),
