@@ -55,8 +55,9 @@ func natsFlags(fs *flag.FlagSet, getenv func(string) string, o *natsOptions) err
 const natsConnectTimeout = 10 * time.Second
 
 // wire connects to NATS when URLs are set, makes the JetStream log the
-// hub's Log and History (cfg.Room), and names the node in cfg.Logger. It returns what closes the connection,
-// to be called after the server is closed; with no URLs it does nothing.
+// hub's Log and History (cfg.Room), and names the node in cfg.Logger. It
+// returns what closes the connection, to be called after the server is
+// closed; with no URLs it does nothing.
 func (o natsOptions) wire(cfg *server.Config, log *slog.Logger) (closeNATS func(), err error) {
 	if o.urls == "" {
 		return func() {}, nil
