@@ -42,6 +42,14 @@ var layering = map[string][]string{
 	// The test harness imports no parley package (server's internal tests
 	// use it); only testkit/inprocess builds a server.
 	"internal/testkit": {"parley/"},
+	// The JetStream log implements room's Log port and knows nothing else
+	// of parley; the NATS server is embedded in its tests only.
+	"natslog": {"parley/server", "parley/tui", "parley/screen", "parley/store", "parley/keys",
+		"parley/access", "parley/guard", "parley/ops", "parley/cli", "parley/app", "parley/web", "parley/moderation",
+		"charm.land/", "golang.org/x/crypto", "database/sql", "modernc.org/", "net/http",
+		"github.com/nats-io/nats-server"},
+	// The binary is a NATS client, never a NATS server.
+	".": {"github.com/nats-io/nats-server"},
 }
 
 func TestPackagesKeepTheirLayer(t *testing.T) {

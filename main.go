@@ -98,7 +98,8 @@ type options struct {
 	logFormat string
 	logLevel  slog.Level
 	server    app.Config
-	web       webOptions // webwire.go
+	web       webOptions  // webwire.go
+	nats      natsOptions // natswire.go
 
 	// opsExplicit: --ops or PARLEY_OPS was given; otherwise a busy default
 	// ops port moves to the next free one (listenOps).
@@ -161,6 +162,9 @@ func parseOptions(args []string, lookup lookupFunc, stderr io.Writer) (options, 
 		return o, err
 	}
 	webFlags(fs, lookup, &o.web)
+	if err := natsFlags(fs, getenv, &o.nats); err != nil {
+		return o, err
+	}
 	fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: parley [flags]\n       parley --version\n       parley healthcheck [--ops ADDR] [--data DIR]\n       parley keys add|list|remove ... [--data DIR]  (parley keys help)\n\nA chat room people join with ssh. Flags override PARLEY_* environment variables,\nwhich override DATA/parley.conf (NAME=VALUE lines with the PARLEY_* names below,\n# comments), which overrides the defaults.\nThe host key may also come from PARLEY_HOST_KEY (a PEM private key);\nPARLEY_ADMIN_KEYS adds admin keys (lines or file paths, one per line or ';')\non every start, even after they were removed.\nConnection limits: --max-* and --penalty-* below (README: Limits).\n\nFlags:")
@@ -295,6 +299,11 @@ func run(args []string, lookup lookupFunc, stdout, stderr io.Writer) error {
 	}
 	log := slog.New(handler)
 	o.server.Logger = log
+	closeNATS, err := o.nats.wire(&o.server, log)
+	if err != nil {
+		return err
+	}
+	defer closeNATS() // after the server has closed
 	log.Debug("effective config", "listen", o.listen, "data", o.server.DataDir, "seed_keys", o.server.SeedKeys, "host_key_from_env", len(o.server.HostKeyPEM) > 0)
 
 	var srv *app.App

@@ -131,7 +131,10 @@ func New(cfg Config) (*App, error) {
 			return nil, fmt.Errorf("history store: %w", err)
 		}
 		a.store = st
-		rc.History, rc.Private, rc.Search, rc.Prefs = st, st, st, st
+		rc.Private, rc.Prefs = st, st
+		if rc.Log == nil { // a shared Log (main's natswire.go) brings its own History; SQLite is not fed from it yet
+			rc.History, rc.Search = st, st
+		}
 		rc.Rooms = st // room access and memberships outlive restarts
 		accessStore = st
 		started.History = "History is kept in " + st.Path()

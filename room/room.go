@@ -108,7 +108,7 @@ func (h *Hub) loadRoom(ctx context.Context, name string) (*room, error) {
 			}
 		}
 		r.fresh = !found && last == 0
-		recent, err := hist.Before(ctx, name, 0, h.cfg.RingSize)
+		recent, err := hist.Before(ctx, name, last+1, h.cfg.RingSize) // what LastSeq saw: the Log delivers the rest
 		if err != nil {
 			return nil, fmt.Errorf("room %s: recent history: %w", name, err)
 		}

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"parley/app"
+	"parley/natslog"
+)
+
+// natsOptions is the cluster part of the command line: with URLs set, the
+// node shares its rooms with every other node on the same NATS JetStream
+// (package natslog); without, it runs alone as before.
+type natsOptions struct {
+	urls     string // comma-separated NATS server URLs; empty: no cluster
+	node     string // this node's name in logs
+	replicas int    // each room stream's replicas
+}
+
+// natsFlags declares --nats, --node and --nats-replicas on fs over their
+// PARLEY_* environment variables.
+func natsFlags(fs *flag.FlagSet, getenv func(string) string, o *natsOptions) error {
+	o.urls = getenv("PARLEY_NATS_URL")
+	fs.StringVar(&o.urls, "nats", o.urls, "NATS server URLs (comma-separated, JetStream enabled): share rooms with the other nodes on it; empty runs alone (env PARLEY_NATS_URL)")
+	o.node = getenv("PARLEY_NODE")
+	if o.node == "" {
+		o.node, _ = os.Hostname()
+	}
+	fs.StringVar(&o.node, "node", o.node, "this node's name in logs (env PARLEY_NODE; default the host name)")
+	o.replicas = 1
+	if v := getenv("PARLEY_NATS_REPLICAS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("PARLEY_NATS_REPLICAS=%q: use a number", v)
+		}
+		o.replicas = n
+	}
+	fs.IntVar(&o.replicas, "nats-replicas", o.replicas, "servers holding each room's stream: 3 on a three-server NATS cluster (env PARLEY_NATS_REPLICAS)")
+	return nil
+}
+
+// natsConnectTimeout bounds the first connection: a node that cannot reach
+// NATS at start says so and stops, rather than coming up unable to show
+// any room.
+const natsConnectTimeout = 10 * time.Second
+
+// wire connects to NATS when URLs are set, makes the JetStream log the
+// hub's Log and History (cfg.Room), and names the node in cfg.Logger. It
+// returns what closes the connection, to be called after the server is
+// closed; with no URLs it does nothing.
+func (o natsOptions) wire(cfg *app.Config, log *slog.Logger) (closeNATS func(), err error) {
+	if o.urls == "" {
+		return func() {}, nil
+	}
+	if o.replicas < 1 || o.replicas > 5 {
+		return nil, fmt.Errorf("--nats-replicas %d: use 1 to 5 (3 on a three-server cluster)", o.replicas)
+	}
+	log = log.With("node", o.node)
+	cfg.Logger = log // the node's name on everything it logs
+	nc, err := nats.Connect(o.urls,
+		nats.Name("parley "+o.node),
+		nats.Timeout(natsConnectTimeout),
+		nats.MaxReconnects(-1),                   // never give up: the node recovers by itself
+		nats.ReconnectWait(250*time.Millisecond), // plus jitter
+		nats.ReconnectBufSize(-1),                // while down, refuse (the sender hears it), never hold
+		nats.PingInterval(5*time.Second),         // a link that went silent is found within ~15 s,
+		nats.MaxPingsOutstanding(2),              // not the client's default of minutes
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			log.Warn("NATS disconnected: messages are refused until it is back", "err", err)
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			log.Info("NATS reconnected", "server", nc.ConnectedUrlRedacted())
+		}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("nats %s: %w", redactURLs(o.urls), err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), natsConnectTimeout)
+	defer cancel()
+	js, err := jetstream.New(nc)
+	if err == nil {
+		_, err = js.AccountInfo(ctx)
+	}
+	if err != nil {
+		nc.Close()
+		if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
+			return nil, fmt.Errorf("nats %s: JetStream is not enabled (start nats-server with -js)", redactURLs(o.urls))
+		}
+		return nil, fmt.Errorf("nats %s: JetStream: %w", redactURLs(o.urls), err)
+	}
+	if o.replicas > 1 && nc.ConnectedClusterName() == "" {
+		nc.Close()
+		return nil, fmt.Errorf("--nats-replicas %d needs a NATS cluster, and %s is a single server: use 1, or a cluster of at least %d", o.replicas, nc.ConnectedUrlRedacted(), o.replicas)
+	}
+	l, err := natslog.New(nc, natslog.Options{Replicas: o.replicas, Logger: log})
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	cfg.Room.Log, cfg.Room.History = l, l.History()
+	log.Info("sharing rooms through NATS JetStream", "server", nc.ConnectedUrlRedacted(), "replicas", o.replicas)
+	return nc.Close, nil
+}
+
+// redactURLs hides the passwords of user:password@ URLs, for messages.
+func redactURLs(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, u := range parts {
+		if at := strings.LastIndex(u, "@"); at >= 0 {
+			scheme := ""
+			if s, rest, ok := strings.Cut(u, "://"); ok {
+				scheme, u = s+"://", rest
+				at = strings.LastIndex(u, "@")
+			}
+			parts[i] = scheme + "***" + u[at:]
+		}
+	}
+	return strings.Join(parts, ",")
+}
