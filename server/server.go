@@ -149,9 +149,10 @@ type Server struct {
 	trim      *burstTrim     // when to hand memory back after a crowd arrived (trim.go); shared with Hooks
 	expiry    expiryTimer    // disconnects keys when their expiry-time passes (revoke.go)
 
-	mu       sync.Mutex
-	closing  bool           // guarded by mu: no new sessions once set
-	handlers sync.WaitGroup // session handlers running; Add only under mu while !closing
+	mu        sync.Mutex
+	closing   bool           // guarded by mu: no new sessions once set
+	listeners []net.Listener // guarded by mu: what Serve was given, closed by Close
+	handlers  sync.WaitGroup // session handlers running; Add only under mu while !closing
 }
 
 // versionName is the server's name in the SSH version line.
@@ -332,8 +333,22 @@ func (s *Server) Serve(ln net.Listener) error {
 	if s.proxy != nil {
 		ln = s.proxyListener(ln)
 	}
+	// The SSH library tracks a listener only once its Serve runs: a Close
+	// that comes first would leave it accepting for ever. So the server
+	// keeps its listeners too, and Close closes them.
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		_ = ln.Close()
+		return nil
+	}
+	s.listeners = append(s.listeners, ln)
+	s.mu.Unlock()
 	err := s.ssh.Serve(ln)
-	if errors.Is(err, ssh.ErrServerClosed) {
+	s.mu.Lock()
+	closing := s.closing
+	s.mu.Unlock()
+	if errors.Is(err, ssh.ErrServerClosed) || closing {
 		return nil
 	}
 	return err
@@ -363,6 +378,12 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 	if cerr := s.ssh.Close(); cerr != nil && !errors.Is(cerr, ssh.ErrServerClosed) {
 		err = errors.Join(err, fmt.Errorf("closing ssh: %w", cerr))
+	}
+	s.mu.Lock()
+	listeners := s.listeners
+	s.mu.Unlock()
+	for _, ln := range listeners {
+		_ = ln.Close() // already closed by the library, unless its Serve had not started
 	}
 	// The hub has stored everything it accepted: the composition root may
 	// close the store now.
