@@ -92,28 +92,28 @@ func splitList(v string) []string {
 	return strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' })
 }
 
-func envInt(getenv func(string) string, name string, def int) (int, error) {
+// envValue reads the environment variable name with parse; unset (or
+// empty) is def. A value that does not parse is an error that names the
+// variable, the value and what it should look like (want).
+func envValue[T any](getenv func(string) string, name string, def T, parse func(string) (T, error), want string) (T, error) {
 	v := getenv(name)
 	if v == "" {
 		return def, nil
 	}
-	n, err := strconv.Atoi(v)
+	x, err := parse(v)
 	if err != nil {
-		return 0, fmt.Errorf("%s=%q: use a whole number", name, v)
+		var zero T
+		return zero, fmt.Errorf("%s=%q: use %s", name, v, want)
 	}
-	return n, nil
+	return x, nil
+}
+
+func envInt(getenv func(string) string, name string, def int) (int, error) {
+	return envValue(getenv, name, def, strconv.Atoi, "a whole number")
 }
 
 func envDuration(getenv func(string) string, name string, def time.Duration) (time.Duration, error) {
-	v := getenv(name)
-	if v == "" {
-		return def, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		return 0, fmt.Errorf("%s=%q: use a duration like 10s or 5m", name, v)
-	}
-	return d, nil
+	return envValue(getenv, name, def, time.ParseDuration, "a duration like 10s or 5m")
 }
 
 // opsPortTries is how many ports after the default listenOps tries.

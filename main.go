@@ -241,15 +241,7 @@ func splitKeys(v string) []string {
 }
 
 func envFloat(getenv func(string) string, name string, def float64) (float64, error) {
-	v := getenv(name)
-	if v == "" {
-		return def, nil
-	}
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil {
-		return 0, fmt.Errorf("%s=%q: use a number", name, v)
-	}
-	return f, nil
+	return envValue(getenv, name, def, func(v string) (float64, error) { return strconv.ParseFloat(v, 64) }, "a number")
 }
 
 func envBool(getenv func(string) string, name string) (bool, error) {
