@@ -223,8 +223,11 @@ func (k *KeysCommand) add(args []string) int {
 		if f.options {
 			fmt.Fprintf(k.Stdout, "Note: the options on the line for %s were ignored; use --admin and --name.\n", fp)
 		}
-		current, _ := l.Read()
-		snap, _ := keys.ParseBytes(current)
+		current, err := l.Read()
+		if err != nil && !errors.Is(err, fs.ErrNotExist) { // a missing file is one add creates
+			return k.fail("%v", err)
+		}
+		snap, _ := keys.ParseBytes(current) // bad lines are for keys list; the good ones are all that matters here
 		if e, ok := snap.Lookup(f.key); ok {
 			if code := k.present(l.Path(), e, *name, *admin); code != ExitOK {
 				status = code
