@@ -116,6 +116,15 @@ type tbrowser struct {
 	csrf string
 }
 
+// signedIn lets identity id (called name) sign in, and returns a browser
+// signed in as it.
+func (e *env) signedIn(id, name string) *tbrowser {
+	e.ids.add(id, name)
+	b := e.browser()
+	b.signIn(id)
+	return b
+}
+
 func (e *env) browser() *tbrowser {
 	jar, err := cookiejar.New(nil)
 	if err != nil {

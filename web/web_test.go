@@ -72,9 +72,7 @@ func TestSignInLinkExpiresAfterTenMinutes(t *testing.T) {
 
 func TestBrowserSessionsExpire(t *testing.T) {
 	e := newEnv(t, room.Config{})
-	e.ids.add(aliceID, "alice")
-	b := e.browser()
-	b.signIn(aliceID)
+	b := e.signedIn(aliceID, "alice")
 	e.clock.add(SessionTTL + time.Second)
 	resp, err := b.c.Get(e.base + "/api/me")
 	if err != nil {
@@ -164,9 +162,7 @@ func TestSignInAttemptsAreRateLimitedPerAddress(t *testing.T) {
 
 func TestSignOutNeedsTheCSRFToken(t *testing.T) {
 	e := newEnv(t, room.Config{})
-	e.ids.add(aliceID, "alice")
-	b := e.browser()
-	b.signIn(aliceID)
+	b := e.signedIn(aliceID, "alice")
 	for _, tc := range []struct {
 		name, origin, token string
 	}{
@@ -196,9 +192,7 @@ func TestSignOutNeedsTheCSRFToken(t *testing.T) {
 
 func TestWebSocketRefusesOtherOriginsAndMissingCSRF(t *testing.T) {
 	e := newEnv(t, room.Config{})
-	e.ids.add(aliceID, "alice")
-	b := e.browser()
-	b.signIn(aliceID)
+	b := e.signedIn(aliceID, "alice")
 	for _, tc := range []struct{ name, origin, csrf string }{
 		{"other origin", "http://evil.example", b.csrf},
 		{"no csrf", "", ""},
@@ -372,9 +366,7 @@ func TestHostileTextStaysTextInTheJSON(t *testing.T) {
 
 func TestKickClosesTheWebSocketWithTheReason(t *testing.T) {
 	e := newEnv(t, room.Config{})
-	e.ids.add(aliceID, "alice")
-	b := e.browser()
-	b.signIn(aliceID)
+	b := e.signedIn(aliceID, "alice")
 	ws := b.connect()
 	ws.waitFrame("hello", func(f rawFrame) bool { return f.Type == typeHello })
 	if n := e.hub.Disconnect(aliceID, "kicked by bob: spam"); n != 1 {
@@ -395,9 +387,7 @@ func TestKickClosesTheWebSocketWithTheReason(t *testing.T) {
 
 func TestRemovedKeyEndsTheBrowserSession(t *testing.T) {
 	e := newEnv(t, room.Config{})
-	e.ids.add(aliceID, "alice")
-	b := e.browser()
-	b.signIn(aliceID)
+	b := e.signedIn(aliceID, "alice")
 	ws := b.connect()
 	ws.waitFrame("hello", func(f rawFrame) bool { return f.Type == typeHello })
 	// What the SSH side does when authorized_keys loses the key.
@@ -452,9 +442,7 @@ func TestOneIdentityOnSSHAndBrowserIsListedOnce(t *testing.T) {
 
 func TestOversizedFrameClosesTheSocket(t *testing.T) {
 	e := newEnv(t, room.Config{})
-	e.ids.add(aliceID, "alice")
-	b := e.browser()
-	b.signIn(aliceID)
+	b := e.signedIn(aliceID, "alice")
 	ws := b.connect()
 	ws.send(inFrame{Type: typeSend, Text: strings.Repeat("x", maxFrameRead)})
 	for {
@@ -471,9 +459,7 @@ func TestOversizedFrameClosesTheSocket(t *testing.T) {
 
 func TestFloodControlAppliesToTheBrowser(t *testing.T) {
 	e := newEnv(t, room.Config{MessageLimit: onlyN(2)})
-	e.ids.add(aliceID, "alice")
-	b := e.browser()
-	b.signIn(aliceID)
+	b := e.signedIn(aliceID, "alice")
 	ws := b.connect()
 	for i := range 3 {
 		ws.send(inFrame{Type: typeSend, Text: "m" + string(rune('0'+i))})
@@ -499,9 +485,7 @@ func (l *limitN) Allow(id string) (bool, time.Duration) {
 
 func TestUnknownFramesGetAClearError(t *testing.T) {
 	e := newEnv(t, room.Config{})
-	e.ids.add(aliceID, "alice")
-	b := e.browser()
-	b.signIn(aliceID)
+	b := e.signedIn(aliceID, "alice")
 	ws := b.connect()
 	ctx := t.Context()
 	for _, raw := range []string{`not json`, `{"type":"launch"}`} {
