@@ -253,9 +253,16 @@ func (b *bench) run(ctx context.Context) *result {
 
 	if len(web) > 0 && ctx.Err() == nil {
 		b.progress("connecting %d web sessions (sign-in link, cookie, WebSocket), %d in flight", len(web), cfg.concurrency)
+		before := rss()
 		st := b.connectWebGroup(ctx, web)
 		st.SettleS = b.settle(ctx).Seconds()
 		res.WebConnect = &st
+		if proc != nil {
+			proc.RSSWebConnectedKiB = rss()
+			if st.Connected > 0 {
+				proc.RSSPerWebSessionKiB = round1(float64(proc.RSSWebConnectedKiB-before) / float64(st.Connected))
+			}
+		}
 		b.progress("web: %d connected, %d failed, %.0f/s; quiet after %.1fs more", st.Connected, st.Failed, st.RatePerS, st.SettleS)
 	}
 

@@ -124,9 +124,11 @@ type procStats struct {
 	RSSEndKiB            int64   `json:"rss_end_kib"`
 	RSSPerIdleSessionKiB float64 `json:"rss_per_idle_session_kib,omitempty"`
 	RSSPerSessionKiB     float64 `json:"rss_per_session_kib"`
-	CPUConnectPercent    float64 `json:"cpu_connect_percent"` // while the sessions connected, % of one core
-	CPUIdlePercent       float64 `json:"cpu_idle_percent"`    // everyone connected, nothing happening
-	CPUSendPercent       float64 `json:"cpu_send_percent"`    // over the sending phase, % of one core
+	RSSWebConnectedKiB   int64   `json:"rss_web_connected_kib,omitempty"`   // after the web sessions connected too
+	RSSPerWebSessionKiB  float64 `json:"rss_per_web_session_kib,omitempty"` // the growth while they did, per web session
+	CPUConnectPercent    float64 `json:"cpu_connect_percent"`               // while the sessions connected, % of one core
+	CPUIdlePercent       float64 `json:"cpu_idle_percent"`                  // everyone connected, nothing happening
+	CPUSendPercent       float64 `json:"cpu_send_percent"`                  // over the sending phase, % of one core
 }
 
 // machineStats say how busy the machine was: figures taken while other
@@ -215,7 +217,9 @@ func writeTable(w io.Writer, r *result) error {
 		fmt.Fprintf(tw, "JetStream (%s)\n", j.Stream)
 		row("acknowledged", "%d messages while sending (%d tokens sent): %.1f/s; %d by the end of the drain", j.AckedDuringSend, j.TokensSent, j.AckedPerS, j.AckedByEnd)
 	}
-	if p := r.Process; p != nil {
+	if p := r.Process; p != nil && len(p.PIDs) > 1 {
+		fmt.Fprintf(tw, "processes %s (%s)\n", strings.Trim(strings.Join(strings.Fields(fmt.Sprint(p.PIDs)), ","), "[]"), p.Scope)
+	} else if p != nil {
 		fmt.Fprintf(tw, "process %d (%s)\n", p.PID, p.Scope)
 		if r.IdleConnect != nil {
 			row("RSS idle sessions", "%s → %s: %.1f KiB per idle session", kib(p.RSSBaseKiB), kib(p.RSSIdleKiB), p.RSSPerIdleSessionKiB)
@@ -229,6 +233,9 @@ func writeTable(w io.Writer, r *result) error {
 			}
 			row("RSS after connect", "%s (%s %s): %.1f KiB per session", kib(p.RSSConnectedKiB), from, kib(was), p.RSSPerSessionKiB)
 			row("CPU while connecting", "%.0f%% of one core", p.CPUConnectPercent)
+		}
+		if r.WebConnect != nil {
+			row("RSS after web connect", "%s: %.1f KiB per web session (server and, in-process, client)", kib(p.RSSWebConnectedKiB), p.RSSPerWebSessionKiB)
 		}
 		row("CPU with everyone idle", "%.0f%% of one core", p.CPUIdlePercent)
 		row("RSS at end", "%s", kib(p.RSSEndKiB))

@@ -153,3 +153,27 @@ func TestWebUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestTableWebAndNodes: the table names each kind's delivery, each node
+// and JetStream's figures.
+func TestTableWebAndNodes(t *testing.T) {
+	var out bytes.Buffer
+	r := &result{Mode: "external, 2 nodes", Sessions: 2, WebSessions: 2, WebSenders: 1,
+		Delivery:     &deliveryStats{Expected: 4, Seen: 4, Fraction: 1},
+		WebDelivery:  &deliveryStats{Expected: 4, Seen: 3, Fraction: 0.75},
+		WebOutput:    &webOutputStats{BytesPerDelivery: 213.5, WireBytesPerDelivery: 217.5, Receivers: 2},
+		Nodes:        []nodeStats{{Addr: "a:1", SSHReceivers: 1, WebReceivers: 1, Expected: 4, Seen: 3, Fraction: 0.75, PID: 7, CPUSendPercent: 12}},
+		JetStream:    &jetStreamStats{Stream: "PARLEY_ROOM_lobby", AckedDuringSend: 40, AckedPerS: 8, AckedByEnd: 41, TokensSent: 40},
+		Process:      &procStats{PID: 7, PIDs: []int{7, 8}, Scope: "2 server processes, summed"},
+		MinDelivered: 1}
+	if err := writeTable(&out, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"delivery to SSH sessions", "delivery to web sessions", "3 of 4", "213.5", "217.5 on the wire",
+		"node 1 (a:1)", "1 SSH, 1 web", "12% of one core (process 7)", "40 messages while sending (40 tokens sent): 8.0/s; 41 by the end",
+		"processes 7,8", "2 web sessions (WebSocket), 1 of them senders"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+}
