@@ -629,9 +629,14 @@ func (b *bench) measure(ctx context.Context, res *result, active []*session, web
 		d := newDelivery(len(webReceivers))
 		var lat []time.Duration
 		var lastSeen time.Duration
-		var bytes, wire, frames int64
+		var bytes, wire, frames, errFrames int64
+		firstErr := ""
 		for _, w := range webReceivers {
 			w.mu.Lock()
+			errFrames += w.errFrames
+			if firstErr == "" {
+				firstErr = w.firstErr
+			}
 			lat = append(lat, w.lat...)
 			lastSeen = max(lastSeen, w.lastSeen)
 			bytes += w.bytes
@@ -645,6 +650,10 @@ func (b *bench) measure(ctx context.Context, res *result, active []*session, web
 			KiBPerSessionPerS:    round1(float64(bytes) / 1024 / float64(len(webReceivers)) / measureWall.Seconds()),
 			FramesPerSessionPerS: round1(float64(frames) / float64(len(webReceivers)) / measureWall.Seconds()),
 			Receivers:            len(webReceivers),
+			ErrorFrames:          errFrames,
+		}
+		if errFrames > 0 {
+			b.problem("web senders were refused %d times, first: %q", errFrames, firstErr)
 		}
 		if d.Seen > 0 {
 			out.BytesPerDelivery = round1(float64(bytes) / float64(d.Seen))

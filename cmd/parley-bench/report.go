@@ -111,6 +111,9 @@ type webOutputStats struct {
 	// (WebSocket frame headers included; no TLS in these runs).
 	WireBytesPerDelivery float64 `json:"wire_bytes_per_delivery"`
 	Receivers            int     `json:"receivers"`
+	// ErrorFrames: "error" frames while measuring, what a web sender typed
+	// being refused (flood control, "not sent" when NATS is down).
+	ErrorFrames int64 `json:"error_frames"`
 }
 
 // procStats are the server process's resources (this process in-process).

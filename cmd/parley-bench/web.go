@@ -65,7 +65,9 @@ type webSession struct {
 	lastSeen     time.Duration
 	bytes        int64 // payload while measuring
 	frames       int64
-	wire0, wire1 int64 // wire at the start and the end of measuring
+	errFrames    int64  // "error" frames while measuring: something sent was refused
+	firstErr     string // the first one's text
+	wire0, wire1 int64  // wire at the start and the end of measuring
 }
 
 func newWebSession(id identity, node int) *webSession {
@@ -310,6 +312,7 @@ var (
 	messagePrefix = []byte(`{"type":"message"`)
 	backlogPrefix = []byte(`{"type":"backlog"`)
 	endPrefix     = []byte(`{"type":"end"`)
+	errorPrefix   = []byte(`{"type":"error"`)
 )
 
 // read takes the socket's frames until it closes.
@@ -355,6 +358,15 @@ func (w *webSession) frame(b *bench, data []byte, now time.Duration) {
 	defer w.mu.Unlock()
 	w.bytes += int64(len(data))
 	w.frames++
+	if bytes.HasPrefix(data, errorPrefix) {
+		var f struct{ Text string }
+		_ = json.Unmarshal(data, &f)
+		w.errFrames++
+		if w.firstErr == "" {
+			w.firstErr = f.Text
+		}
+		return
+	}
 	if !bytes.HasPrefix(data, messagePrefix) {
 		return
 	}
@@ -396,6 +408,9 @@ func (w *webSession) send(ctx context.Context, text string) error {
 
 // close ends the socket as a closed tab does, and waits for the reader.
 func (w *webSession) close() {
+	if w.hc != nil {
+		defer w.hc.CloseIdleConnections()
+	}
 	if w.conn == nil {
 		return
 	}
@@ -407,7 +422,6 @@ func (w *webSession) close() {
 	}()
 	_ = w.conn.Close(websocket.StatusGoingAway, "parley-bench is done")
 	<-w.done
-	w.hc.CloseIdleConnections()
 }
 
 // parse reads text (a message's whole text) as one of this run's tokens.
@@ -490,9 +504,7 @@ feed:
 func (b *bench) shutdownWeb(all []*webSession) {
 	var wg sync.WaitGroup
 	for _, w := range all {
-		if w.conn != nil {
-			wg.Go(w.close)
-		}
+		wg.Go(w.close)
 	}
 	wg.Wait()
 }

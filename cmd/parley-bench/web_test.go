@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // runJSON runs the tool with args and -json, and returns its result and
@@ -42,6 +44,7 @@ func checkDelivery(t *testing.T, kind string, d *deliveryStats, receivers int) {
 // room, senders of both kinds, every token seen by every receiver of
 // each kind, bytes per delivery counted for each.
 func TestWebAndSSHInProcess(t *testing.T) {
+	before := runtime.NumGoroutine()
 	res, code := runJSON(t, "-inprocess", "-sessions", "4", "-senders", "1", "-web-sessions", "4", "-web-senders", "1",
 		"-rate", "2", "-duration", "2s", "-quiet", "200ms", "-drain", "60s", "-timeout", "120s")
 	if code != exitOK || !res.Pass {
@@ -65,9 +68,68 @@ func TestWebAndSSHInProcess(t *testing.T) {
 	if o := res.WebOutput; o == nil || o.Receivers != 4 || o.BytesPerDelivery <= 0 || o.WireBytesPerDelivery <= o.BytesPerDelivery {
 		t.Errorf("web output: %+v", o)
 	}
-	if res.EndedEarly != 0 || len(res.Problems) != 0 {
-		t.Errorf("ended early %d, problems %q", res.EndedEarly, res.Problems)
+	if res.EndedEarly != 0 || len(res.Problems) != 0 || res.WebOutput.ErrorFrames != 0 {
+		t.Errorf("ended early %d, problems %q, error frames %d", res.EndedEarly, res.Problems, res.WebOutput.ErrorFrames)
 	}
+	waitGoroutines(t, before)
+}
+
+// waitGoroutines fails the test unless the goroutines are back to before
+// (every socket, HTTP connection and server goroutine gone) within a
+// deadline: they exit asynchronously after their connection closed.
+func waitGoroutines(t *testing.T, before int) {
+	t.Helper()
+	deadline := time.NewTimer(10 * time.Second)
+	defer deadline.Stop()
+	poll := time.NewTicker(10 * time.Millisecond)
+	defer poll.Stop()
+	for runtime.NumGoroutine() > before {
+		select {
+		case <-poll.C:
+		case <-deadline.C:
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines before the run, %d after:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
+		}
+	}
+}
+
+// TestWebRefusalsReported: what the server refuses a web sender (here its
+// flood control: 2 msg/s after a burst of 5, and the sender types 20 a
+// second) comes back as error frames, which the report counts and names;
+// the refused tokens are not delivered, so the run fails.
+func TestWebRefusalsReported(t *testing.T) {
+	res, code := runJSON(t, "-inprocess", "-sessions", "1", "-senders", "0", "-web-sessions", "1", "-web-senders", "1",
+		"-rate", "20", "-duration", "1s", "-quiet", "200ms", "-drain", "2s", "-timeout", "60s")
+	if code != exitFail || res.Pass {
+		t.Fatalf("exit %d, pass %v: want a failure", code, res.Pass)
+	}
+	o, d := res.WebOutput, res.WebDelivery
+	if o == nil || d == nil || o.ErrorFrames == 0 || d.Fraction >= 1 || d.Seen == 0 {
+		t.Fatalf("web output %+v, delivery %+v: want error frames and some tokens missing", o, d)
+	}
+	if !strings.Contains(strings.Join(res.Problems, "\n"), "web senders were refused") {
+		t.Errorf("problems %q do not name the refusals", res.Problems)
+	}
+}
+
+// TestSignInRateLimitWaited: from one source address (-web-per-source 0)
+// the sixth sign-in is over the page's burst of 5 and answered 429; the
+// client waits as Retry-After says (the link is not used up by a 429) and
+// signs in then.
+func TestSignInRateLimitWaited(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out the page's sign-in limit (10 s)")
+	}
+	res, code := runJSON(t, "-inprocess", "-sessions", "1", "-senders", "1", "-web-sessions", "6", "-web-per-source", "0",
+		"-rate", "2", "-duration", "1s", "-quiet", "200ms", "-drain", "60s", "-timeout", "120s")
+	if code != exitOK || !res.Pass {
+		t.Fatalf("exit %d, pass %v, problems %q", code, res.Pass, res.Problems)
+	}
+	c := res.WebConnect
+	if c == nil || c.Connected != 6 || res.WebSources != 1 || c.Handshake.Max < 5000 {
+		t.Errorf("web connect %+v from %d sources: want all 6 from one, the last after waiting", c, res.WebSources)
+	}
+	checkDelivery(t, "web", res.WebDelivery, 6)
 }
 
 // TestWebOnlySenders: only web sessions type, and the SSH screens still
