@@ -238,6 +238,7 @@ func (b *bench) run(ctx context.Context) *result {
 			proc.CPUConnectPercent = percentOf(cpu()-c0, time.Since(t0))
 		}
 		st.SettleS = b.settle(ctx).Seconds()
+		st.ReceivedKiB = receivedKiB(active, func(s *session) (bool, int64) { return s.readyAt > 0, s.wire.Load() })
 		if proc != nil {
 			proc.CPUIdlePercent = b.idleCPU(ctx, cpu)
 		}
@@ -256,6 +257,7 @@ func (b *bench) run(ctx context.Context) *result {
 		before := rss()
 		st := b.connectWebGroup(ctx, web)
 		st.SettleS = b.settle(ctx).Seconds()
+		st.ReceivedKiB = receivedKiB(web, func(w *webSession) (bool, int64) { return w.readyAt > 0, w.wire.Load() })
 		res.WebConnect = &st
 		if proc != nil {
 			proc.RSSWebConnectedKiB = rss()
@@ -374,6 +376,22 @@ feed:
 	st.Handshake = summarize(shell)
 	st.FirstScreen = summarize(first)
 	return st
+}
+
+// receivedKiB is the average of what the connected sessions of group
+// received so far, in KiB.
+func receivedKiB[S any](group []S, read func(S) (connected bool, bytes int64)) float64 {
+	var n, sum int64
+	for _, s := range group {
+		if ok, b := read(s); ok {
+			n++
+			sum += b
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return round1(float64(sum) / 1024 / float64(n))
 }
 
 // countedErrors lists distinct errors, most frequent first, at most five.

@@ -59,6 +59,10 @@ type connectStats struct {
 	Handshake   dist     `json:"handshake"`      // dial to shell started (key exchange, auth, pty, shell)
 	FirstScreen dist     `json:"first_screen"`   // dial to "#lobby" on screen
 	SettleS     float64  `json:"settle_after_s"` // then until no screen changed for -quiet
+	// ReceivedKiB: what each connected session was sent (off the wire),
+	// on average, from its dial until the screens were quiet: the first
+	// screen or page, and the joins of everyone connecting after it.
+	ReceivedKiB float64 `json:"received_kib_per_session,omitempty"`
 }
 
 // deliveryStats describe the sending phase: every token on every
@@ -168,6 +172,9 @@ func writeTable(w io.Writer, r *result) error {
 		row(open, "p50 %.1f ms  p99 %.1f ms  max %.1f ms", c.Handshake.P50, c.Handshake.P99, c.Handshake.Max)
 		row(first, "p50 %.1f ms  p99 %.1f ms  max %.1f ms", c.FirstScreen.P50, c.FirstScreen.P99, c.FirstScreen.Max)
 		row("screens quiet after", "%.2fs more", c.SettleS)
+		if c.ReceivedKiB > 0 {
+			row("received while connecting", "%.1f KiB per session on the wire", c.ReceivedKiB)
+		}
 		for _, e := range c.Errors {
 			row("error", "%s", e)
 		}
