@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -37,6 +38,7 @@ func checkNodes(t *testing.T, res result, nodes int) {
 // spread over both, senders of each kind on different nodes, and every
 // token reaches every receiver on either node.
 func TestTwoNodesInProcess(t *testing.T) {
+	before := runtime.NumGoroutine()
 	res, code := runJSON(t, "-inprocess", "-nodes", "2", "-sessions", "4", "-senders", "2", "-web-sessions", "2", "-web-senders", "1",
 		"-rate", "2", "-duration", "2s", "-quiet", "200ms", "-drain", "60s", "-timeout", "120s")
 	if code != exitOK || !res.Pass {
@@ -48,6 +50,7 @@ func TestTwoNodesInProcess(t *testing.T) {
 	checkDelivery(t, "SSH", res.Delivery, 4)
 	checkDelivery(t, "web", res.WebDelivery, 2)
 	checkNodes(t, res, 2)
+	waitGoroutines(t, before) // the nodes, their NATS connections and the NATS server are gone
 }
 
 // TestExternalNodes: the external mode over several nodes (-addrs, one
