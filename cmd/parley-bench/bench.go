@@ -13,6 +13,7 @@ import (
 	"runtime/pprof"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,15 +38,17 @@ const (
 
 // bench is one run against one server.
 type bench struct {
-	cfg     config
-	addr    string
-	hostKey ssh.HostKeyCallback
-	spread  bool   // connect from several loopback addresses (see sourceAddr)
-	pid     int    // whose RSS and CPU are reported; 0 for none
-	scope   string // what pid is
-	epoch   time.Time
-	hard    context.Context // at its end every connection is closed
-	log     io.Writer       // progress
+	cfg       config
+	nodes     []node // the servers; sessions go round robin (nodeOf)
+	hostKey   ssh.HostKeyCallback
+	spread    bool     // connect from several loopback addresses (see sourceAddr)
+	webSpread bool     // web sessions too (see webSourceAddr)
+	pids      []int    // whose RSS and CPU are reported (summed); none for none
+	scope     string   // what pids are
+	js        *jsProbe // the room stream's JetStream, when known
+	epoch     time.Time
+	hard      context.Context // at its end every connection is closed
+	log       io.Writer       // progress
 
 	tok        *tokenSet
 	phase      atomic.Int32
@@ -114,42 +117,53 @@ func newNonce() uint64 {
 // as far as the run got; ctx ending cuts the phases short.
 func (b *bench) run(ctx context.Context) *result {
 	cfg := b.cfg
+	var addrs []string
+	for _, n := range b.nodes {
+		addrs = append(addrs, n.addr)
+	}
 	res := &result{
-		Mode: cfg.mode(), Addr: b.addr, Sessions: cfg.sessions, Idle: cfg.idle,
+		Mode: cfg.mode(), Addr: strings.Join(addrs, ","), Sessions: cfg.sessions, Idle: cfg.idle,
 		Senders: cfg.senders, Rate: cfg.rate, DurationS: cfg.duration.Seconds(),
 		Size: fmt.Sprintf("%dx%d", cfg.cols, cfg.rows), Concurrency: cfg.concurrency, Sources: b.sources(),
+		WebSessions: cfg.webSessions, WebSenders: cfg.webSenders, WebSources: b.webSources(),
 		MinDelivered: cfg.minDelivered,
 		Machine:      machineStats{CPUs: runtime.NumCPU(), LoadAvgStart: loadAvg()},
 	}
 	per := int(math.Ceil(cfg.rate * cfg.duration.Seconds()))
-	b.tok = newTokenSet(newNonce(), cfg.senders, max(per, 1))
+	// Tokens of senders 0..senders-1 are typed over SSH, the rest in a page.
+	b.tok = newTokenSet(newNonce(), cfg.allSenders(), max(per, 1))
 	b.tok.anywhere = cfg.lineLayout
 	b.allSeen = make(chan struct{})
 
 	var proc *procStats
-	if b.pid > 0 {
-		proc = &procStats{PID: b.pid, Scope: b.scope}
+	if len(b.pids) > 0 {
+		proc = &procStats{PID: b.pids[0], Scope: b.scope}
+		if len(b.pids) > 1 {
+			proc.PIDs = b.pids
+		}
 		res.Process = proc
 	}
 	rss := func() int64 {
-		if b.pid == 0 {
-			return 0
+		var sum int64
+		for _, pid := range b.pids {
+			kib, err := readRSS(pid)
+			if err != nil {
+				b.problem("reading RSS: %v", err)
+			}
+			sum += kib
 		}
-		kib, err := readRSS(b.pid)
-		if err != nil {
-			b.problem("reading RSS: %v", err)
-		}
-		return kib
+		return sum
 	}
 	cpu := func() time.Duration {
-		if b.pid == 0 {
-			return 0
+		var sum time.Duration
+		for _, pid := range b.pids {
+			d, err := readCPU(pid)
+			if err != nil {
+				b.problem("reading CPU time: %v", err)
+			}
+			sum += d
 		}
-		d, err := readCPU(b.pid)
-		if err != nil {
-			b.problem("reading CPU time: %v", err)
-		}
-		return d
+		return sum
 	}
 
 	// Idle sessions take the identities after the active ones, so that the
@@ -163,6 +177,7 @@ func (b *bench) run(ctx context.Context) *result {
 			return res
 		}
 		active[i] = newSession(id, false)
+		active[i].node = b.nodeOf(i)
 	}
 	for i := range idle {
 		id, err := deriveIdentity(cfg.seed, cfg.sessions+i)
@@ -171,6 +186,17 @@ func (b *bench) run(ctx context.Context) *result {
 			return res
 		}
 		idle[i] = newSession(id, true)
+		idle[i].node = b.nodeOf(cfg.sessions + i)
+	}
+	// Web sessions take the identities after both.
+	web := make([]*webSession, cfg.webSessions)
+	for k := range web {
+		id, err := deriveIdentity(cfg.seed, cfg.sessions+cfg.idle+k)
+		if err != nil {
+			b.problem("%v", err)
+			return res
+		}
+		web[k] = newWebSession(id, b.nodeOf(k))
 	}
 	if cfg.trace != "" && len(active) > 0 {
 		f, err := os.Create(cfg.trace)
@@ -181,7 +207,7 @@ func (b *bench) run(ctx context.Context) *result {
 			active[len(active)-1].trace = f
 		}
 	}
-	defer b.shutdown(append(slices.Clone(idle), active...))
+	defer b.shutdown(append(slices.Clone(idle), active...), web)
 
 	if proc != nil {
 		runtime.GC() // in-process: start from a collected heap
@@ -212,6 +238,7 @@ func (b *bench) run(ctx context.Context) *result {
 			proc.CPUConnectPercent = percentOf(cpu()-c0, time.Since(t0))
 		}
 		st.SettleS = b.settle(ctx).Seconds()
+		st.ReceivedKiB = receivedKiB(active, func(s *session) (bool, int64) { return s.readyAt > 0, s.wire.Load() })
 		if proc != nil {
 			proc.CPUIdlePercent = b.idleCPU(ctx, cpu)
 		}
@@ -225,8 +252,24 @@ func (b *bench) run(ctx context.Context) *result {
 		}
 	}
 
-	if cfg.senders > 0 && ctx.Err() == nil {
-		res.Delivery, res.Output = b.measure(ctx, res, active, proc, cpu)
+	if len(web) > 0 && ctx.Err() == nil {
+		b.progress("connecting %d web sessions (sign-in link, cookie, WebSocket), %d in flight", len(web), cfg.concurrency)
+		before := rss()
+		st := b.connectWebGroup(ctx, web)
+		st.SettleS = b.settle(ctx).Seconds()
+		st.ReceivedKiB = receivedKiB(web, func(w *webSession) (bool, int64) { return w.readyAt > 0, w.wire.Load() })
+		res.WebConnect = &st
+		if proc != nil {
+			proc.RSSWebConnectedKiB = rss()
+			if st.Connected > 0 {
+				proc.RSSPerWebSessionKiB = round1(float64(proc.RSSWebConnectedKiB-before) / float64(st.Connected))
+			}
+		}
+		b.progress("web: %d connected, %d failed, %.0f/s; quiet after %.1fs more", st.Connected, st.Failed, st.RatePerS, st.SettleS)
+	}
+
+	if cfg.allSenders() > 0 && ctx.Err() == nil {
+		b.measure(ctx, res, active, web, proc, cpu)
 	}
 	if proc != nil {
 		proc.RSSEndKiB = rss()
@@ -250,6 +293,16 @@ func (b *bench) run(ctx context.Context) *result {
 			res.EndedEarly++
 			if s.endText != "" && len(res.EndReasons) < 5 && !slices.Contains(res.EndReasons, s.endText) {
 				res.EndReasons = append(res.EndReasons, s.endText)
+			}
+		default:
+		}
+	}
+	for _, w := range web {
+		select {
+		case <-w.done:
+			res.EndedEarly++
+			if w.endText != "" && len(res.EndReasons) < 5 && !slices.Contains(res.EndReasons, "web: "+w.endText) {
+				res.EndReasons = append(res.EndReasons, "web: "+w.endText)
 			}
 		default:
 		}
@@ -325,6 +378,22 @@ feed:
 	return st
 }
 
+// receivedKiB is the average of what the connected sessions of group
+// received so far, in KiB.
+func receivedKiB[S any](group []S, read func(S) (connected bool, bytes int64)) float64 {
+	var n, sum int64
+	for _, s := range group {
+		if ok, b := read(s); ok {
+			n++
+			sum += b
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return round1(float64(sum) / 1024 / float64(n))
+}
+
 // countedErrors lists distinct errors, most frequent first, at most five.
 func countedErrors(errs map[string]int) []string {
 	type kv struct {
@@ -382,8 +451,10 @@ func (b *bench) idleCPU(ctx context.Context, cpu func() time.Duration) float64 {
 }
 
 // measure runs the sending phase and the drain, and summarises what the
-// receivers saw.
-func (b *bench) measure(ctx context.Context, res *result, active []*session, proc *procStats, cpu func() time.Duration) (*deliveryStats, *outputStats) {
+// receivers of each kind saw (res.Delivery and res.Output for the SSH
+// sessions, res.WebDelivery and res.WebOutput for the web sessions, per
+// node in res.Nodes when there are several, JetStream in res.JetStream).
+func (b *bench) measure(ctx context.Context, res *result, active []*session, web []*webSession, proc *procStats, cpu func() time.Duration) {
 	cfg := b.cfg
 	var receivers []*session
 	for _, s := range active {
@@ -393,37 +464,83 @@ func (b *bench) measure(ctx context.Context, res *result, active []*session, pro
 			receivers = append(receivers, s)
 		}
 	}
-	if len(receivers) == 0 {
-		b.problem("no session is connected: nothing to measure")
-		return nil, nil
+	var webReceivers []*webSession
+	for _, w := range web {
+		if w.readyAt > 0 {
+			w.receiver = true
+			w.seen = newBitset(len(b.tok.sentAt))
+			webReceivers = append(webReceivers, w)
+		}
 	}
-	senders := active[:min(cfg.senders, len(active))]
+	if len(receivers)+len(webReceivers) == 0 {
+		b.problem("no session is connected: nothing to measure")
+		return
+	}
+	for _, s := range receivers {
+		s.wire0 = s.wire.Load()
+	}
+	for _, w := range webReceivers {
+		w.wire0 = w.wire.Load()
+	}
+	// A sender: the sessions that type, in token order (SSH, then web).
+	type sender struct {
+		name  string
+		ok    bool
+		write func(ctx context.Context, tok string) error
+		close func()
+	}
+	var senders []sender
+	for _, s := range active[:min(cfg.senders, len(active))] {
+		senders = append(senders, sender{s.id.name, s.readyAt > 0,
+			func(_ context.Context, tok string) error { _, err := io.WriteString(s.stdin, tok+"\r"); return err },
+			func() {
+				if s.conn != nil {
+					s.conn.Close()
+				}
+			}})
+	}
+	for _, w := range web[:min(cfg.webSenders, len(web))] {
+		senders = append(senders, sender{w.id.name + " (web)", w.readyAt > 0, w.send,
+			func() {
+				if w.conn != nil {
+					w.conn.CloseNow()
+				}
+			}})
+	}
 	b.phase.Store(phaseMeasure) // after the receiver fields are set
 
-	b.progress("%d senders typing %.2f msg/s each for %v to %d receivers", len(senders), cfg.rate, cfg.duration, len(receivers))
+	b.progress("%d senders (%d SSH, %d web) typing %.2f msg/s each for %v to %d receivers (%d SSH, %d web)",
+		len(senders), min(cfg.senders, len(active)), min(cfg.webSenders, len(web)), cfg.rate, cfg.duration,
+		len(receivers)+len(webReceivers), len(receivers), len(webReceivers))
+	var js0 uint64
+	if b.js != nil {
+		var err error
+		if js0, err = b.js.lastSeq(ctx); err != nil {
+			b.problem("JetStream: %v", err)
+		}
+	}
 	sendStart := b.since()
 	c0, self0 := cpu(), selfCPU()
 	m0, merr := machineCPU()
+	nodeCPU0 := b.nodeCPU()
 	period := time.Duration(float64(time.Second) / cfg.rate)
 	// A write to an overloaded server can block past ctx's end: the run
 	// being cut short closes the senders' connections.
 	stop := context.AfterFunc(ctx, func() {
 		for _, s := range senders {
-			if s.conn != nil {
-				s.conn.Close()
-			}
+			s.close()
 		}
 	})
 	defer stop()
 	var wg sync.WaitGroup
 	for si, s := range senders {
-		if s.readyAt == 0 {
-			b.problem("sender %s is not connected and sends nothing", s.id.name)
+		if !s.ok {
+			b.problem("sender %s is not connected and sends nothing", s.name)
 			continue
 		}
 		// Senders start spread over one period, not in step.
 		first := b.epoch.Add(sendStart + period*time.Duration(si)/time.Duration(len(senders)))
-		wg.Go(func() { b.send(ctx, si, s, first, b.epoch.Add(sendStart+cfg.duration), period) })
+		wg.Go(func() { b.send(ctx, si, s.name, s.write, first, b.epoch.Add(sendStart+cfg.duration), period) })
 	}
 	wg.Wait()
 	sendEnd := b.since()
@@ -431,17 +548,25 @@ func (b *bench) measure(ctx context.Context, res *result, active []*session, pro
 	if proc != nil {
 		proc.CPUSendPercent = percentOf(cpu()-c0, sendWall)
 	}
+	nodeCPU1 := b.nodeCPU()
 	benchCPU := percentOf(selfCPU()-self0, sendWall)
 	if m1, err := machineCPU(); err == nil && merr == nil {
 		res.Machine.CPUSendPercent = percentOf(m1-m0, sendWall)
 	}
 	res.Machine.LoadAvgSendEnd = loadAvg()
+	var js1 uint64
+	if b.js != nil {
+		var err error
+		if js1, err = b.js.lastSeq(ctx); err != nil {
+			b.problem("JetStream: %v", err)
+		}
+	}
 
 	var sent int64
 	for i := range b.tok.senders {
 		sent += int64(b.tok.sentN[i].Load())
 	}
-	expected := sent * int64(len(receivers))
+	expected := sent * int64(len(receivers)+len(webReceivers))
 	b.progress("sent %d tokens; waiting up to %v for %d deliveries (%d so far)", sent, cfg.drain, expected, b.seen.Load())
 	if expected > 0 {
 		b.target.Store(expected)
@@ -457,73 +582,149 @@ func (b *bench) measure(ctx context.Context, res *result, active []*session, pro
 		t.Stop()
 	}
 	measureWall := b.since() - sendStart
-
-	d := &deliveryStats{
-		TokensSent: sent, Receivers: len(receivers), Expected: expected,
-		SendPhaseS: round3(sendWall.Seconds()), BenchCPUPercent: benchCPU,
+	if b.js != nil {
+		js2, err := b.js.lastSeq(ctx)
+		if err != nil {
+			b.problem("JetStream: %v", err)
+		}
+		res.JetStream = &jetStreamStats{Stream: b.js.stream, AckedDuringSend: int64(js1 - js0),
+			AckedByEnd: int64(js2 - js0), TokensSent: sent}
+		if js1 < js0 || js2 < js0 { // the stream was recreated: nothing to say
+			res.JetStream.AckedDuringSend, res.JetStream.AckedByEnd = -1, -1
+		} else if sendWall > 0 {
+			res.JetStream.AckedPerS = round1(float64(js1-js0) / sendWall.Seconds())
+		}
 	}
-	var lat []time.Duration
-	var lastSeen time.Duration
-	var bytes, reads, frames, maxFrames int64
-	margins := 0
 	for _, s := range receivers {
-		if s.margins.on.Load() {
-			margins++
-		}
-		s.mu.Lock()
-		lat = append(lat, s.lat...)
-		lastSeen = max(lastSeen, s.lastSeen)
-		bytes += s.bytes
-		reads += s.reads
-		frames += s.framesSeen
-		maxFrames = max(maxFrames, s.framesSeen)
-		for si := range b.tok.senders {
-			n := int(b.tok.sentN[si].Load())
-			top := -1
-			for k := n - 1; k >= 0; k-- {
-				if s.seen.has(b.tok.index(si, k)) {
-					top = k
-					break
-				}
-			}
-			for k := range n {
-				if !s.seen.has(b.tok.index(si, k)) {
-					if k < top {
-						d.MissedGap++
-					} else {
-						d.MissedTail++
-					}
-				}
-			}
-		}
-		s.mu.Unlock()
+		s.wire1 = s.wire.Load()
 	}
+	for _, w := range webReceivers {
+		w.wire1 = w.wire.Load()
+	}
+
+	newDelivery := func(n int) *deliveryStats {
+		return &deliveryStats{TokensSent: sent, Receivers: n, Expected: sent * int64(n),
+			SendPhaseS: round3(sendWall.Seconds()), BenchCPUPercent: benchCPU}
+	}
+	if len(receivers) > 0 {
+		d := newDelivery(len(receivers))
+		var lat []time.Duration
+		var lastSeen time.Duration
+		var bytes, wire, reads, frames, maxFrames int64
+		margins := 0
+		for _, s := range receivers {
+			if s.margins.on.Load() {
+				margins++
+			}
+			s.mu.Lock()
+			lat = append(lat, s.lat...)
+			lastSeen = max(lastSeen, s.lastSeen)
+			bytes += s.bytes
+			wire += s.wire1 - s.wire0
+			reads += s.reads
+			frames += s.framesSeen
+			maxFrames = max(maxFrames, s.framesSeen)
+			d.MissedGap, d.MissedTail = b.missed(s.seen, d.MissedGap, d.MissedTail)
+			s.mu.Unlock()
+		}
+		b.finishDelivery(d, lat, lastSeen, sendStart, sendEnd)
+		out := &outputStats{
+			KiBPerSessionPerS:    round1(float64(bytes) / 1024 / float64(len(receivers)) / measureWall.Seconds()),
+			ReadsPerSessionPerS:  round1(float64(reads) / float64(len(receivers)) / measureWall.Seconds()),
+			FramesPerSessionPerS: round1(float64(frames) / float64(len(receivers)) / measureWall.Seconds()),
+			MaxFramesPerS:        round1(float64(maxFrames) / measureWall.Seconds()),
+			MarginsOn:            margins,
+			Receivers:            len(receivers),
+		}
+		if d.Seen > 0 {
+			out.BytesPerDelivery = round1(float64(bytes) / float64(d.Seen))
+			out.WireBytesPerDelivery = round1(float64(wire) / float64(d.Seen))
+		}
+		res.Delivery, res.Output = d, out
+		b.progress("SSH: %d of %d deliveries seen", d.Seen, d.Expected)
+	}
+	if len(webReceivers) > 0 {
+		d := newDelivery(len(webReceivers))
+		var lat []time.Duration
+		var lastSeen time.Duration
+		var bytes, wire, frames, errFrames int64
+		firstErr := ""
+		for _, w := range webReceivers {
+			w.mu.Lock()
+			errFrames += w.errFrames
+			if firstErr == "" {
+				firstErr = w.firstErr
+			}
+			lat = append(lat, w.lat...)
+			lastSeen = max(lastSeen, w.lastSeen)
+			bytes += w.bytes
+			wire += w.wire1 - w.wire0
+			frames += w.frames
+			d.MissedGap, d.MissedTail = b.missed(w.seen, d.MissedGap, d.MissedTail)
+			w.mu.Unlock()
+		}
+		b.finishDelivery(d, lat, lastSeen, sendStart, sendEnd)
+		out := &webOutputStats{
+			KiBPerSessionPerS:    round1(float64(bytes) / 1024 / float64(len(webReceivers)) / measureWall.Seconds()),
+			FramesPerSessionPerS: round1(float64(frames) / float64(len(webReceivers)) / measureWall.Seconds()),
+			Receivers:            len(webReceivers),
+			ErrorFrames:          errFrames,
+		}
+		if errFrames > 0 {
+			b.problem("web senders were refused %d times, first: %q", errFrames, firstErr)
+		}
+		if d.Seen > 0 {
+			out.BytesPerDelivery = round1(float64(bytes) / float64(d.Seen))
+			out.WireBytesPerDelivery = round1(float64(wire) / float64(d.Seen))
+		}
+		res.WebDelivery, res.WebOutput = d, out
+		b.progress("web: %d of %d deliveries seen", d.Seen, d.Expected)
+	}
+	if len(b.nodes) > 1 {
+		res.Nodes = b.nodeStats(receivers, webReceivers, sent, nodeCPU0, nodeCPU1, sendWall)
+	}
+}
+
+// missed adds to gap and tail the tokens a receiver did not see: gap when
+// a later token of the same sender was seen, tail otherwise.
+func (b *bench) missed(seen bitset, gap, tail int64) (int64, int64) {
+	for si := range b.tok.senders {
+		n := int(b.tok.sentN[si].Load())
+		top := -1
+		for k := n - 1; k >= 0; k-- {
+			if seen.has(b.tok.index(si, k)) {
+				top = k
+				break
+			}
+		}
+		for k := range n {
+			if !seen.has(b.tok.index(si, k)) {
+				if k < top {
+					gap++
+				} else {
+					tail++
+				}
+			}
+		}
+	}
+	return gap, tail
+}
+
+// finishDelivery fills in what follows from the latencies seen.
+func (b *bench) finishDelivery(d *deliveryStats, lat []time.Duration, lastSeen, sendStart, sendEnd time.Duration) {
 	d.Seen = int64(len(lat))
-	if expected > 0 {
-		d.Fraction = float64(d.Seen) / float64(expected)
+	if d.Expected > 0 {
+		d.Fraction = float64(d.Seen) / float64(d.Expected)
 	}
 	d.Latency = summarize(lat)
 	if lastSeen > sendStart {
 		d.DeliveriesPerS = round1(float64(d.Seen) / (lastSeen - sendStart).Seconds())
 		d.LastDeliveryAfterSendS = round3(max(lastSeen-sendEnd, 0).Seconds())
 	}
-	out := &outputStats{
-		KiBPerSessionPerS:    round1(float64(bytes) / 1024 / float64(len(receivers)) / measureWall.Seconds()),
-		ReadsPerSessionPerS:  round1(float64(reads) / float64(len(receivers)) / measureWall.Seconds()),
-		FramesPerSessionPerS: round1(float64(frames) / float64(len(receivers)) / measureWall.Seconds()),
-		MaxFramesPerS:        round1(float64(maxFrames) / measureWall.Seconds()),
-		MarginsOn:            margins,
-		Receivers:            len(receivers),
-	}
-	if d.Seen > 0 {
-		out.BytesPerDelivery = round1(float64(bytes) / float64(d.Seen))
-	}
-	b.progress("%d of %d deliveries seen", d.Seen, expected)
-	return d, out
 }
 
 // send is one sender: a token every period from first until end.
-func (b *bench) send(ctx context.Context, si int, s *session, first, end time.Time, period time.Duration) {
+func (b *bench) send(ctx context.Context, si int, name string, write func(context.Context, string) error, first, end time.Time, period time.Duration) {
 	t := time.NewTimer(time.Until(first))
 	select {
 	case <-t.C:
@@ -544,11 +745,10 @@ func (b *bench) send(ctx context.Context, si int, s *session, first, end time.Ti
 		if !time.Now().Before(end) {
 			return
 		}
-		line := b.tok.text(si, n) + "\r"
 		b.tok.sentAt[b.tok.index(si, n)].Store(int64(b.since()))
 		b.tok.sentN[si].Store(int32(n + 1))
-		if _, err := io.WriteString(s.stdin, line); err != nil {
-			b.problem("sender %s stopped: %v", s.id.name, err)
+		if err := write(ctx, b.tok.text(si, n)); err != nil {
+			b.problem("sender %s stopped: %v", name, err)
 			return
 		}
 	}
@@ -559,8 +759,9 @@ func (b *bench) send(ctx context.Context, si int, s *session, first, end time.Ti
 // has returned. A write to an overloaded server can block (its TCP window
 // is full), so the /quit writes run concurrently and closing the
 // connections ends any that are stuck.
-func (b *bench) shutdown(all []*session) {
+func (b *bench) shutdown(all []*session, web []*webSession) {
 	b.phase.Store(phaseDone)
+	b.shutdownWeb(web)
 	var open []*session
 	for _, s := range all {
 		if s.conn != nil {

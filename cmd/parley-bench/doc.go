@@ -35,11 +35,35 @@
 //	    the new row, the scroll, the member column (from cell N on), the
 //	    header, the cursor; SGR, resets and padding across them.
 //
-//	parley-bench -inprocess [-cpuprofile F] [-memprofile F] [load flags]
+//	parley-bench -inprocess [-nodes N] [-cpuprofile F] [-memprofile F] [load flags]
 //	    start the real server (app.New, as the parley binary does) inside this process
-//	    on 127.0.0.1:0 with a temporary data dir and load it: for CI smoke
-//	    runs and for profiling. RSS and CPU are then the whole process,
-//	    load generator included.
+//	    on 127.0.0.1:0 with a temporary data dir, and its web page wired as
+//	    the binary wires it, and load it: for CI smoke runs and for
+//	    profiling. RSS and CPU are then the whole process, load generator
+//	    included. -nodes 2 starts two such nodes sharing rooms through an
+//	    embedded NATS JetStream server, as parley --nats nodes do.
+//
+// Browser-protocol clients (issue 17): -web-sessions N adds N clients in
+// the same room, on the identities after the SSH ones (web.go). Each signs
+// in as the page does: `ssh host web` for a one-time link, GET /signin,
+// POST /api/signin with the link's token and the page's Origin (the
+// session cookie), GET /api/me (the CSRF token), then a WebSocket on
+// /ws?csrf=... with the cookie and the Origin; -web URL is the page of an
+// external server. -senders are SSH senders, -web-senders web ones; a web
+// client's delivery is a "message" frame carrying a token. Deliveries,
+// latency and bytes per delivery (the payload, and what came off the
+// wire) are reported for each kind, and each kind must reach
+// -min-delivered. Sign-ins are limited per address by the server (a burst
+// of 5): web clients come from 127.2.x.y, -web-per-source each.
+//
+// Several nodes (issue 15): -addrs a,b (with -web and -pid lists in the
+// same order) spreads the sessions of both kinds over external nodes
+// round robin; the report gives each node's receivers, deliveries and
+// latency, and its process's CPU. -nats URL (or the embedded server of
+// -nodes 2) adds the messages JetStream acknowledged in the room's stream
+// per second while sending. issue15-17.sh runs the full rows: one
+// standalone server, one node on NATS, two nodes, with and without web
+// clients (BENCHMARKS.md).
 //
 // A run connects the -idle sessions (if any), then the -sessions, at most
 // -concurrency handshakes at a time; waits until the screens are quiet;

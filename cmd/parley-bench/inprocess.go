@@ -14,29 +14,64 @@ import (
 
 	"parley/app"
 	"parley/server"
+	"parley/web"
 )
 
-// inprocess is the real server running inside this process on a loopback
-// listener, with a temporary data dir holding the bench identities.
+// inprocess is the real server running inside this process on loopback
+// listeners, with a temporary data dir holding the bench identities: one
+// node, or several sharing rooms through an embedded NATS JetStream
+// server (inprocess_nats.go). Each node serves its web page too, wired as
+// the parley binary wires it (webwire.go).
 type inprocess struct {
-	srv    *app.App
-	addr   string
-	dir    string
-	logs   *logCounter
-	served chan error
+	nodes []*ipNode
+	dir   string // the data dirs of every node, and NATS's store
+	logs  *logCounter
+	nats  *embeddedNATS // nil with one node
 }
 
-// startInProcess starts a server that admits identities 0..n-1 of seed.
-func startInProcess(seed string, n int) (_ *inprocess, err error) {
+// ipNode is one in-process node.
+type ipNode struct {
+	app       *app.App
+	addr      string // SSH
+	web       *web.Server
+	webURL    string
+	served    chan error // SSH Serve's result
+	webServed chan error
+}
+
+// startInProcess starts nodes that admit identities 0..n-1 of seed; with
+// more than one node, they share rooms through an embedded NATS server.
+func startInProcess(seed string, n, nodes int) (_ *inprocess, err error) {
 	dir, err := os.MkdirTemp("", "parley-bench-*")
 	if err != nil {
 		return nil, err
 	}
+	p := &inprocess{dir: dir, logs: &logCounter{counts: map[string]int{}}}
 	defer func() {
 		if err != nil {
-			os.RemoveAll(dir)
+			err = errors.Join(err, p.close(time.Now().Add(serverStopMax)))
 		}
 	}()
+	if nodes > 1 {
+		if p.nats, err = startNATS(filepath.Join(dir, "nats")); err != nil {
+			return nil, err
+		}
+	}
+	for i := range nodes {
+		nd, err := p.startNode(filepath.Join(dir, fmt.Sprintf("node%d", i+1)), seed, n)
+		if err != nil {
+			return nil, fmt.Errorf("node %d: %w", i+1, err)
+		}
+		p.nodes = append(p.nodes, nd)
+	}
+	return p, nil
+}
+
+// startNode starts one node with its own data dir, the same identities.
+func (p *inprocess) startNode(dir, seed string, n int) (_ *ipNode, err error) {
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return nil, err
+	}
 	f, err := os.OpenFile(filepath.Join(dir, "authorized_keys"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, err
@@ -48,36 +83,70 @@ func startInProcess(seed string, n int) (_ *inprocess, err error) {
 	if err != nil {
 		return nil, err
 	}
-	logs := &logCounter{counts: map[string]int{}}
-	srv, err := app.New(app.Config{Config: server.Config{DataDir: dir, Logger: slog.New(logs)}})
+	cfg := app.Config{Config: server.Config{DataDir: dir, Logger: slog.New(p.logs)}}
+	if p.nats != nil {
+		if err := p.nats.wire(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	hook := &webHook{}
+	cfg.WebSignIn = hook.signIn
+	srv, err := app.New(cfg)
 	if err != nil {
 		return nil, err
 	}
+	nd := &ipNode{app: srv, served: make(chan error, 1), webServed: make(chan error, 1)}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		_ = srv.Close(context.Background())
 		return nil, err
 	}
-	p := &inprocess{srv: srv, addr: ln.Addr().String(), dir: dir, logs: logs, served: make(chan error, 1)}
-	go func() { p.served <- srv.Serve(ln) }()
-	return p, nil
+	wln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		ln.Close()
+		_ = srv.Close(context.Background())
+		return nil, err
+	}
+	nd.addr, nd.webURL = ln.Addr().String(), "http://"+wln.Addr().String()
+	if nd.web, err = hook.start(srv, nd.webURL, nd.addr, slog.New(p.logs)); err != nil {
+		ln.Close()
+		wln.Close()
+		_ = srv.Close(context.Background())
+		return nil, err
+	}
+	go func() { nd.webServed <- nd.web.Serve(wln) }()
+	go func() { nd.served <- srv.Serve(ln) }()
+	return nd, nil
 }
 
-// close stops the server, within serverStopMax and by the deadline, and
-// removes its data.
+// close stops every node (its page, then its server), then NATS, within
+// serverStopMax and by the deadline, and removes the data.
 func (p *inprocess) close(deadline time.Time) error {
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	ctx, cancel2 := context.WithTimeout(ctx, serverStopMax)
 	defer cancel2()
-	err := p.srv.Close(ctx)
-	select {
-	case serr := <-p.served:
-		err = errors.Join(err, serr)
-	case <-ctx.Done():
-		err = errors.Join(err, fmt.Errorf("the server did not stop in time: %w", ctx.Err()))
+	var err error
+	for _, nd := range p.nodes {
+		err = errors.Join(err, nd.close(ctx))
+	}
+	if p.nats != nil {
+		p.nats.close()
 	}
 	return errors.Join(err, os.RemoveAll(p.dir))
+}
+
+func (nd *ipNode) close(ctx context.Context) error {
+	err := errors.Join(nd.web.Close(ctx), nd.app.Close(ctx))
+	for _, ch := range []chan error{nd.webServed, nd.served} {
+		select {
+		case serr := <-ch:
+			err = errors.Join(err, serr)
+		case <-ctx.Done():
+			return errors.Join(err, fmt.Errorf("the server did not stop in time: %w", ctx.Err()))
+		}
+	}
+	return err
 }
 
 // logCounter is the in-process server's log: it counts warnings and errors

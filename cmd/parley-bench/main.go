@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"net"
+	"net/url"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -49,9 +50,17 @@ type config struct {
 	seed string
 
 	addr      string
+	addrs     []string // -addrs, or -addr alone: sessions go round robin
 	inprocess bool
-	pid       int
-	hostKey   string // expected SHA256 fingerprint of an external server
+	nodes     int      // -nodes: in-process nodes (2 or more share rooms through an embedded NATS)
+	pids      []int    // -pid: the external servers' processes
+	hostKeys  []string // expected SHA256 fingerprints of the external servers
+
+	webURLs      []string // -web: the external nodes' web pages, one per address
+	webSessions  int      // -web-sessions: browser-protocol clients
+	webSenders   int      // -web-senders: of them, those that send
+	webPerSource int      // sign-ins per source address (the server allows a burst of 5)
+	natsURL      string   // -nats: read JetStream's acknowledged messages from here
 
 	sessions, idle, concurrency, senders int
 	idleRoom                             string
@@ -74,8 +83,13 @@ type config struct {
 }
 
 func (c config) mode() string {
-	if c.inprocess {
+	switch {
+	case c.inprocess && c.nodes > 1:
+		return fmt.Sprintf("inprocess, %d nodes on NATS", c.nodes)
+	case c.inprocess:
 		return "inprocess"
+	case len(c.addrs) > 1:
+		return fmt.Sprintf("external, %d nodes", len(c.addrs))
 	}
 	return "external"
 }
@@ -89,8 +103,15 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.seed, "seed", defaultSeed, "the secret the bench keys are derived from (the same for -keys and a run)")
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:2222", "the server to load, `host:port`")
 	fs.BoolVar(&c.inprocess, "inprocess", false, "start the server inside this process on 127.0.0.1:0 and load it")
-	fs.IntVar(&c.pid, "pid", 0, "the external server's `PID`, to report its RSS and CPU from /proc")
-	fs.StringVar(&c.hostKey, "host-key", "", "the external server's host key `fingerprint` (SHA256:...); default: accept any")
+	pids := fs.String("pid", "", "the external server's `PID`, to report its RSS and CPU from /proc; with -addrs\nthe PIDs of the nodes, comma-separated in the same order")
+	hostKeys := fs.String("host-key", "", "the external server's host key `fingerprint` (SHA256:...; with -addrs a comma-separated\nlist, any of them accepted); default: accept any")
+	addrs := fs.String("addrs", "", "several servers, `host:port,host:port...` (parley --nats nodes sharing rooms): sessions\nand web sessions are spread over them round robin; instead of -addr")
+	fs.IntVar(&c.nodes, "nodes", 1, "with -inprocess: start this many nodes; 2 or more share rooms through an embedded\nNATS JetStream server, as parley --nats does, and sessions are spread over them")
+	webURLs := fs.String("web", "", "the external server's web page `URL` (http://127.0.0.1:8080); with -addrs one per\nnode, comma-separated in the same order. -inprocess wires its own")
+	fs.IntVar(&c.webSessions, "web-sessions", 0, "browser-protocol clients (sign-in link from `ssh host web`, cookie, CSRF,\nWebSocket) in the same room as the -sessions, on identities after theirs")
+	fs.IntVar(&c.webSenders, "web-senders", 0, "of the -web-sessions, this many type tokens too (senders of both kinds: -senders\nSSH ones, -web-senders WebSocket ones)")
+	fs.IntVar(&c.webPerSource, "web-per-source", 5, "against a loopback address, at most this many web sessions per source address\n(127.2.0.1, ...): the server allows a burst of 5 sign-ins per address; 0: one address")
+	fs.StringVar(&c.natsURL, "nats", "", "a NATS `URL` of the nodes' JetStream: report the messages it acknowledged per\nsecond in the room (-inprocess -nodes 2 reads its own)")
 	fs.IntVar(&c.sessions, "sessions", 100, "sessions that chat: they receive, and the first -senders of them send")
 	fs.IntVar(&c.idle, "idle", 0, "extra sessions that connect first and sit idle (not measured as receivers)")
 	fs.StringVar(&c.idleRoom, "idle-room", "", "idle sessions move to this `room` (without #) once connected, leaving\nthe lobby where the chat happens")
@@ -204,20 +225,21 @@ Flags:
 	if c.vt10x {
 		c.declineMargins = true
 	}
+	if err := c.parseNodes(set, *addrs, *pids, *hostKeys, *webURLs); err != nil {
+		return c, err
+	}
 	switch {
-	case c.inprocess && (set["addr"] || set["pid"] || set["host-key"]):
-		return c, errors.New("-inprocess starts its own server: -addr, -pid and -host-key do not apply")
-	case c.pid < 0:
-		return c, errors.New("-pid must be positive")
-	case c.sessions < 0 || c.idle < 0 || c.sessions+c.idle == 0:
-		return c, errors.New("-sessions and -idle: at least one session")
+	case c.sessions < 0 || c.idle < 0 || c.webSessions < 0 || c.sessions+c.idle+c.webSessions == 0:
+		return c, errors.New("-sessions, -idle and -web-sessions: at least one session")
 	case c.senders < 0 || c.senders > c.sessions:
 		return c, fmt.Errorf("-senders %d: between 0 and -sessions (%d)", c.senders, c.sessions)
-	case c.senders > 0 && (!(c.rate > 0) || c.rate > 1000):
+	case c.webSenders < 0 || c.webSenders > c.webSessions:
+		return c, fmt.Errorf("-web-senders %d: between 0 and -web-sessions (%d)", c.webSenders, c.webSessions)
+	case c.allSenders() > 0 && (!(c.rate > 0) || c.rate > 1000):
 		return c, errors.New("-rate: more than 0 and at most 1000 messages per second")
-	case c.senders > 0 && c.duration <= 0:
+	case c.allSenders() > 0 && c.duration <= 0:
 		return c, errors.New("-duration must be positive")
-	case float64(c.senders)*math.Ceil(c.rate*c.duration.Seconds()) > 10e6:
+	case float64(c.allSenders())*math.Ceil(c.rate*c.duration.Seconds()) > 10e6:
 		return c, errors.New("more than ten million tokens: lower -senders, -rate or -duration")
 	case c.concurrency < 1:
 		return c, errors.New("-concurrency must be at least 1")
@@ -229,11 +251,16 @@ Flags:
 		return c, errors.New("-drain, -timeout and -quiet must be positive")
 	case c.minDelivered < 0 || c.minDelivered > 1:
 		return c, errors.New("-min-delivered is a fraction between 0 and 1")
-	case c.hostKey != "" && !strings.HasPrefix(c.hostKey, "SHA256:"):
-		return c, errors.New("-host-key: a SHA256:... fingerprint, as ssh-keygen -lf prints")
+	case c.webPerSource < 0:
+		return c, errors.New("-web-per-source must be positive (or 0)")
+	case c.webPerSource > 0 && (c.webSessions+c.webPerSource-1)/c.webPerSource > maxSources:
+		return c, fmt.Errorf("-web-per-source %d: more than %d source addresses needed", c.webPerSource, maxSources)
 	}
 	return c, nil
 }
+
+// allSenders is how many sessions of both kinds type tokens.
+func (c config) allSenders() int { return c.senders + c.webSenders }
 
 func parseSize(s string) (cols, rows int, ok bool) {
 	a, b, ok := strings.Cut(s, "x")
@@ -323,33 +350,64 @@ func benchmark(ctx context.Context, cfg config, log io.Writer) (*result, error) 
 	soft, cancelSoft := context.WithDeadline(ctx, deadline.Add(-reserve))
 	defer cancelSoft()
 
-	b := &bench{cfg: cfg, epoch: start, hard: hard, log: log, spread: cfg.perSource > 0}
+	b := &bench{cfg: cfg, epoch: start, hard: hard, log: log, spread: cfg.perSource > 0, webSpread: cfg.webPerSource > 0}
 	var srv *inprocess
+	natsURL := cfg.natsURL
 	if cfg.inprocess {
 		var err error
-		if srv, err = startInProcess(cfg.seed, cfg.sessions+cfg.idle); err != nil {
+		if srv, err = startInProcess(cfg.seed, cfg.sessions+cfg.idle+cfg.webSessions, cfg.nodes); err != nil {
 			return nil, fmt.Errorf("starting the server: %w", err)
 		}
-		b.addr = srv.addr
-		b.hostKey = fingerprintCallback(srv.srv.HostKeyFingerprint())
-		b.pid, b.scope = os.Getpid(), "this process: server and load generator"
+		var fps []string
+		for _, nd := range srv.nodes {
+			u, _ := url.Parse(nd.webURL)
+			b.nodes = append(b.nodes, node{addr: nd.addr, web: u})
+			fps = append(fps, nd.app.HostKeyFingerprint())
+		}
+		b.hostKey = fingerprintsCallback(fps)
+		b.pids, b.scope = []int{os.Getpid()}, "this process: server and load generator"
+		if srv.nats != nil {
+			natsURL = srv.nats.url()
+		}
 	} else {
-		b.addr = cfg.addr
-		if host, _, err := net.SplitHostPort(b.addr); err != nil {
-			return nil, fmt.Errorf("-addr %q: %w", b.addr, err)
-		} else if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() || ip.To4() == nil {
-			b.spread = false
+		for i, a := range cfg.addrs {
+			if host, _, _ := net.SplitHostPort(a); !isLoopbackV4(host) {
+				b.spread, b.webSpread = false, false
+			}
+			n := node{addr: a}
+			if i < len(cfg.webURLs) {
+				n.web, _ = url.Parse(cfg.webURLs[i])
+				if !isLoopbackV4(n.web.Hostname()) {
+					b.webSpread = false
+				}
+			}
+			b.nodes = append(b.nodes, n)
 		}
 		b.hostKey = ssh.InsecureIgnoreHostKey() // a bench on loopback; -host-key checks it
-		if cfg.hostKey != "" {
-			b.hostKey = fingerprintCallback(cfg.hostKey)
+		if len(cfg.hostKeys) > 0 {
+			b.hostKey = fingerprintsCallback(cfg.hostKeys)
 		}
-		if cfg.pid > 0 {
-			if _, err := readRSS(cfg.pid); err != nil {
-				return nil, fmt.Errorf("-pid %d: %w", cfg.pid, err)
+		for i, pid := range cfg.pids {
+			if _, err := readRSS(pid); err != nil {
+				return nil, fmt.Errorf("-pid %d: %w", pid, err)
 			}
-			b.pid, b.scope = cfg.pid, "server"
+			b.nodes[i].pid = pid
 		}
+		b.pids, b.scope = cfg.pids, "server"
+		if len(b.pids) > 1 {
+			b.scope = fmt.Sprintf("%d server processes, summed", len(b.pids))
+		}
+	}
+	if natsURL != "" {
+		p, err := newJSProbe(natsURL, defaultReady)
+		if err != nil {
+			if srv != nil {
+				_ = srv.close(deadline.Add(serverStopGrace))
+			}
+			return nil, err
+		}
+		defer p.close()
+		b.js = p
 	}
 
 	res := b.run(soft)
@@ -366,18 +424,18 @@ func benchmark(ctx context.Context, cfg config, log io.Writer) (*result, error) 
 	res.Pass = !res.TimedOut && res.EndedEarly == 0 && b.phantom.Load() == 0 &&
 		(res.IdleConnect == nil || res.IdleConnect.Failed == 0) &&
 		(res.Connect == nil || res.Connect.Failed == 0) &&
-		(res.Delivery == nil || res.Delivery.Fraction >= cfg.minDelivered)
-	if cfg.senders > 0 && res.Delivery == nil {
+		(res.WebConnect == nil || res.WebConnect.Failed == 0) &&
+		(res.Delivery == nil || res.Delivery.Fraction >= cfg.minDelivered) &&
+		(res.WebDelivery == nil || res.WebDelivery.Fraction >= cfg.minDelivered)
+	if cfg.allSenders() > 0 && (cfg.sessions > 0 && res.Delivery == nil || cfg.webSessions > 0 && res.WebDelivery == nil) {
 		res.Pass = false
 	}
 	return res, nil
 }
 
-func fingerprintCallback(want string) ssh.HostKeyCallback {
-	return func(_ string, _ net.Addr, key ssh.PublicKey) error {
-		if got := ssh.FingerprintSHA256(key); got != want {
-			return fmt.Errorf("host key %s, want %s", got, want)
-		}
-		return nil
-	}
+// isLoopbackV4 reports whether host is an IPv4 loopback address: only
+// then can the load come from several (127.x.y.z) source addresses.
+func isLoopbackV4(host string) bool {
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback() && ip.To4() != nil
 }

@@ -21,14 +21,24 @@ type result struct {
 	Size         string  `json:"size"`
 	Concurrency  int     `json:"concurrency"`
 	Sources      int     `json:"source_addresses"`
+	WebSessions  int     `json:"web_sessions,omitempty"`
+	WebSenders   int     `json:"web_senders,omitempty"`
+	WebSources   int     `json:"web_source_addresses,omitempty"`
 	MinDelivered float64 `json:"min_delivered"`
 
 	IdleConnect *connectStats  `json:"idle_connect,omitempty"`
 	Connect     *connectStats  `json:"connect,omitempty"`
 	Delivery    *deliveryStats `json:"delivery,omitempty"`
 	Output      *outputStats   `json:"output,omitempty"`
-	Process     *procStats     `json:"process,omitempty"`
-	Machine     machineStats   `json:"machine"`
+	// The web sessions' figures, beside the SSH sessions' above (which
+	// have the names they had before there were web sessions).
+	WebConnect  *connectStats   `json:"web_connect,omitempty"`
+	WebDelivery *deliveryStats  `json:"web_delivery,omitempty"`
+	WebOutput   *webOutputStats `json:"web_output,omitempty"`
+	Nodes       []nodeStats     `json:"nodes,omitempty"`
+	JetStream   *jetStreamStats `json:"jetstream,omitempty"`
+	Process     *procStats      `json:"process,omitempty"`
+	Machine     machineStats    `json:"machine"`
 
 	EndedEarly     int            `json:"sessions_ended_early"`
 	EndReasons     []string       `json:"end_reasons,omitempty"` // last screen lines of sessions that ended early
@@ -49,6 +59,10 @@ type connectStats struct {
 	Handshake   dist     `json:"handshake"`      // dial to shell started (key exchange, auth, pty, shell)
 	FirstScreen dist     `json:"first_screen"`   // dial to "#lobby" on screen
 	SettleS     float64  `json:"settle_after_s"` // then until no screen changed for -quiet
+	// ReceivedKiB: what each connected session was sent (off the wire),
+	// on average, from its dial until the screens were quiet: the first
+	// screen or page, and the joins of everyone connecting after it.
+	ReceivedKiB float64 `json:"received_kib_per_session,omitempty"`
 }
 
 // deliveryStats describe the sending phase: every token on every
@@ -80,6 +94,9 @@ type outputStats struct {
 	// BytesPerDelivery: every byte the receivers were sent while
 	// measuring, over the tokens seen on their screens.
 	BytesPerDelivery float64 `json:"bytes_per_delivery"`
+	// WireBytesPerDelivery: the same, counted as they came off the TCP
+	// connections (SSH packets: encryption, MACs and padding included).
+	WireBytesPerDelivery float64 `json:"wire_bytes_per_delivery"`
 	// MarginsOn: of Receivers, those whose server turned left/right
 	// margins on (DECLRMM, ESC[?69h): the path for terminals that have
 	// them; the rest took the path for terminals without.
@@ -87,9 +104,26 @@ type outputStats struct {
 	Receivers int `json:"receivers"`
 }
 
+// webOutputStats describe what web receivers were sent while measuring.
+type webOutputStats struct {
+	KiBPerSessionPerS    float64 `json:"kib_per_session_per_s"`
+	FramesPerSessionPerS float64 `json:"frames_per_session_per_s"` // WebSocket messages (JSON frames)
+	// BytesPerDelivery: every frame's JSON the receivers were sent while
+	// measuring (messages, member lists, ...), over the tokens they saw.
+	BytesPerDelivery float64 `json:"bytes_per_delivery"`
+	// WireBytesPerDelivery: the same counted off the TCP connections
+	// (WebSocket frame headers included; no TLS in these runs).
+	WireBytesPerDelivery float64 `json:"wire_bytes_per_delivery"`
+	Receivers            int     `json:"receivers"`
+	// ErrorFrames: "error" frames while measuring, what a web sender typed
+	// being refused (flood control, "not sent" when NATS is down).
+	ErrorFrames int64 `json:"error_frames"`
+}
+
 // procStats are the server process's resources (this process in-process).
 type procStats struct {
 	PID                  int     `json:"pid"`
+	PIDs                 []int   `json:"pids,omitempty"` // several nodes' processes: the figures are their sums
 	Scope                string  `json:"scope"`
 	RSSBaseKiB           int64   `json:"rss_base_kib"`
 	RSSIdleKiB           int64   `json:"rss_idle_connected_kib,omitempty"`
@@ -97,9 +131,11 @@ type procStats struct {
 	RSSEndKiB            int64   `json:"rss_end_kib"`
 	RSSPerIdleSessionKiB float64 `json:"rss_per_idle_session_kib,omitempty"`
 	RSSPerSessionKiB     float64 `json:"rss_per_session_kib"`
-	CPUConnectPercent    float64 `json:"cpu_connect_percent"` // while the sessions connected, % of one core
-	CPUIdlePercent       float64 `json:"cpu_idle_percent"`    // everyone connected, nothing happening
-	CPUSendPercent       float64 `json:"cpu_send_percent"`    // over the sending phase, % of one core
+	RSSWebConnectedKiB   int64   `json:"rss_web_connected_kib,omitempty"`   // after the web sessions connected too
+	RSSPerWebSessionKiB  float64 `json:"rss_per_web_session_kib,omitempty"` // the growth while they did, per web session
+	CPUConnectPercent    float64 `json:"cpu_connect_percent"`               // while the sessions connected, % of one core
+	CPUIdlePercent       float64 `json:"cpu_idle_percent"`                  // everyone connected, nothing happening
+	CPUSendPercent       float64 `json:"cpu_send_percent"`                  // over the sending phase, % of one core
 }
 
 // machineStats say how busy the machine was: figures taken while other
@@ -124,23 +160,33 @@ func writeTable(w io.Writer, r *result) error {
 	fmt.Fprintf(tw, "parley-bench (%s, %s)\n", r.Mode, r.Addr)
 	row("load", "%d sessions + %d idle, pty %s; %d senders × %.2f msg/s for %gs; %d handshakes in flight from %d source address(es)",
 		r.Sessions, r.Idle, r.Size, r.Senders, r.Rate, r.DurationS, r.Concurrency, r.Sources)
-	conn := func(title string, c *connectStats) {
+	if r.WebSessions > 0 {
+		row("web load", "%d web sessions (WebSocket), %d of them senders, from %d source address(es)", r.WebSessions, r.WebSenders, r.WebSources)
+	}
+	conn := func(title, open, first string, c *connectStats) {
 		if c == nil {
 			return
 		}
 		fmt.Fprintf(tw, "%s\n", title)
 		row("connected", "%d of %d in %.2fs: %.1f sessions/s", c.Connected, c.Attempted, c.WallS, c.RatePerS)
-		row("handshake+shell", "p50 %.1f ms  p99 %.1f ms  max %.1f ms", c.Handshake.P50, c.Handshake.P99, c.Handshake.Max)
-		row("time to first screen", "p50 %.1f ms  p99 %.1f ms  max %.1f ms", c.FirstScreen.P50, c.FirstScreen.P99, c.FirstScreen.Max)
+		row(open, "p50 %.1f ms  p99 %.1f ms  max %.1f ms", c.Handshake.P50, c.Handshake.P99, c.Handshake.Max)
+		row(first, "p50 %.1f ms  p99 %.1f ms  max %.1f ms", c.FirstScreen.P50, c.FirstScreen.P99, c.FirstScreen.Max)
 		row("screens quiet after", "%.2fs more", c.SettleS)
+		if c.ReceivedKiB > 0 {
+			row("received while connecting", "%.1f KiB per session on the wire", c.ReceivedKiB)
+		}
 		for _, e := range c.Errors {
 			row("error", "%s", e)
 		}
 	}
-	conn("idle sessions", r.IdleConnect)
-	conn("sessions", r.Connect)
-	if d := r.Delivery; d != nil {
-		fmt.Fprintf(tw, "delivery\n")
+	conn("idle sessions", "handshake+shell", "time to first screen", r.IdleConnect)
+	conn("sessions", "handshake+shell", "time to first screen", r.Connect)
+	conn("web sessions", "sign-in+WebSocket", "time to first backlog", r.WebConnect)
+	delivery := func(title string, d *deliveryStats) {
+		if d == nil {
+			return
+		}
+		fmt.Fprintf(tw, "%s\n", title)
 		row("delivered", "%d of %d (%d tokens × %d receivers): %.4f", d.Seen, d.Expected, d.TokensSent, d.Receivers, d.Fraction)
 		if d.MissedGap+d.MissedTail > 0 {
 			row("missed", "%d with a later token seen (scrolled past or dropped), %d at the end", d.MissedGap, d.MissedTail)
@@ -148,17 +194,42 @@ func writeTable(w io.Writer, r *result) error {
 		row("latency", "p50 %.1f ms  p90 %.1f ms  p99 %.1f ms  max %.1f ms  (mean %.1f)", d.Latency.P50, d.Latency.P90, d.Latency.P99, d.Latency.Max, d.Latency.Mean)
 		row("deliveries/s", "%.0f", d.DeliveriesPerS)
 		note := ""
-		if r.Mode == "inprocess" {
+		if strings.HasPrefix(r.Mode, "inprocess") {
 			note = " (server included: one process)"
 		}
 		row("load generator CPU", "%.0f%% of one core while sending%s", d.BenchCPUPercent, note)
 	}
+	title := "delivery"
+	if r.WebDelivery != nil {
+		title = "delivery to SSH sessions"
+	}
+	delivery(title, r.Delivery)
 	if o := r.Output; o != nil {
 		row("output per receiver", "%.1f KiB/s in %.1f reads/s; %.1f frames/s (busiest %.1f)", o.KiBPerSessionPerS, o.ReadsPerSessionPerS, o.FramesPerSessionPerS, o.MaxFramesPerS)
-		row("bytes per delivery", "%.1f (all bytes receivers were sent while measuring / tokens seen)", o.BytesPerDelivery)
+		row("bytes per delivery", "%.1f (all bytes receivers were sent while measuring / tokens seen); %.1f on the wire (SSH packets)", o.BytesPerDelivery, o.WireBytesPerDelivery)
 		row("left/right margins", "turned on for %d of %d receivers (%s)", o.MarginsOn, o.Receivers, marginsPath(o))
 	}
-	if p := r.Process; p != nil {
+	delivery("delivery to web sessions", r.WebDelivery)
+	if o := r.WebOutput; o != nil {
+		row("output per receiver", "%.1f KiB/s in %.1f frames/s", o.KiBPerSessionPerS, o.FramesPerSessionPerS)
+		row("bytes per delivery", "%.1f (all JSON frames receivers were sent while measuring / tokens seen); %.1f on the wire (WebSocket frames, no TLS)", o.BytesPerDelivery, o.WireBytesPerDelivery)
+	}
+	for i, n := range r.Nodes {
+		fmt.Fprintf(tw, "node %d (%s)\n", i+1, n.Addr)
+		row("receivers", "%d SSH, %d web", n.SSHReceivers, n.WebReceivers)
+		row("delivered", "%d of %d: %.4f", n.Seen, n.Expected, n.Fraction)
+		row("latency", "p50 %.1f ms  p90 %.1f ms  p99 %.1f ms  max %.1f ms", n.Latency.P50, n.Latency.P90, n.Latency.P99, n.Latency.Max)
+		if n.PID > 0 {
+			row("CPU while sending", "%.0f%% of one core (process %d)", n.CPUSendPercent, n.PID)
+		}
+	}
+	if j := r.JetStream; j != nil {
+		fmt.Fprintf(tw, "JetStream (%s)\n", j.Stream)
+		row("acknowledged", "%d messages while sending (%d tokens sent): %.1f/s; %d by the end of the drain", j.AckedDuringSend, j.TokensSent, j.AckedPerS, j.AckedByEnd)
+	}
+	if p := r.Process; p != nil && len(p.PIDs) > 1 {
+		fmt.Fprintf(tw, "processes %s (%s)\n", strings.Trim(strings.Join(strings.Fields(fmt.Sprint(p.PIDs)), ","), "[]"), p.Scope)
+	} else if p != nil {
 		fmt.Fprintf(tw, "process %d (%s)\n", p.PID, p.Scope)
 		if r.IdleConnect != nil {
 			row("RSS idle sessions", "%s → %s: %.1f KiB per idle session", kib(p.RSSBaseKiB), kib(p.RSSIdleKiB), p.RSSPerIdleSessionKiB)
@@ -172,6 +243,9 @@ func writeTable(w io.Writer, r *result) error {
 			}
 			row("RSS after connect", "%s (%s %s): %.1f KiB per session", kib(p.RSSConnectedKiB), from, kib(was), p.RSSPerSessionKiB)
 			row("CPU while connecting", "%.0f%% of one core", p.CPUConnectPercent)
+		}
+		if r.WebConnect != nil {
+			row("RSS after web connect", "%s: %.1f KiB per web session (server and, in-process, client)", kib(p.RSSWebConnectedKiB), p.RSSPerWebSessionKiB)
 		}
 		row("CPU with everyone idle", "%.0f%% of one core", p.CPUIdlePercent)
 		row("RSS at end", "%s", kib(p.RSSEndKiB))

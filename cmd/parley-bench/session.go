@@ -31,6 +31,7 @@ const defaultReady = "#lobby"
 type session struct {
 	id       identity
 	idle     bool // connects and sits there; never a sender or receiver
+	node     int  // which of the bench's nodes it connects to
 	receiver bool // set (for ready sessions) before the measuring phase starts
 
 	conn      *ssh.Client
@@ -60,6 +61,9 @@ type session struct {
 	bytes      int64 // while measuring
 	reads      int64
 	framesSeen int64
+
+	wire         atomic.Int64 // bytes read from the connection (SSH packets)
+	wire0, wire1 int64        // wire at the start and the end of measuring
 }
 
 func newSession(id identity, idle bool) *session {
@@ -75,10 +79,12 @@ func (b *bench) connect(ctx context.Context, s *session) (err error) {
 	if a := b.sourceAddr(s.id.index); a != nil {
 		d.LocalAddr = a
 	}
-	nc, err := d.DialContext(ctx, "tcp", b.addr)
+	addr := b.nodes[s.node].addr
+	raw, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return err
 	}
+	nc := countingConn{Conn: raw, n: &s.wire}
 	stopHard := context.AfterFunc(b.hard, func() { nc.Close() })
 	stopSoft := context.AfterFunc(ctx, func() { nc.Close() })
 	defer stopSoft()
@@ -94,7 +100,7 @@ func (b *bench) connect(ctx context.Context, s *session) (err error) {
 		Auth:            []ssh.AuthMethod{ssh.PublicKeys(s.id.signer)},
 		HostKeyCallback: b.hostKey,
 	}
-	c, chans, reqs, err := ssh.NewClientConn(nc, b.addr, cfg)
+	c, chans, reqs, err := ssh.NewClientConn(nc, addr, cfg)
 	if err != nil {
 		return err
 	}
