@@ -83,7 +83,9 @@ func TestMemberListChangesComeOneEntryAtATime(t *testing.T) {
 	if err := bob.Send(t.Context(), "/away lunch"); err != nil {
 		t.Fatal(err)
 	}
-	follow(t, e, ws, &p, "bob away", func(p *pageList) bool { return slices.ContainsFunc(p.members, func(m memberJSON) bool { return m.Away == "lunch" }) })
+	follow(t, e, ws, &p, "bob away", func(p *pageList) bool {
+		return slices.ContainsFunc(p.members, func(m memberJSON) bool { return m.Away == "lunch" })
+	})
 	carol.Close(room.ReasonQuit)
 	follow(t, e, ws, &p, "carol gone", func(p *pageList) bool { return len(p.members) == 2 })
 	if p.wholes != 1 || p.singles < 3 {
