@@ -640,7 +640,7 @@ func (h *Hub) presenceChangedLocked(m *member) {
 	for r := range m.rooms {
 		for s := range r.sessions {
 			if s.m != m { // their own screens get a notice instead
-				h.deliverLocked(s, Message{Time: now, Room: r.name, Kind: KindPresence})
+				h.deliverLocked(s, Message{Time: now, Room: r.name, Kind: KindPresence, FromID: m.id})
 			}
 		}
 	}

@@ -139,7 +139,7 @@ func (h *Hub) wakeIdleLists() {
 	for _, r := range h.rooms {
 		if r.idleShowsLocked(now) {
 			for s := range r.sessions {
-				h.deliverLocked(s, Message{Time: now, Room: r.name, Kind: KindPresence})
+				h.deliverLocked(s, Message{Time: now, Room: r.name, Kind: KindPresence, Text: PresenceIdle})
 			}
 		}
 	}

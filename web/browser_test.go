@@ -147,6 +147,17 @@ func TestBrowserAndSSHUserChatBothWays(t *testing.T) {
 		t.Fatalf("/me arrived as %v", got.Kind)
 	}
 	waitJS(t, ctx, "the emote shown", logHas("* alice waves"))
+
+	// The member list follows arrivals, away marks and departures, which
+	// come as single entries (the "member" frame).
+	carol := e.hubSession("SHA256:carol", "carol")
+	waitJS(t, ctx, "carol in the list, in name order", `[...document.querySelectorAll("#member-list .mname")].map((n) => n.textContent).join(",") === "alice,bob,carol"`)
+	if err := bob.Send(t.Context(), "/away lunch"); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "bob shown away", `document.querySelectorAll("#member-list li.away").length === 1`)
+	carol.Close(room.ReasonQuit)
+	waitJS(t, ctx, "carol gone from the list", `document.getElementById("members-title").textContent === "People · 2"`)
 }
 
 func TestBrowserShowsHostileTextInertly(t *testing.T) {

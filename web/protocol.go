@@ -14,6 +14,7 @@ const (
 	typeHello    = "hello"   // who the page is signed in as
 	typeRooms    = "rooms"   // the rooms the person is in
 	typeMembers  = "members" // who is in one room
+	typeMember   = "member"  // one entry of a room's member list changed
 	typeBacklog  = "backlog" // a room's recent messages, on entering it
 	typeMessage  = "message" // one event, as the terminal screen gets it
 	typeError    = "error"   // what the person sent was refused
@@ -34,6 +35,8 @@ type outFrame struct {
 	Members  []memberJSON  `json:"members,omitempty"`
 	Messages []messageJSON `json:"messages,omitempty"`
 	Message  *messageJSON  `json:"message,omitempty"`
+	Member   *memberJSON   `json:"member,omitempty"`
+	Gone     bool          `json:"gone,omitempty"`
 	Read     uint64        `json:"read,omitempty"`
 	Current  bool          `json:"current,omitempty"`
 	Text     string        `json:"text,omitempty"`
@@ -98,10 +101,14 @@ func toRooms(rs []room.RoomInfo) []roomJSON {
 	return out
 }
 
+func toMember(m room.MemberInfo) memberJSON {
+	return memberJSON{ID: m.ID, Name: m.Name, Admin: m.Admin, Bot: m.Bot, Away: m.Away, Sessions: m.Sessions}
+}
+
 func toMembers(ms []room.MemberInfo) []memberJSON {
 	out := make([]memberJSON, 0, len(ms))
 	for _, m := range ms {
-		out = append(out, memberJSON{ID: m.ID, Name: m.Name, Admin: m.Admin, Bot: m.Bot, Away: m.Away, Sessions: m.Sessions})
+		out = append(out, toMember(m))
 	}
 	return out
 }

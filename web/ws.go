@@ -241,11 +241,11 @@ func (wc *wsConn) enter(name string, backlog []room.Message) error {
 	return wc.write(outFrame{Type: typeMembers, Room: name, Members: toMembers(wc.s.cfg.Hub.Members(name))})
 }
 
-// forward sends a batch of events, then the member lists and room list
-// they changed, once each.
+// forward sends a batch of events, then the member-list changes and the
+// room list they made, once each.
 func (wc *wsConn) forward(msgs []room.Message) error {
 	sess := wc.sess
-	var members map[string]bool
+	var lists listChanges
 	rooms, hello := false, false
 	for i := range msgs {
 		m := &msgs[i]
@@ -257,13 +257,15 @@ func (wc *wsConn) forward(msgs []room.Message) error {
 			rooms = true
 			continue
 		case room.KindPresence:
-			members = mark(members, m.Room)
+			if m.Text != room.PresenceIdle { // the page shows no idle times
+				lists.add(m.Room, m.FromID)
+			}
 			continue
 		case room.KindJoin, room.KindLeave:
-			members = mark(members, m.Room)
+			lists.add(m.Room, m.FromID)
 			rooms = true // people counts
 		case room.KindNick:
-			members = mark(members, m.Room)
+			lists.add(m.Room, m.FromID)
 			hello = hello || m.FromID == sess.ID()
 		case room.KindTopic:
 			rooms = true
@@ -283,21 +285,70 @@ func (wc *wsConn) forward(msgs []room.Message) error {
 			return err
 		}
 	}
-	for name := range members {
-		if err := wc.write(outFrame{Type: typeMembers, Room: name, Members: toMembers(wc.s.cfg.Hub.Members(name))}); err != nil {
-			return err
+	return wc.writeLists(lists)
+}
+
+// maxMemberChanges is how many changed entries of one room's member list
+// a batch sends one by one; more, and the whole list is cheaper.
+const maxMemberChanges = 32
+
+// writeLists sends the member-list changes of a batch: each changed entry
+// (or its removal) when few changed, the whole list when many did or the
+// change was not said. Sending entries keeps a busy room's arrivals cheap:
+// after every join the whole list would cost each page O(members), and
+// the room O(members²) per arrival.
+func (wc *wsConn) writeLists(lists listChanges) error {
+	hub := wc.s.cfg.Hub
+	for name, c := range lists {
+		if c.all || len(c.ids) > maxMemberChanges {
+			if err := wc.write(outFrame{Type: typeMembers, Room: name, Members: toMembers(hub.Members(name))}); err != nil {
+				return err
+			}
+			continue
+		}
+		for id := range c.ids {
+			f := outFrame{Type: typeMember, Room: name}
+			if info, ok := hub.RoomMember(name, id); ok {
+				mj := toMember(info)
+				f.Member = &mj
+			} else {
+				f.ID, f.Gone = id, true
+			}
+			if err := wc.write(f); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
-func mark(set map[string]bool, name string) map[string]bool {
-	if name == "" {
-		return set
+// listChanges is what changed in the member lists during one batch, by
+// room.
+type listChanges map[string]*listChange
+
+// listChange is one room's: the identities whose entries changed, or all.
+type listChange struct {
+	all bool
+	ids map[string]struct{}
+}
+
+// add notes that id's entry in room's list changed; an empty id means the
+// change was not said, and the whole list is sent.
+func (l *listChanges) add(room, id string) {
+	if room == "" {
+		return
 	}
-	if set == nil {
-		set = map[string]bool{}
+	if *l == nil {
+		*l = listChanges{}
 	}
-	set[name] = true
-	return set
+	c := (*l)[room]
+	if c == nil {
+		c = &listChange{ids: map[string]struct{}{}}
+		(*l)[room] = c
+	}
+	if id == "" {
+		c.all = true
+		return
+	}
+	c.ids[id] = struct{}{}
 }

@@ -213,6 +213,19 @@ function renderRooms() {
   document.title = "#" + state.current + " · parley";
 }
 
+// updateMember applies one changed entry of a room's member list (or its
+// removal), keeping the list in the server's order: by name, ignoring case.
+function updateMember(v, f) {
+  const id = f.gone ? f.id : f.member.id;
+  const list = v.members.filter((m) => m.id !== id);
+  if (!f.gone) list.push(f.member);
+  list.sort((a, b) => {
+    const x = a.name.toLowerCase(), y = b.name.toLowerCase();
+    return x < y ? -1 : x > y ? 1 : 0;
+  });
+  v.members = list;
+}
+
 function renderMembers() {
   const v = view(state.current);
   $("members-title").textContent = "People · " + v.members.length;
@@ -308,6 +321,10 @@ function onFrame(f) {
     }
     case "members":
       view(f.room).members = f.members || [];
+      if (f.room === state.current) renderMembers();
+      break;
+    case "member":
+      updateMember(view(f.room), f);
       if (f.room === state.current) renderMembers();
       break;
     case "message":
