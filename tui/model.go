@@ -71,8 +71,12 @@ type Options struct {
 
 // Model is the Bubble Tea model of one session.
 type Model struct {
-	sess   Session
-	feed   feeder // the session, when the runtime feeds its messages (Options.Fed)
+	sess Session
+	feed feeder // the session, when the runtime feeds its messages (Options.Fed)
+	// taken is Take's slice, reused from one Take to the next (the loop
+	// that calls Take hands what it returns to Update before it calls
+	// Take again, and Update keeps the messages, not the slice).
+	taken  []*room.Message
 	ctx    context.Context
 	cancel context.CancelFunc
 	now    func() time.Time
@@ -189,14 +193,23 @@ func (m *Model) Ready() <-chan struct{} {
 	return m.feed.Ready()
 }
 
+// maxKeptTake is the largest batch whose slice Take keeps for the next.
+const maxKeptTake = 64
+
 // Take returns what the session has queued as one message for Update, or
-// nil when nothing is; it never waits.
+// nil when nothing is; it never waits. What it returns must go to Update
+// before Take is called again: the slice of messages is reused.
 func (m *Model) Take() tea.Msg {
 	if m.feed == nil || m.ended {
 		return nil
 	}
 	if sf, ok := m.feed.(sharedFeeder); ok {
-		msgs, ok := sf.TryReceiveShared(nil, 512)
+		if cap(m.taken) > maxKeptTake {
+			m.taken = nil // a burst's array is not kept by an idle screen
+		}
+		clear(m.taken[:cap(m.taken)]) // the last batch's messages are not held here
+		msgs, ok := sf.TryReceiveShared(m.taken[:0], 512)
+		m.taken = msgs
 		switch {
 		case !ok:
 			return eventsMsg{ended: true}
