@@ -82,7 +82,10 @@ func (p *Program) scrollBand(f *frame) {
 		}
 	}
 	stay := bestMatch
-	for k := 1; k < n-1; k++ {
+	// A shift of k matches at most n-k rows: once one matches as many as
+	// the next could, no larger shift beats it (a new message: k = 1
+	// matches all n-1 and the search ends there).
+	for k := 1; k < n-1 && bestMatch < n-k; k++ {
 		match := 0
 		for y := 0; y+k < n; y++ {
 			if left[y] == old.left[y+k] {
