@@ -76,12 +76,15 @@ type Model struct {
 	// taken is Take's slice, reused from one Take to the next (the loop
 	// that calls Take hands what it returns to Update before it calls
 	// Take again, and Update keeps the messages, not the slice).
-	taken  []*room.Message
-	ctx    context.Context
-	cancel context.CancelFunc
-	now    func() time.Time
-	loc    *time.Location
-	st     *styles // shared by every screen in the theme (stylesFor)
+	taken []*room.Message
+	// takenMsg is what Take hands over, by pointer: boxing an eventsMsg
+	// in a tea.Msg allocated once per delivery.
+	takenMsg eventsMsg
+	ctx      context.Context
+	cancel   context.CancelFunc
+	now      func() time.Time
+	loc      *time.Location
+	st       *styles // shared by every screen in the theme (stylesFor)
 
 	width, height int
 	input         input
@@ -216,7 +219,8 @@ func (m *Model) Take() tea.Msg {
 		case len(msgs) == 0:
 			return nil
 		}
-		return eventsMsg{shared: msgs}
+		m.takenMsg = eventsMsg{shared: msgs}
+		return &m.takenMsg
 	}
 	msgs, ok := m.feed.TryReceive(nil, 512)
 	switch {
@@ -316,7 +320,9 @@ func (m *Model) Lazy() bool { return m.lazy }
 // Update handles one message: a key, a paste, the window's size, the
 // terminal's background colour, or what the session delivered.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
-	if _, ok := msg.(eventsMsg); !ok {
+	switch msg.(type) {
+	case eventsMsg, *eventsMsg:
+	default:
 		m.lazy = false
 	}
 	switch msg := msg.(type) {
@@ -338,6 +344,10 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case eventsMsg:
 		return m, m.onEvents(msg)
+	case *eventsMsg: // Take's
+		ev := *msg
+		*msg = eventsMsg{} // holds no messages once handed over
+		return m, m.onEvents(ev)
 	case olderMsg:
 		m.onOlder(msg)
 		return m, nil
