@@ -116,12 +116,19 @@ func (m *feedLog) push(p *Program, fed bool, line string) {
 // runLog runs a log model (a member column beside it, as parley's) on out.
 func runLog(t *testing.T, out io.Writer, fed bool) (*feedLog, *Program) {
 	t.Helper()
+	return runLogWith(t, out, fed, Options{})
+}
+
+// runLogWith is runLog with options (Input, Output and the size are set).
+func runLogWith(t *testing.T, out io.Writer, fed bool, opts Options) (*feedLog, *Program) {
+	t.Helper()
 	m := &feedLog{logModel: newLog(60, 12, true), ready: make(chan struct{}, 1)}
 	var model tea.Model = m
 	if fed {
 		model = fedLog{m}
 	}
-	p := New(model, Options{Output: out, Input: strings.NewReader(""), Width: 60, Height: 12})
+	opts.Output, opts.Input, opts.Width, opts.Height = out, strings.NewReader(""), 60, 12
+	p := New(model, opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
@@ -186,5 +193,24 @@ func TestMessagesThatArriveWhileAFrameIsWrittenShareTheNextFrame(t *testing.T) {
 				t.Errorf("the burst was not one scroll of %d rows:\n%q", n-1, out)
 			}
 		})
+	}
+}
+
+// TestAFedMessageAfterAQuietSpellIsDrawnAtOnce: coalescing never holds
+// back the first messages after a quiet spell, however long the frame
+// interval: with an interval of an hour, a chat's messages reach the
+// screen as they arrive, up to the burst credit.
+func TestAFedMessageAfterAQuietSpellIsDrawnAtOnce(t *testing.T) {
+	term := newTerm(60, 12)
+	m, p := runLogWith(t, term, true, Options{MinFrameInterval: time.Hour})
+	term.waitFor(t, "the first frame", func(s string) bool { return strings.Contains(s, "old line 19") })
+	for i := range FrameBurst {
+		want := fmt.Sprintf("after quiet %d", i)
+		began := time.Now()
+		m.push(p, true, want)
+		term.waitFor(t, want, func(s string) bool { return strings.Contains(s, want) })
+		if d := time.Since(began); d > waitTimeout/2 {
+			t.Errorf("message %d took %v to reach the screen", i, d)
+		}
 	}
 }
