@@ -82,7 +82,10 @@ func (p *Program) scrollBand(f *frame) {
 		}
 	}
 	stay := bestMatch
-	for k := 1; k < n-1; k++ {
+	// A shift of k matches at most n-k rows: once one matches as many as
+	// the next could, no larger shift beats it (a new message: k = 1
+	// matches all n-1 and the search ends there).
+	for k := 1; k < n-1 && bestMatch < n-k; k++ {
 		match := 0
 		for y := 0; y+k < n; y++ {
 			if left[y] == old.left[y+k] {
@@ -103,7 +106,9 @@ func (p *Program) scrollBand(f *frame) {
 		return
 	}
 	p.resetStyle() // rows scrolled in take the current background
-	b.WriteString(ansi.SetTopBottomMargins(top+1, bottom) + ansi.SU(k) + resetMargins)
+	writeSTBM(b, top+1, bottom)
+	writeSU(b, k)
+	b.WriteString(resetMargins)
 	// The terminal's rows moved: so do their hashes. Rows scrolled in are
 	// blank.
 	copy(p.rows[top:bottom-k], p.rows[top+k:bottom])
@@ -119,7 +124,7 @@ func (p *Program) scrollBand(f *frame) {
 		if old.left[y-top+k] != left[y-top] || p.rows[y] == hashes[y] {
 			continue
 		}
-		b.WriteString(ansi.CursorPosition(width+1, y+1))
+		writeCUP(b, width+1, y+1)
 		p.resetStyle()
 		w := width + p.writeBeside(f, y, width)
 		if w < p.width {
@@ -137,8 +142,10 @@ func (p *Program) scrollBand(f *frame) {
 func (p *Program) scrollMargins(f *frame, top, bottom, width, k int, left, right []uint64, old band) {
 	hashes := f.hashes
 	p.resetStyle() // rows scrolled in take the current background
-	p.buf.WriteString(ansi.SetTopBottomMargins(top+1, bottom) + ansi.SetLeftRightMargins(1, width) +
-		ansi.SU(k) + ansi.SetLeftRightMargins(0, 0) + resetMargins)
+	writeSTBM(p.buf, top+1, bottom)
+	writeSLRM(p.buf, 1, width)
+	writeSU(p.buf, k)
+	p.buf.WriteString(resetLeftRight + resetMargins)
 	for y := top; y < bottom; y++ {
 		i := y - top
 		switch {
@@ -147,7 +154,7 @@ func (p *Program) scrollMargins(f *frame, top, bottom, width, k int, left, right
 		case i+k < len(old.left) && old.left[i+k] == left[i]:
 			p.rows[y] = hashes[y]
 		default: // a new line: only its log part
-			p.buf.WriteString(ansi.CursorPosition(1, y+1))
+			writeCUP(p.buf, 1, y+1)
 			p.resetStyle()
 			w := p.writeLog(f, y, width)
 			if w < width && i < len(left)-k { // rows scrolled in are blank already
@@ -202,6 +209,9 @@ func (p *Program) writeBeside(f *frame, y, width int) int {
 
 // resetMargins ends a scroll region (DECSTBM with no parameters).
 const resetMargins = "\x1b[r"
+
+// resetLeftRight ends left and right margins: ansi.SetLeftRightMargins(0, 0).
+const resetLeftRight = "\x1b[;s"
 
 // reuse returns s resized to n, allocating only when it is too small.
 func reuse(s []uint64, n int) []uint64 {

@@ -607,7 +607,7 @@ func (p *Program) draw() error {
 		}
 		wasBlank := p.rows[y] == blankRow
 		p.rows[y] = h
-		b.WriteString(ansi.CursorPosition(1, y+1))
+		writeCUP(b, 1, y+1)
 		p.resetStyle()
 		w := p.writeRow(f, y, wasBlank)
 		if w < p.width && !wasBlank {
@@ -623,7 +623,8 @@ func (p *Program) draw() error {
 		return nil // nothing to say
 	}
 	if cur.visible {
-		b.WriteString(ansi.CursorPosition(cur.x+1, cur.y+1) + ansi.ShowCursor)
+		writeCUP(b, cur.x+1, cur.y+1)
+		b.WriteString(ansi.ShowCursor)
 	}
 	p.cursor = cur
 	n, err := p.opts.Output.Write(b.Bytes())

@@ -91,7 +91,8 @@ type (
 // coalesces resize storms. One terminal per connection owns the box.
 type windowBox struct {
 	mu     sync.Mutex
-	owned  bool // a pty-req on this connection took it
+	owned  bool          // a pty-req on this connection took it
+	term   gossh.Channel // the channel whose pty-req took it (session.go writes frames to it)
 	w, h   int
 	listen func(w, h int) // the running screen's, or nil; must not wait
 }
@@ -107,14 +108,21 @@ func (b *windowBox) watch(f func(w, h int), ptyW, ptyH int) {
 	}
 }
 
-func (b *windowBox) claim() bool {
+func (b *windowBox) claim(ch gossh.Channel) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.owned {
 		return false
 	}
-	b.owned = true
+	b.owned, b.term = true, ch
 	return true
+}
+
+// terminal is the channel that holds the connection's terminal, or nil.
+func (b *windowBox) terminal() gossh.Channel {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.term
 }
 
 func (b *windowBox) set(w, h int) {
@@ -320,7 +328,7 @@ func (f *filteredChannel) Accept() (gossh.Channel, <-chan *gossh.Request, error)
 		for r := range reqs {
 			switch r.Type {
 			case "pty-req":
-				if f.box != nil && !f.box.claim() {
+				if f.box != nil && !f.box.claim(ch) {
 					_ = r.Reply(false, nil) // one terminal per connection
 					continue
 				}

@@ -55,3 +55,41 @@ func TestChunkedWriterStopsAtAnError(t *testing.T) {
 		t.Fatalf("kept writing after the error: writes %v", rec.sizes)
 	}
 }
+
+// TestFrameWriterSendsFramesStraightToTheChannel: a frame (cursor moves
+// and rows, never a newline) goes to the SSH channel as it is, without
+// the emulated pty's copy of every frame to turn "\n" into "\r\n"; a
+// write that does hold a newline still goes through the pty, so what
+// the terminal is sent does not change.
+func TestFrameWriterSendsFramesStraightToTheChannel(t *testing.T) {
+	raw, pty := &recordWriter{}, &recordWriter{}
+	w := frameWriter{raw: raw, pty: pty}
+	frame := "\x1b[?25l\x1b[3;1Hhello\x1b[K\x1b[30;5H\x1b[?25h"
+	if n, err := w.Write([]byte(frame)); n != len(frame) || err != nil {
+		t.Fatalf("Write = %d, %v", n, err)
+	}
+	if raw.String() != frame || pty.Len() != 0 {
+		t.Fatalf("a frame went to the channel as %q and through the pty as %q", raw.String(), pty.String())
+	}
+	line := "bell\a and a newline\n"
+	if n, err := w.Write([]byte(line)); n != len(line) || err != nil {
+		t.Fatalf("Write = %d, %v", n, err)
+	}
+	if pty.String() != line || raw.String() != frame {
+		t.Fatalf("a newline went to the channel as %q and through the pty as %q", raw.String(), pty.String())
+	}
+}
+
+// TestFrameWriterAllocatesNothing: the point of writing frames straight
+// to the channel is that a delivery costs no copy of the frame.
+func TestFrameWriterAllocatesNothing(t *testing.T) {
+	w := frameWriter{raw: discard{}, pty: discard{}}
+	frame := []byte("\x1b[?25l\x1b[3;1Hhello\x1b[K\x1b[30;5H\x1b[?25h")
+	if a := testing.AllocsPerRun(100, func() { _, _ = w.Write(frame) }); a != 0 {
+		t.Errorf("a frame costs %.1f allocations, want 0", a)
+	}
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"runtime/debug"
 	"sync"
@@ -209,9 +210,14 @@ func (s *Server) serve(sess ssh.Session) {
 	env = append(env, "TERM="+safetext.Line(pty.Term, 64))
 	model := tui.New(rs, tui.Options{Env: env, Width: w, Height: h, Fed: true})
 	defer model.Close()
-	prog := screen.New(model, screen.Options{Input: sess, Output: chunkedWriter{w: sess, max: maxWrite}, Env: env, Width: w, Height: h})
+	box, _ := ctx.Value(windowKey{}).(*windowBox)
+	out := io.Writer(sess)
+	if box != nil && box.terminal() != nil && sess.EmulatedPty() {
+		out = frameWriter{raw: box.terminal(), pty: sess} // output.go
+	}
+	prog := screen.New(model, screen.Options{Input: sess, Output: chunkedWriter{w: out, max: maxWrite}, Env: env, Width: w, Height: h})
 
-	if box, _ := ctx.Value(windowKey{}).(*windowBox); box != nil {
+	if box != nil {
 		// Window changes go straight to the screen, clamped; it keeps only
 		// the newest, so storms coalesce without a goroutine per session.
 		box.watch(func(w, h int) {

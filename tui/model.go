@@ -71,13 +71,20 @@ type Options struct {
 
 // Model is the Bubble Tea model of one session.
 type Model struct {
-	sess   Session
-	feed   feeder // the session, when the runtime feeds its messages (Options.Fed)
-	ctx    context.Context
-	cancel context.CancelFunc
-	now    func() time.Time
-	loc    *time.Location
-	st     *styles // shared by every screen in the theme (stylesFor)
+	sess Session
+	feed feeder // the session, when the runtime feeds its messages (Options.Fed)
+	// taken is Take's slice, reused from one Take to the next (the loop
+	// that calls Take hands what it returns to Update before it calls
+	// Take again, and Update keeps the messages, not the slice).
+	taken []*room.Message
+	// takenMsg is what Take hands over, by pointer: boxing an eventsMsg
+	// in a tea.Msg allocated once per delivery.
+	takenMsg eventsMsg
+	ctx      context.Context
+	cancel   context.CancelFunc
+	now      func() time.Time
+	loc      *time.Location
+	st       *styles // shared by every screen in the theme (stylesFor)
 
 	width, height int
 	input         input
@@ -189,21 +196,31 @@ func (m *Model) Ready() <-chan struct{} {
 	return m.feed.Ready()
 }
 
+// maxKeptTake is the largest batch whose slice Take keeps for the next.
+const maxKeptTake = 64
+
 // Take returns what the session has queued as one message for Update, or
-// nil when nothing is; it never waits.
+// nil when nothing is; it never waits. What it returns must go to Update
+// before Take is called again: the slice of messages is reused.
 func (m *Model) Take() tea.Msg {
 	if m.feed == nil || m.ended {
 		return nil
 	}
 	if sf, ok := m.feed.(sharedFeeder); ok {
-		msgs, ok := sf.TryReceiveShared(nil, 512)
+		if cap(m.taken) > maxKeptTake {
+			m.taken = nil // a burst's array is not kept by an idle screen
+		}
+		clear(m.taken[:cap(m.taken)]) // the last batch's messages are not held here
+		msgs, ok := sf.TryReceiveShared(m.taken[:0], 512)
+		m.taken = msgs
 		switch {
 		case !ok:
 			return eventsMsg{ended: true}
 		case len(msgs) == 0:
 			return nil
 		}
-		return eventsMsg{shared: msgs}
+		m.takenMsg = eventsMsg{shared: msgs}
+		return &m.takenMsg
 	}
 	msgs, ok := m.feed.TryReceive(nil, 512)
 	switch {
@@ -303,7 +320,9 @@ func (m *Model) Lazy() bool { return m.lazy }
 // Update handles one message: a key, a paste, the window's size, the
 // terminal's background colour, or what the session delivered.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
-	if _, ok := msg.(eventsMsg); !ok {
+	switch msg.(type) {
+	case eventsMsg, *eventsMsg:
+	default:
 		m.lazy = false
 	}
 	switch msg := msg.(type) {
@@ -325,6 +344,10 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case eventsMsg:
 		return m, m.onEvents(msg)
+	case *eventsMsg: // Take's
+		ev := *msg
+		*msg = eventsMsg{} // holds no messages once handed over
+		return m, m.onEvents(ev)
 	case olderMsg:
 		m.onOlder(msg)
 		return m, nil
