@@ -343,7 +343,10 @@ func TestVersionHelpAndFlagErrors(t *testing.T) {
 	if err := cmd.Run(); err != nil {
 		t.Errorf("--help: %v", err)
 	}
-	help := out.String() + errb.String()
+	help := out.String()
+	if errb.Len() != 0 {
+		t.Errorf("--help wrote to stderr (it belongs on stdout):\n%s", errb.String())
+	}
 	for _, want := range []string{"parley.conf", "PARLEY_ADMIN_KEYS", "--version", "-listen", "-msg-rate", "-data", "Connection limits"} {
 		if !strings.Contains(help, want) {
 			t.Errorf("--help does not mention %q:\n%s", want, help)

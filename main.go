@@ -276,8 +276,16 @@ func run(args []string, lookup lookupFunc, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	o, err := parseOptions(args, lookup, stderr)
+	// What the flag package prints goes to stdout when it is the help that
+	// was asked for (so `parley --help | less` works), to stderr otherwise.
+	var usage strings.Builder
+	o, err := parseOptions(args, lookup, &usage)
 	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			io.WriteString(stdout, usage.String())
+		} else {
+			io.WriteString(stderr, usage.String())
+		}
 		return err
 	}
 	// Before anything is printed: a signal from then on means a clean stop.
