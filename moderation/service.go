@@ -48,23 +48,27 @@ type Config struct {
 	Logger *slog.Logger // nil: slog.Default()
 	// Now is the clock (nil: time.Now), for ban and mute terms.
 	Now func() time.Time
+	// Cluster, when not nil, tells the other nodes sharing this one's rooms
+	// of kicks and mutes (cluster.go).
+	Cluster Cluster
 }
 
 // Service carries out moderation. Errors made with room.Errorf are safe to
 // show; others are logged by the caller and shown generically. Every action
 // is logged at info with who did what to whom.
 type Service struct {
-	hub    *room.Hub
-	access *access.Control
-	keys   Keys
-	motd   MOTDFile
-	log    *slog.Logger
-	now    func() time.Time
+	hub     *room.Hub
+	access  *access.Control
+	keys    Keys
+	motd    MOTDFile
+	log     *slog.Logger
+	now     func() time.Time
+	cluster Cluster // nil: one node
 }
 
 // New returns a Service over cfg.
 func New(cfg Config) *Service {
-	s := &Service{hub: cfg.Hub, access: cfg.Access, keys: cfg.Keys, motd: cfg.MOTD, log: cfg.Logger, now: cfg.Now}
+	s := &Service{hub: cfg.Hub, access: cfg.Access, keys: cfg.Keys, motd: cfg.MOTD, log: cfg.Logger, now: cfg.Now, cluster: cfg.Cluster}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -123,7 +127,7 @@ func (s *Service) Kick(a command.Actor, who, reason string) (string, error) {
 	}
 	n := s.hub.Kick(t.ID, why)
 	s.LogAdmin(a, "kick", t, "reason", reason, "sessions", n)
-	return fmt.Sprintf("Kicked %s: %s ended.", t, Plural(n, "session")), nil
+	return fmt.Sprintf("Kicked %s: %s ended%s.", t, Plural(n, "session"), s.shared(s.clusterKick(t.ID, why))), nil
 }
 
 // ParseBan reads "NAME [DURATION] [REASON]" (DURATION may be forever or
@@ -257,7 +261,7 @@ func (s *Service) Mute(a command.Actor, who string, d time.Duration) (string, er
 	}
 	s.hub.Mute(t.ID, until, a.Name)
 	s.LogAdmin(a, "mute", t, "until", untilAttr(until))
-	return fmt.Sprintf("Muted %s %s.", t, term), nil
+	return fmt.Sprintf("Muted %s %s%s.", t, term, s.shared(s.clusterMute(t.ID, until, a.Name))), nil
 }
 
 // Unmute lets the person who names post again.
@@ -273,7 +277,7 @@ func (s *Service) Unmute(a command.Actor, who string) (string, error) {
 		return "", room.Errorf("%s is not muted", t)
 	}
 	s.LogAdmin(a, "unmute", t)
-	return fmt.Sprintf("Unmuted %s.", t), nil
+	return fmt.Sprintf("Unmuted %s%s.", t, s.shared(s.clusterUnmute(t.ID, a.Name))), nil
 }
 
 // MOTD returns the message of the day, "" when there is none.

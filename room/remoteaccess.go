@@ -1,0 +1,62 @@
+package room
+
+import (
+	"fmt"
+)
+
+// AccessChanged applies the access of room name as changed elsewhere: by
+// another process sharing the RoomStore (natsaccess, over NATS JetStream
+// KV), which has stored it already. A room this hub has not loaded is left
+// alone: it reads its access from the store when it is opened. A loaded
+// room takes the new access, and whoever is in it and is no longer
+// admitted (not an admin, not invited to a room now private) is taken out
+// of it as by /leave and told why; someone for whom it was the last room
+// is put in the default room first. It returns how many people were taken
+// out. A room marked removed is not closed here (its people stay until
+// they leave), but entering it again follows the access given.
+func (h *Hub) AccessChanged(name string, a RoomAccess) int {
+	h.accessMu.Lock() // after any change of this hub's own being stored
+	defer h.accessMu.Unlock()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r := h.rooms[RoomKey(name)]
+	if h.closed || r == nil {
+		return 0
+	}
+	r.private, r.creator, r.unknown = a.Private, a.Creator, false
+	r.invited = make(map[string]bool, len(a.Invited))
+	for _, id := range a.Invited {
+		r.invited[id] = true
+	}
+	if !r.private {
+		return 0
+	}
+	now := h.cfg.Now()
+	evicted := 0
+	for _, m := range r.membersSnapshotLocked() {
+		if r.invited[m.id] || m.admin() {
+			continue
+		}
+		if len(m.rooms) == 1 {
+			h.enterDefaultLocked(m)
+		}
+		h.evictLocked(m, r, now,
+			fmt.Sprintf("You left #%s: it was made private, and you are not invited (an /invite lets you back in).", r.name),
+			"not invited to a private room")
+		evicted++
+	}
+	if evicted > 0 {
+		h.log.Info("room made private elsewhere: took the uninvited out", "room", r.name, "people", evicted)
+	}
+	return evicted
+}
+
+// membersSnapshotLocked lists r's members, so that they can be taken out
+// while going through them.
+func (r *room) membersSnapshotLocked() []*member {
+	out := make([]*member, 0, len(r.members))
+	for _, m := range r.members {
+		out = append(out, m)
+	}
+	return out
+}
