@@ -197,4 +197,3 @@ func (s *Shared) applyRoom(n Node, e jetstream.KeyValueEntry) {
 		s.log.Info("room access changed on another node", "room", v.Name, "taken_out", k)
 	}
 }
-
