@@ -183,6 +183,11 @@ func (s *Shared) Start(n Node) error {
 		}
 	}
 	sub, err := s.nc.Subscribe(KickSubject, func(m *nats.Msg) { s.applyKick(n, m.Data) })
+	if err == nil {
+		if err = s.nc.FlushTimeout(s.opts.Timeout); err != nil { // the server has the subscription: no kick from now on is missed
+			_ = sub.Unsubscribe()
+		}
+	}
 	if err != nil {
 		s.Stop()
 		return fmt.Errorf("natsaccess: subscribe %s: %w", KickSubject, err)

@@ -1,0 +1,241 @@
+package natsaccess
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"parley/access"
+	"parley/internal/testkit"
+	"parley/room"
+)
+
+// A ban made on one node is in force on the other (the login path's cache)
+// and ends the banned identity's sessions there; an unban lifts it there.
+func TestBanOnOneNodeHoldsOnTheOther(t *testing.T) {
+	url := startJS(t)
+	a, b := startNode(t, url, t.TempDir()), startNode(t, url, t.TempDir())
+	ctx := context.Background()
+	s, err := b.hub.Connect(ctx, room.Identity{ID: "SHA256:bob", Name: "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.ctl.Ban(ctx, access.Ban{Fingerprint: "SHA256:bob", Name: "bob", Reason: "spam", ByName: "root"}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "bob banned on node B", func() bool { _, ok := b.ctl.Banned("SHA256:bob"); return ok })
+	select {
+	case <-s.Done():
+	case <-time.After(waitFor):
+		t.Fatal("bob's session on node B did not end")
+	}
+	if why := s.Reason(); !strings.Contains(why, "banned by root") || !strings.Contains(why, "spam") {
+		t.Errorf("bob's session ended with %q, want the ban's reason", why)
+	}
+	if _, ok, err := a.ctl.Unban(ctx, "bob"); !ok || err != nil {
+		t.Fatalf("Unban: %v %v", ok, err)
+	}
+	eventually(t, "bob's ban lifted on node B", func() bool { _, ok := b.ctl.Banned("SHA256:bob"); return !ok })
+}
+
+// An invite made on one node opens the other to unknown keys and is
+// redeemed there, once.
+func TestInviteMadeOnOneNodeIsRedeemedOnTheOther(t *testing.T) {
+	url := startJS(t)
+	a, b := startNode(t, url, t.TempDir()), startNode(t, url, t.TempDir())
+	ctx := context.Background()
+	if b.ctl.InvitesOpen() {
+		t.Fatal("node B says invites are open before any was made")
+	}
+	code, _, err := a.ctl.CreateInvite(ctx, 1, time.Hour, "SHA256:root", "root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "node B hears of the invite", b.ctl.InvitesOpen)
+	if _, err := b.ctl.Redeem(ctx, code); err != nil {
+		t.Fatalf("Redeem on node B: %v", err)
+	}
+	if _, err := a.ctl.Redeem(ctx, code); !errors.Is(err, access.ErrInvalidInvite) {
+		t.Fatalf("second use on node A: %v, want ErrInvalidInvite", err)
+	}
+	eventually(t, "node A hears the invite is spent", func() bool { return !a.ctl.InvitesOpen() })
+}
+
+// The last use of an invite goes to one redemption, however many nodes
+// race for it.
+func TestLastInviteUseGoesToOneNode(t *testing.T) {
+	url := startJS(t)
+	a, b := startNode(t, url, t.TempDir()), startNode(t, url, t.TempDir())
+	code, _, err := a.ctl.CreateInvite(context.Background(), 3, time.Hour, "SHA256:root", "root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var won atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 12 {
+		ctl := a.ctl
+		if i%2 == 1 {
+			ctl = b.ctl
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := ctl.Redeem(context.Background(), code); err == nil {
+				won.Add(1)
+			} else if !errors.Is(err, access.ErrInvalidInvite) {
+				t.Errorf("Redeem: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := won.Load(); n != 3 {
+		t.Fatalf("%d redemptions of an invite with 3 uses succeeded", n)
+	}
+}
+
+// A room made private on one node takes the uninvited out of it on the
+// other, and the other's later loads of it see the shared access.
+func TestRoomMadePrivateOnOneNodeClosesItOnTheOther(t *testing.T) {
+	url := startJS(t)
+	a, b := startNode(t, url, t.TempDir()), startNode(t, url, t.TempDir())
+	ctx := context.Background()
+	carol, err := b.hub.Connect(ctx, room.Identity{ID: "id-carol", Name: "carol"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dave, err := b.hub.Connect(ctx, room.Identity{ID: "id-dave", Name: "dave"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*room.Session{carol, dave} {
+		if err := s.Send(ctx, "/join #plan"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rs := a.sh.RoomStore(nil)
+	eventually(t, "#plan's access shared", func() bool { _, found, _ := rs.RoomAccess(ctx, "plan"); return found })
+	if err := rs.SetRoomAccess(ctx, "plan", room.RoomAccess{Private: true, Creator: "id-root", Invited: []string{"id-root", "id-carol"}}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "dave taken out of #plan on node B", func() bool { return len(b.hub.Members("plan")) == 1 })
+	if m := b.hub.Members("plan"); m[0].ID != "id-carol" {
+		t.Fatalf("#plan on node B has %v, want carol", m)
+	}
+	if err := dave.Send(ctx, "/join #plan"); err == nil || !strings.Contains(err.Error(), "private") {
+		t.Fatalf("dave's /join #plan on node B: %v, want a refusal", err)
+	}
+}
+
+// A mute made on one node holds on the other, and so does the unmute.
+func TestMuteOnOneNodeHoldsOnTheOther(t *testing.T) {
+	url := startJS(t)
+	a, b := startNode(t, url, t.TempDir()), startNode(t, url, t.TempDir())
+	a.hub.Mute("id-frank", time.Time{}, "root")
+	if err := a.sh.Muted("id-frank", time.Time{}, "root"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "frank muted on node B", func() bool { _, ok := b.hub.Muted("id-frank"); return ok })
+	a.hub.Unmute("id-frank", "root")
+	if err := a.sh.Unmuted("id-frank", "root"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "frank unmuted on node B", func() bool { _, ok := b.hub.Muted("id-frank"); return !ok })
+}
+
+// A kick on one node ends the identity's sessions on the other.
+func TestKickOnOneNodeEndsSessionsOnTheOther(t *testing.T) {
+	url := startJS(t)
+	a, b := startNode(t, url, t.TempDir()), startNode(t, url, t.TempDir())
+	s, err := b.hub.Connect(context.Background(), room.Identity{ID: "id-bob", Name: "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.sh.Kicked("id-bob", "kicked by root: rude"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s.Done():
+	case <-time.After(waitFor):
+		t.Fatal("bob's session on node B was not kicked")
+	}
+	if s.Reason() != "kicked by root: rude" {
+		t.Errorf("reason %q", s.Reason())
+	}
+}
+
+// The key set: a key added on one node reaches the other's file, a key
+// removed on one goes from the other's; a node that was down takes the
+// removals made meanwhile (the key does not come back) and publishes the
+// keys added to its own file while it was down.
+func TestKeysMergeAcrossNodesAndRestarts(t *testing.T) {
+	url := startJS(t)
+	k1, k2, k3, k4 := testkit.NewUser(t, "one"), testkit.NewUser(t, "two"), testkit.NewUser(t, "three"), testkit.NewUser(t, "four")
+	dirA, dirB := t.TempDir(), t.TempDir()
+	writeKeys(t, dirA+"/authorized_keys", k1.Line("admin"), k2.Line(""))
+	a := startNode(t, url, dirA)
+	b := startNode(t, url, dirB)
+	eventually(t, "A's keys on node B", func() bool { return b.has(k1) && b.has(k2) })
+
+	// Added by hand on B while running: on A.
+	appendLine(t, b.path, k3.Line(""))
+	if _, err := b.ks.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "key three, added on B, on node A", func() bool { return a.has(k3) })
+
+	// B goes down; A removes two; B's file gains four by hand meanwhile.
+	b.stop()
+	removeLine(t, a.path, k2.Line(""))
+	if _, err := a.ks.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the removal of two published", func() bool {
+		_, found, _ := a.sh.getKey(context.Background(), k2.FP)
+		return !found
+	})
+	appendLine(t, b.path, k4.Line(""))
+
+	b = startNode(t, url, dirB)
+	if b.has(k2) {
+		t.Error("key two, removed on A while B was down, came back on B")
+	}
+	if !b.has(k1) || !b.has(k3) || !b.has(k4) {
+		t.Errorf("node B after its restart: one %v three %v four %v, want all", b.has(k1), b.has(k3), b.has(k4))
+	}
+	eventually(t, "key four, added on B while it was down, on node A", func() bool { return a.has(k4) })
+	if a.has(k2) {
+		t.Error("key two came back on node A")
+	}
+}
+
+func appendLine(t *testing.T, path, line string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(line + "\n"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func removeLine(t *testing.T, path, line string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := strings.ReplaceAll(string(data), line+"\n", "")
+	if out == string(data) {
+		t.Fatalf("%s has no line %q", path, line)
+	}
+	if err := os.WriteFile(path, []byte(out), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
