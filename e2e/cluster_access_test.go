@@ -157,6 +157,16 @@ func TestAccessIsSharedAcrossNodes(t *testing.T) {
 	fb.Say(t, "frank speaks while muted")
 	fb.Expect(t, "you are muted")
 
+	// A kick on A ends carol's session on B, where she alone is.
+	start = time.Now()
+	if out := adminExec(t, a, root, "kick carol being loud"); !strings.Contains(out, "other nodes") {
+		t.Errorf("kick's answer does not say the other nodes were told: %q", out)
+	}
+	endsWithin(t, ccb, start, propagation, "kick on A")
+	if !strings.Contains(ccb.Screen(), "being loud") {
+		t.Errorf("carol's screen does not say why she was kicked:\n%s", frame(ccb.Screen()))
+	}
+
 	// An invite made on A is redeemed on B, and the new key works on A.
 	out := adminExec(t, a, root, "invite --uses 1 --ttl 1h")
 	code := regexp.MustCompile(`join ([a-z2-7]{12})`).FindStringSubmatch(out)

@@ -41,11 +41,12 @@ func (s *Service) clusterUnmute(id, by string) error {
 	return s.cluster.Unmuted(id, by)
 }
 
-// shared is the note an answer ends with when the other nodes could not be
-// told (the error is logged): "" when they were, or there are none.
-func (s *Service) shared(err error) string {
+// shared is the note an answer ends with: ok when the other nodes were
+// told (or there are none), and a warning when they could not be (the
+// error is logged).
+func (s *Service) shared(err error, ok string) string {
 	if err == nil {
-		return ""
+		return ok
 	}
 	s.log.Warn("the other nodes could not be told of an admin action", "err", err)
 	return " (on this node only: the other nodes could not be told; try again)"

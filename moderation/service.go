@@ -113,7 +113,11 @@ func Plural(n int, one string) string {
 
 // Kick ends every session of the person who names, who must be connected.
 func (s *Service) Kick(a command.Actor, who, reason string) (string, error) {
-	t, err := s.resolveOnline(who)
+	find := s.resolveOnline
+	if s.cluster != nil { // they may be connected to another node only
+		find = s.resolve
+	}
+	t, err := find(who)
 	if err != nil {
 		return "", err
 	}
@@ -127,7 +131,10 @@ func (s *Service) Kick(a command.Actor, who, reason string) (string, error) {
 	}
 	n := s.hub.Kick(t.ID, why)
 	s.LogAdmin(a, "kick", t, "reason", reason, "sessions", n)
-	return fmt.Sprintf("Kicked %s: %s ended%s.", t, Plural(n, "session"), s.shared(s.clusterKick(t.ID, why))), nil
+	if s.cluster != nil {
+		return fmt.Sprintf("Kicked %s: %s ended on this node%s.", t, Plural(n, "session"), s.shared(s.clusterKick(t.ID, why), "; the other nodes end theirs")), nil
+	}
+	return fmt.Sprintf("Kicked %s: %s ended.", t, Plural(n, "session")), nil
 }
 
 // ParseBan reads "NAME [DURATION] [REASON]" (DURATION may be forever or
@@ -261,7 +268,7 @@ func (s *Service) Mute(a command.Actor, who string, d time.Duration) (string, er
 	}
 	s.hub.Mute(t.ID, until, a.Name)
 	s.LogAdmin(a, "mute", t, "until", untilAttr(until))
-	return fmt.Sprintf("Muted %s %s%s.", t, term, s.shared(s.clusterMute(t.ID, until, a.Name))), nil
+	return fmt.Sprintf("Muted %s %s%s.", t, term, s.shared(s.clusterMute(t.ID, until, a.Name), "")), nil
 }
 
 // Unmute lets the person who names post again.
@@ -277,7 +284,7 @@ func (s *Service) Unmute(a command.Actor, who string) (string, error) {
 		return "", room.Errorf("%s is not muted", t)
 	}
 	s.LogAdmin(a, "unmute", t)
-	return fmt.Sprintf("Unmuted %s%s.", t, s.shared(s.clusterUnmute(t.ID, a.Name))), nil
+	return fmt.Sprintf("Unmuted %s%s.", t, s.shared(s.clusterUnmute(t.ID, a.Name), "")), nil
 }
 
 // MOTD returns the message of the day, "" when there is none.
