@@ -31,7 +31,8 @@
 //     creator, removed). Written by the hub (RoomStore.SetRoomAccess,
 //     through RoomStore) before the change applies, as on one node. Every
 //     node watches it and calls room.Hub.AccessChanged: a room made private
-//     elsewhere takes out whoever it no longer admits. A revision older than
+//     elsewhere takes out whoever it no longer admits, and a room removed
+//     elsewhere is removed where nobody is in it. A revision older than
 //     one this node stored or applied is not applied. Memberships (who was
 //     in which room, restored at connect) stay in each node's local store.
 //     A room whose access only the local store knows (stored before the

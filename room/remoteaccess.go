@@ -1,6 +1,7 @@
 package room
 
 import (
+	"context"
 	"fmt"
 )
 
@@ -12,8 +13,9 @@ import (
 // admitted (not an admin, not invited to a room now private) is taken out
 // of it as by /leave and told why; someone for whom it was the last room
 // is put in the default room first. It returns how many people were taken
-// out. A room marked removed is not closed here (its people stay until
-// they leave), but entering it again follows the access given.
+// out. A room removed elsewhere is removed here too when nobody is in it
+// here; one with people in it stays open to them, and to those its access
+// admits, until this hub restarts.
 func (h *Hub) AccessChanged(name string, a RoomAccess) int {
 	h.accessMu.Lock() // after any change of this hub's own being stored
 	defer h.accessMu.Unlock()
@@ -27,6 +29,10 @@ func (h *Hub) AccessChanged(name string, a RoomAccess) int {
 	r.invited = make(map[string]bool, len(a.Invited))
 	for _, id := range a.Invited {
 		r.invited[id] = true
+	}
+	if a.Removed && len(r.members) == 0 && r.name != RoomKey(h.cfg.DefaultRoom) {
+		h.removeEmptyLocked(r) // as /room remove does; a room with people here stays until it empties
+		return 0
 	}
 	if !r.private {
 		return 0
@@ -59,4 +65,23 @@ func (r *room) membersSnapshotLocked() []*member {
 		out = append(out, m)
 	}
 	return out
+}
+
+// removeEmptyLocked takes the empty room r out of the hub, as /room remove
+// does: its history and access are kept, and nobody is in it when they
+// come back.
+func (h *Hub) removeEmptyLocked(r *room) {
+	delete(h.rooms, r.name)
+	close(r.gone)
+	rs, name := h.cfg.Rooms, r.name
+	select {
+	case h.writes <- func(ctx context.Context) {
+		if err := rs.DropMemberships(ctx, name); err != nil {
+			h.log.Warn("forgetting the members of a removed room failed", "room", name, "err", err)
+		}
+	}:
+	default:
+		h.log.Warn("membership writes are backed up; a removed room's were kept", "room", name)
+	}
+	h.log.Info("room removed on another node: removed here", "room", name)
 }

@@ -42,3 +42,33 @@ func TestAccessChangedTakesOutTheUninvited(t *testing.T) {
 	h.AccessChanged("plan", RoomAccess{Private: false, Creator: "id-other"})
 	send(t, dave, "/join #plan")
 }
+
+// A room removed on another node is removed here when nobody is in it
+// here, and stays (with the access given) while someone is.
+func TestAccessChangedRemovesAnEmptyRoom(t *testing.T) {
+	h := newHub(t, Config{})
+	carol := connect(t, h, "id-carol", "carol")
+	send(t, carol, "/join #old")
+	send(t, carol, "/join #busy")
+	send(t, carol, "/leave #old")
+	listed := func(name string) bool {
+		for _, r := range h.RoomsFor("id-root", true) {
+			if r.Name == name {
+				return true
+			}
+		}
+		return false
+	}
+	if !listed("old") || !listed("busy") {
+		t.Fatal("#old and #busy are not listed before the removal")
+	}
+	h.AccessChanged("old", RoomAccess{Creator: "id-carol", Removed: true})
+	h.AccessChanged("busy", RoomAccess{Creator: "id-carol", Removed: true})
+	if listed("old") {
+		t.Error("#old, empty here and removed elsewhere, is still listed")
+	}
+	if !listed("busy") {
+		t.Error("#busy, removed elsewhere while carol is in it here, was closed under her")
+	}
+	send(t, carol, "still talking in busy")
+}
