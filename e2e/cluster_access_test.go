@@ -112,7 +112,9 @@ func TestAccessIsSharedAcrossNodes(t *testing.T) {
 	cb := b.connect(t, bob)
 	cb.Expect(t, "bob")
 	start := time.Now()
-	adminExec(t, a, root, "ban bob 1h spamming")
+	if out := adminExec(t, a, root, "ban bob 1h spamming"); !strings.Contains(out, "other nodes") {
+		t.Errorf("ban's answer does not say the other nodes end their sessions: %q", out)
+	}
 	endsWithin(t, cb, start, propagation, "ban on A")
 	if !strings.Contains(cb.Screen(), "banned by root") {
 		t.Errorf("bob's screen does not say he was banned:\n%s", frame(cb.Screen()))

@@ -182,6 +182,9 @@ func (s *Service) Ban(ctx context.Context, a command.Actor, who string, d time.D
 	}
 	n := s.hub.Kick(t.ID, why)
 	s.LogAdmin(a, "ban", t, "until", untilAttr(b.Until), "reason", b.Reason, "sessions", n)
+	if s.cluster != nil { // the ban is in the shared lists: every node ends its own sessions
+		return fmt.Sprintf("Banned %s %s; %s ended on this node; the other nodes end theirs.", t, b.Term(), Plural(n, "session")), nil
+	}
 	return fmt.Sprintf("Banned %s %s; %s ended.", t, b.Term(), Plural(n, "session")), nil
 }
 
