@@ -78,9 +78,15 @@
 // # Watch gaps and failures
 //
 // Every watcher is a JetStream ordered consumer: it first delivers every
-// value there now, then each change in order; after a disconnection, a
-// NATS server restart or a missed heartbeat it is recreated from the last
-// revision it delivered, so no change is skipped, only late. While NATS is
+// value there now, then each change in order; after a gap (a missed
+// message or heartbeat) it is recreated from the last revision it
+// delivered, so no change is skipped. That recovery takes about 20 s after
+// a reconnection, so when the connection to NATS has been made again, each
+// watcher is replaced at once (within 250 ms) by a new one, which delivers
+// every key's current value again, deletions included: every apply is
+// idempotent, so what changed meanwhile is applied and the rest changes
+// nothing. A key line delivered again never undoes a change of the file
+// that this node has not published yet (it is published instead). While NATS is
 // unreachable, changes made on a node are refused with the error (a ban,
 // an invite, a room's access: nothing is applied that is not shared), but
 // a key change to the file is kept and published when NATS is back, and a

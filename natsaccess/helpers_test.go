@@ -22,23 +22,51 @@ import (
 )
 
 // waitFor bounds a wait for a condition that passes in milliseconds.
-const waitFor = 10 * time.Second
+const waitFor = 40 * time.Second
+
+// jsServer is an embedded NATS server with JetStream that can be stopped
+// and started again on the same port and store.
+type jsServer struct {
+	t    testing.TB
+	dir  string
+	port int
+	srv  *server.Server
+}
 
 // startJS starts an embedded NATS server with JetStream on a free loopback
-// port, stopped when the test ends.
-func startJS(t testing.TB) string {
+// port, stopped when the test ends, and returns its URL.
+func startJS(t testing.TB) string { return startJSServer(t).url() }
+
+func startJSServer(t testing.TB) *jsServer {
 	t.Helper()
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
+	s := &jsServer{t: t, dir: t.TempDir(), port: -1}
+	s.start()
+	t.Cleanup(s.stop)
+	return s
+}
+
+func (s *jsServer) start() {
+	s.t.Helper()
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: s.port, JetStream: true, StoreDir: s.dir, NoLog: true, NoSigs: true})
 	if err != nil {
-		t.Fatalf("nats server: %v", err)
+		s.t.Fatalf("nats server: %v", err)
 	}
 	srv.Start()
 	if !srv.ReadyForConnections(waitFor) {
-		t.Fatal("nats server not ready")
+		s.t.Fatal("nats server not ready")
 	}
-	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
-	return fmt.Sprintf("nats://127.0.0.1:%d", srv.Addr().(*net.TCPAddr).Port)
+	s.srv, s.port = srv, srv.Addr().(*net.TCPAddr).Port
 }
+
+func (s *jsServer) stop() {
+	if s.srv != nil {
+		s.srv.Shutdown()
+		s.srv.WaitForShutdown()
+		s.srv = nil
+	}
+}
+
+func (s *jsServer) url() string { return fmt.Sprintf("nats://127.0.0.1:%d", s.port) }
 
 // node is one parley node's access: its lists, hub and authorized_keys,
 // over a Shared of its own.

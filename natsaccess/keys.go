@@ -80,26 +80,7 @@ initial:
 		_ = w.Stop()
 		return err
 	}
-	k.s.mu.Lock()
-	k.s.subs = append(k.s.subs, func() { _ = w.Stop() })
-	k.s.mu.Unlock()
-	k.s.wg.Add(1)
-	go func() {
-		defer k.s.wg.Done()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case e, ok := <-w.Updates():
-				if !ok {
-					return
-				}
-				if e != nil {
-					k.apply(e)
-				}
-			}
-		}
-	}()
+	k.s.follow(ctx, k.s.keys, w, k.apply)
 	return nil
 }
 
@@ -286,6 +267,11 @@ func (k *keySync) apply(e jetstream.KeyValueEntry) {
 		return
 	}
 	local := fileLines(data)
+	if local[fp] != k.base[fp] {
+		// Changed here and not published yet (NATS was away): this node's
+		// change is newer, and the poll publishes it; never undo it here.
+		return
+	}
 	want := map[string]string{}
 	for f, ln := range local {
 		want[f] = ln

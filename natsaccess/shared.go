@@ -204,35 +204,66 @@ func (s *Shared) Start(n Node) error {
 }
 
 // watch applies every value of kv, those there now and each later change,
-// in order, on a goroutine of its own, until Stop. The watcher is an
-// ordered consumer: after a disconnection or a gap it is recreated from the
-// last revision it delivered, so no change is skipped.
+// in order, on a goroutine of its own, until Stop (follow).
 func (s *Shared) watch(ctx context.Context, kv jetstream.KeyValue, apply func(jetstream.KeyValueEntry)) error {
 	w, err := kv.WatchAll(ctx)
 	if err != nil {
 		return fmt.Errorf("natsaccess: watch %s: %w", kv.Bucket(), err)
 	}
-	s.mu.Lock()
-	s.subs = append(s.subs, func() { _ = w.Stop() })
-	s.mu.Unlock()
+	s.follow(ctx, kv, w, apply)
+	return nil
+}
+
+// reconnectCheck is how often a watcher asks whether the connection to
+// NATS was made again since it was created.
+const reconnectCheck = 250 * time.Millisecond
+
+// follow applies what w delivers, in order, on a goroutine of its own,
+// until ctx ends. w is an ordered consumer: after a gap it recreates itself
+// from the last revision it delivered. After a reconnection (a NATS server
+// restarted, a network cut) that recovery waits for missed heartbeats,
+// about 20 s; so when the connection has been made again, follow replaces
+// w with a new watcher at once, which delivers every key's current value
+// (deletions included) again: every apply is idempotent, so what changed
+// meanwhile is applied and the rest changes nothing.
+func (s *Shared) follow(ctx context.Context, kv jetstream.KeyValue, w jetstream.KeyWatcher, apply func(jetstream.KeyValueEntry)) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
+		defer func() { _ = w.Stop() }()
+		seen := s.nc.Stats().Reconnects
+		tick := time.NewTicker(reconnectCheck)
+		defer tick.Stop()
+		updates := w.Updates()
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case e, ok := <-w.Updates():
+			case e, ok := <-updates:
 				if !ok {
-					return
+					updates = nil // closed: replaced at the next reconnection check
+					seen = 0
+					continue
 				}
 				if e != nil { // nil marks the end of the values there at the start
 					apply(e)
 				}
+			case <-tick.C:
+				r := s.nc.Stats().Reconnects
+				if (r == seen && updates != nil) || !s.nc.IsConnected() {
+					continue
+				}
+				nw, err := kv.WatchAll(ctx)
+				if err != nil {
+					s.log.Debug("watching again after a reconnection failed; trying again", "bucket", kv.Bucket(), "err", err)
+					continue
+				}
+				_ = w.Stop()
+				w, updates, seen = nw, nw.Updates(), r
+				s.log.Info("watching again after a reconnection", "bucket", kv.Bucket())
 			}
 		}
 	}()
-	return nil
 }
 
 // Stop ends the watchers and waits for them. It is safe to call more than

@@ -3,6 +3,7 @@ package natsaccess
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -10,8 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"parley/access"
 	"parley/internal/testkit"
+	"parley/keys"
 	"parley/room"
 )
 
@@ -237,5 +241,88 @@ func removeLine(t *testing.T, path, line string) {
 	}
 	if err := os.WriteFile(path, []byte(out), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// After NATS goes away and comes back, each node's watchers carry on where
+// they were (a ban made after the restart reaches the other node), and a
+// key change made to a node's file while NATS was down is published once
+// it is back (and never undone by the values the watchers deliver again).
+func TestChangesFlowAgainAfterNATSRestarts(t *testing.T) {
+	js := startJSServer(t)
+	k1, k2 := testkit.NewUser(t, "one"), testkit.NewUser(t, "two")
+	dirA := t.TempDir()
+	writeKeys(t, dirA+"/authorized_keys", k1.Line(""))
+	a, b := startNode(t, js.url(), dirA), startNode(t, js.url(), t.TempDir())
+	eventually(t, "key one on node B", func() bool { return b.has(k1) })
+
+	js.stop()
+	appendLine(t, a.path, k2.Line("")) // while NATS is down
+	removeLine(t, a.path, k1.Line(""))
+	if _, err := a.ks.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	js.start()
+	restarted := time.Now()
+
+	eventually(t, "key two, added on A while NATS was down, published", func() bool {
+		_, found, _ := a.sh.getKey(context.Background(), k2.FP)
+		return found
+	})
+	eventually(t, "key two, added on A while NATS was down, on node B", func() bool { return b.has(k2) })
+	t.Logf("key two on node B %v after NATS was back", time.Since(restarted))
+	eventually(t, "key one, removed on A while NATS was down, gone from node B", func() bool { return !b.has(k1) })
+	if a.has(k1) {
+		t.Fatal("key one, removed on A while NATS was down, came back on A")
+	}
+	ctx := context.Background()
+	eventually(t, "a ban stored on A after the restart", func() bool {
+		return a.ctl.Ban(ctx, access.Ban{Fingerprint: "SHA256:late", Name: "late", ByName: "root"}) == nil
+	})
+	eventually(t, "the ban made after the restart on node B", func() bool { _, ok := b.ctl.Banned("SHA256:late"); return ok })
+}
+
+// entry is a bucket entry as a watcher delivers it.
+type entry struct {
+	jetstream.KeyValueEntry
+	key   string
+	value []byte
+	op    jetstream.KeyValueOp
+}
+
+func (e entry) Key() string                     { return e.key }
+func (e entry) Value() []byte                   { return e.value }
+func (e entry) Operation() jetstream.KeyValueOp { return e.op }
+
+// A value the bucket delivers again (a watcher made again after a
+// reconnection) never undoes a change of the file that this node has not
+// published yet: a key removed here while NATS was away stays removed, a
+// key's new line stays.
+func TestMirrorNeverUndoesAnUnpublishedChange(t *testing.T) {
+	k1, k2 := testkit.NewUser(t, "one"), testkit.NewUser(t, "two")
+	path := t.TempDir() + "/authorized_keys"
+	writeKeys(t, path, k2.Line("admin"))
+	ks, err := keys.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reloads := 0
+	k := &keySync{s: &Shared{log: slog.New(slog.DiscardHandler)}, path: path,
+		n:    Node{Keys: ks, ReloadKeys: func() error { reloads++; _, err := ks.Reload(); return err }},
+		base: map[string]string{k1.FP: k1.Line(""), k2.FP: k2.Line("")}}
+	k.apply(entry{key: keyOf(k1.FP), value: []byte(k1.Line("")), op: jetstream.KeyValuePut})
+	k.apply(entry{key: keyOf(k2.FP), value: []byte(k2.Line("")), op: jetstream.KeyValuePut})
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(data), k1.KeyText()) || !strings.Contains(string(data), k2.Line("admin")) || reloads != 0 {
+		t.Fatalf("the mirror undid changes made here (reloads %d):\n%s", reloads, data)
+	}
+	// A key this node has not changed takes the bucket's line.
+	k.base[k2.FP] = k2.Line("admin")
+	k.apply(entry{key: keyOf(k2.FP), value: []byte(k2.Line("")), op: jetstream.KeyValuePut})
+	if e, ok := ks.Current().Lookup(k2.Pub); !ok || e.Admin {
+		t.Fatalf("key two's line from the bucket was not mirrored: %+v %v", e, ok)
 	}
 }
