@@ -75,14 +75,30 @@ func (s *Shared) putMute(m mute) error {
 	ctx, cancel := s.ctx(context.Background())
 	defer cancel()
 	data, _ := json.Marshal(m)
-	if _, err := s.mutes.Put(ctx, keyOf(m.ID), data); err != nil {
+	rev, err := s.mutes.Put(ctx, keyOf(m.ID), data)
+	if err != nil {
 		return fmt.Errorf("mute %s: %w", m.ID, err)
 	}
+	s.sawMute(m.ID, rev)
 	return nil
 }
 
+// sawMute records that revision rev of identity id's mute is known here
+// (stored or applied): an older one delivered again (a watcher made again
+// after a reconnection) never undoes a mute or unmute given here since.
+func (s *Shared) sawMute(id string, rev uint64) (newer bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if rev <= s.muteRev[id] {
+		return false
+	}
+	s.muteRev[id] = rev
+	return true
+}
+
 // applyMute applies a mute or unmute stored by any node to this node's
-// hub, when the hub does not hold it already (the node that muted does).
+// hub, when the hub does not hold it already (the node that muted does)
+// and this node knows no newer one.
 // Those muted who are connected here are told, as on the node that muted.
 func (s *Shared) applyMute(n Node, e jetstream.KeyValueEntry) {
 	if e.Operation() != jetstream.KeyValuePut {
@@ -95,6 +111,9 @@ func (s *Shared) applyMute(n Node, e jetstream.KeyValueEntry) {
 	}
 	if err != nil {
 		s.log.Warn("a shared mute cannot be read: skipped", "key", e.Key(), "err", err)
+		return
+	}
+	if !s.sawMute(m.ID, e.Revision()) {
 		return
 	}
 	by := safetext.Line(m.By, safetext.MaxNameRunes)

@@ -59,6 +59,7 @@ type Shared struct {
 
 	mu      sync.Mutex
 	roomRev map[string]uint64 // room -> the newest revision of its access known here (stored or applied)
+	muteRev map[string]uint64 // identity -> the newest revision of its mute known here
 	stop    context.CancelFunc
 	subs    []func() // what Stop stops
 	wg      sync.WaitGroup
@@ -84,7 +85,7 @@ func New(ctx context.Context, nc *nats.Conn, opts Options) (*Shared, error) {
 	if err != nil {
 		return nil, fmt.Errorf("natsaccess: jetstream: %w", err)
 	}
-	s := &Shared{nc: nc, js: js, opts: opts, log: log, id: nuid.Next(), roomRev: map[string]uint64{}}
+	s := &Shared{nc: nc, js: js, opts: opts, log: log, id: nuid.Next(), roomRev: map[string]uint64{}, muteRev: map[string]uint64{}}
 	for _, b := range []struct {
 		kv   *jetstream.KeyValue
 		name string

@@ -2,6 +2,7 @@ package natsaccess
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"os"
@@ -288,7 +289,10 @@ type entry struct {
 	key   string
 	value []byte
 	op    jetstream.KeyValueOp
+	rev   uint64
 }
+
+func (e entry) Revision() uint64 { return e.rev }
 
 func (e entry) Key() string                     { return e.key }
 func (e entry) Value() []byte                   { return e.value }
@@ -324,5 +328,29 @@ func TestMirrorNeverUndoesAnUnpublishedChange(t *testing.T) {
 	k.apply(entry{key: keyOf(k2.FP), value: []byte(k2.Line("")), op: jetstream.KeyValuePut})
 	if e, ok := ks.Current().Lookup(k2.Pub); !ok || e.Admin {
 		t.Fatalf("key two's line from the bucket was not mirrored: %+v %v", e, ok)
+	}
+}
+
+// A mute value delivered again (a watcher made again after a reconnection)
+// does not undo a mute given here since; a newer one applies.
+func TestRedeliveredMuteDoesNotUndoANewerOne(t *testing.T) {
+	url := startJS(t)
+	a := startNode(t, url, t.TempDir())
+	n := Node{Hub: a.hub, Access: a.ctl}
+	off, _ := json.Marshal(mute{ID: "id-frank", By: "root", Off: true})
+	on, _ := json.Marshal(mute{ID: "id-frank", By: "root"})
+	a.sh.applyMute(n, entry{key: keyOf("id-frank"), value: off, op: jetstream.KeyValuePut, rev: 7})
+	a.hub.Mute("id-frank", time.Time{}, "root") // given here while NATS was away: not stored
+	a.sh.applyMute(n, entry{key: keyOf("id-frank"), value: off, op: jetstream.KeyValuePut, rev: 7})
+	if _, muted := a.hub.Muted("id-frank"); !muted {
+		t.Fatal("the unmute delivered again undid the mute given since")
+	}
+	a.sh.applyMute(n, entry{key: keyOf("id-frank"), value: off, op: jetstream.KeyValuePut, rev: 9})
+	if _, muted := a.hub.Muted("id-frank"); muted {
+		t.Fatal("a newer unmute was not applied")
+	}
+	a.sh.applyMute(n, entry{key: keyOf("id-frank"), value: on, op: jetstream.KeyValuePut, rev: 10})
+	if _, muted := a.hub.Muted("id-frank"); !muted {
+		t.Fatal("a newer mute was not applied")
 	}
 }
