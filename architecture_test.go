@@ -48,6 +48,13 @@ var layering = map[string][]string{
 		"parley/access", "parley/guard", "parley/ops", "parley/cli", "parley/app", "parley/web", "parley/moderation",
 		"charm.land/", "golang.org/x/crypto", "database/sql", "modernc.org/", "net/http",
 		"github.com/nats-io/nats-server"},
+	// The shared access state implements access's and room's ports (and
+	// moderation's Cluster) over JetStream KV and mirrors keys into the
+	// authorized_keys file; it names no front door and no SQL store.
+	"natsaccess": {"parley/server", "parley/tui", "parley/screen", "parley/store", "parley/guard",
+		"parley/ops", "parley/cli", "parley/app", "parley/web", "parley/moderation", "parley/natslog",
+		"charm.land/", "golang.org/x/crypto", "database/sql", "modernc.org/", "net/http",
+		"github.com/nats-io/nats-server"},
 	// The binary is a NATS client, never a NATS server.
 	".": {"github.com/nats-io/nats-server"},
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"parley/app"
+	"parley/natsaccess"
 	"parley/natslog"
 )
 
@@ -108,6 +109,12 @@ func (o natsOptions) wire(cfg *app.Config, log *slog.Logger) (closeNATS func(), 
 		return nil, err
 	}
 	cfg.Room.Log, cfg.Room.History = l, l.History()
+	// Keys, bans, mutes, kicks, invites and room access: one truth for
+	// every node (natsaccess).
+	if cfg.Shared, err = natsaccess.New(ctx, nc, natsaccess.Options{Replicas: o.replicas, Logger: log}); err != nil {
+		nc.Close()
+		return nil, err
+	}
 	log.Info("sharing rooms through NATS JetStream", "server", nc.ConnectedUrlRedacted(), "replicas", o.replicas)
 	return nc.Close, nil
 }

@@ -12,6 +12,10 @@
 // never touches the disk) and writes every change through to a Store:
 // store.SQLite in production, Memory for --store memory and tests.
 //
+// When several processes share the Store (natsaccess, over NATS JetStream
+// KV), a change made by another process reaches this Control through
+// Observe (a ban made or lifted) and Refresh (an invite made or used).
+//
 // access knows nothing of SSH, rooms or the keys file: identities are key
 // fingerprints and names are plain strings given by the caller.
 package access

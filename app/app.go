@@ -12,6 +12,7 @@ import (
 
 	"parley/access"
 	"parley/keys"
+	"parley/natsaccess"
 	"parley/room"
 	"parley/server"
 	"parley/store"
@@ -52,6 +53,10 @@ type Config struct {
 	// Retain deletes stored messages older than this, in the background;
 	// zero keeps everything.
 	Retain time.Duration
+	// Shared, when not nil, makes access (keys, bans, mutes, kicks,
+	// invites, room access) the cluster's shared truth (natsaccess; main's
+	// natswire.go builds it over NATS). New starts it; Close stops it.
+	Shared *natsaccess.Shared
 }
 
 // Defaults returns the configuration used when nothing is set.
@@ -143,6 +148,9 @@ func New(cfg Config) (*App, error) {
 	default:
 		return nil, fmt.Errorf("store %q: use %s or %s", cfg.Store, StoreSQLite, StoreMemory)
 	}
+	if cfg.Shared != nil { // the cluster's lists instead of this node's
+		accessStore, rc.Rooms = cfg.Shared.AccessStore(), cfg.Shared.RoomStore(rc.Rooms)
+	}
 	ac, err := access.Open(context.Background(), accessStore, nil)
 	if err != nil {
 		a.closeStore()
@@ -159,6 +167,9 @@ func New(cfg Config) (*App, error) {
 
 	sc := cfg.Config
 	sc.Hub, sc.Hooks, sc.Keys, sc.Access, sc.Started = hub, hooks, ks, ac, started
+	if cfg.Shared != nil {
+		sc.Cluster = cfg.Shared
+	}
 	if a.store != nil {
 		sc.StoreReady = a.store.Ping
 	}
@@ -166,6 +177,14 @@ func New(cfg Config) (*App, error) {
 		_ = hub.Close(context.Background(), "")
 		a.closeStore()
 		return nil, err
+	}
+
+	if cfg.Shared != nil {
+		if err := cfg.Shared.Start(natsaccess.Node{Hub: hub, Access: ac, Keys: ks, ReloadKeys: a.Server.ReloadKeys}); err != nil {
+			_ = a.Server.Close(context.Background())
+			a.closeStore()
+			return nil, fmt.Errorf("shared access: %w", err)
+		}
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -187,6 +206,9 @@ func (a *App) Close(ctx context.Context) error {
 	a.closed.Do(func() {
 		a.stop()
 		a.retains.Wait()
+		if a.cfg.Shared != nil {
+			a.cfg.Shared.Stop() // no other node's change applies to a closing hub
+		}
 		err := a.Server.Close(ctx)
 		// The hub has stored everything it accepted; now the store may go.
 		a.err = errors.Join(err, a.closeStore())

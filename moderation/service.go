@@ -48,23 +48,27 @@ type Config struct {
 	Logger *slog.Logger // nil: slog.Default()
 	// Now is the clock (nil: time.Now), for ban and mute terms.
 	Now func() time.Time
+	// Cluster, when not nil, tells the other nodes sharing this one's rooms
+	// of kicks and mutes (cluster.go).
+	Cluster Cluster
 }
 
 // Service carries out moderation. Errors made with room.Errorf are safe to
 // show; others are logged by the caller and shown generically. Every action
 // is logged at info with who did what to whom.
 type Service struct {
-	hub    *room.Hub
-	access *access.Control
-	keys   Keys
-	motd   MOTDFile
-	log    *slog.Logger
-	now    func() time.Time
+	hub     *room.Hub
+	access  *access.Control
+	keys    Keys
+	motd    MOTDFile
+	log     *slog.Logger
+	now     func() time.Time
+	cluster Cluster // nil: one node
 }
 
 // New returns a Service over cfg.
 func New(cfg Config) *Service {
-	s := &Service{hub: cfg.Hub, access: cfg.Access, keys: cfg.Keys, motd: cfg.MOTD, log: cfg.Logger, now: cfg.Now}
+	s := &Service{hub: cfg.Hub, access: cfg.Access, keys: cfg.Keys, motd: cfg.MOTD, log: cfg.Logger, now: cfg.Now, cluster: cfg.Cluster}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -109,7 +113,11 @@ func Plural(n int, one string) string {
 
 // Kick ends every session of the person who names, who must be connected.
 func (s *Service) Kick(a command.Actor, who, reason string) (string, error) {
-	t, err := s.resolveOnline(who)
+	find := s.resolveOnline
+	if s.cluster != nil { // they may be connected to another node only
+		find = s.resolve
+	}
+	t, err := find(who)
 	if err != nil {
 		return "", err
 	}
@@ -123,6 +131,9 @@ func (s *Service) Kick(a command.Actor, who, reason string) (string, error) {
 	}
 	n := s.hub.Kick(t.ID, why)
 	s.LogAdmin(a, "kick", t, "reason", reason, "sessions", n)
+	if s.cluster != nil {
+		return fmt.Sprintf("Kicked %s: %s ended on this node%s.", t, Plural(n, "session"), s.shared(s.clusterKick(t.ID, why), "; the other nodes end theirs")), nil
+	}
 	return fmt.Sprintf("Kicked %s: %s ended.", t, Plural(n, "session")), nil
 }
 
@@ -171,6 +182,9 @@ func (s *Service) Ban(ctx context.Context, a command.Actor, who string, d time.D
 	}
 	n := s.hub.Kick(t.ID, why)
 	s.LogAdmin(a, "ban", t, "until", untilAttr(b.Until), "reason", b.Reason, "sessions", n)
+	if s.cluster != nil { // the ban is in the shared lists: every node ends its own sessions
+		return fmt.Sprintf("Banned %s %s; %s ended on this node; the other nodes end theirs.", t, b.Term(), Plural(n, "session")), nil
+	}
 	return fmt.Sprintf("Banned %s %s; %s ended.", t, b.Term(), Plural(n, "session")), nil
 }
 
@@ -257,7 +271,7 @@ func (s *Service) Mute(a command.Actor, who string, d time.Duration) (string, er
 	}
 	s.hub.Mute(t.ID, until, a.Name)
 	s.LogAdmin(a, "mute", t, "until", untilAttr(until))
-	return fmt.Sprintf("Muted %s %s.", t, term), nil
+	return fmt.Sprintf("Muted %s %s%s.", t, term, s.shared(s.clusterMute(t.ID, until, a.Name), "")), nil
 }
 
 // Unmute lets the person who names post again.
@@ -273,7 +287,7 @@ func (s *Service) Unmute(a command.Actor, who string) (string, error) {
 		return "", room.Errorf("%s is not muted", t)
 	}
 	s.LogAdmin(a, "unmute", t)
-	return fmt.Sprintf("Unmuted %s.", t), nil
+	return fmt.Sprintf("Unmuted %s%s.", t, s.shared(s.clusterUnmute(t.ID, a.Name), "")), nil
 }
 
 // MOTD returns the message of the day, "" when there is none.

@@ -214,6 +214,16 @@ func (h *Hub) enterDefaultLocked(m *member) {
 // removeFromRoomLocked takes m out of the private room r because m is no
 // longer an admin: like /leave, with a notice to each of m's sessions.
 func (h *Hub) removeFromRoomLocked(m *member, r *room, now time.Time) {
+	h.evictLocked(m, r, now,
+		fmt.Sprintf("You left #%s: it is private and your key is no longer an admin key (an /invite lets you back in).", r.name),
+		"no longer an admin")
+	h.log.Info("took a former admin out of a private room", "id", m.id, "room", r.name)
+}
+
+// evictLocked takes m out of room r, which no longer admits it: like
+// /leave, with notice shown to each of m's sessions and why as the leave
+// reason the room sees.
+func (h *Hub) evictLocked(m *member, r *room, now time.Time, notice, why string) {
 	delete(r.members, m.id)
 	r.membersList = nil
 	delete(m.rooms, r)
@@ -229,13 +239,11 @@ func (h *Hub) removeFromRoomLocked(m *member, r *room, now time.Time) {
 			}
 		}
 		h.deliverLocked(t, Message{Time: now, Room: r.name, Kind: KindLeave, From: m.name, FromID: m.id})
-		h.deliverLocked(t, Message{Time: now, Kind: KindNotice,
-			Text: fmt.Sprintf("You left #%s: it is private and your key is no longer an admin key (an /invite lets you back in).", r.name)})
+		h.deliverLocked(t, Message{Time: now, Kind: KindNotice, Text: notice})
 	}
-	if msg := r.presenceLocked(Message{Room: r.name, Kind: KindLeave, From: m.name, FromID: m.id, Text: "no longer an admin"}); msg.Kind != 0 {
+	if msg := r.presenceLocked(Message{Room: r.name, Kind: KindLeave, From: m.name, FromID: m.id, Text: why}); msg.Kind != 0 {
 		r.enqueueLocked(&op{msg: msg})
 	}
-	h.log.Info("took a former admin out of a private room", "id", m.id, "room", r.name)
 }
 
 // KnownName returns the display name identity id has now (online), or had

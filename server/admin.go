@@ -93,7 +93,7 @@ func (m motdStore) Write(text string) error {
 // registerAdminCommands builds the moderation service and adds its
 // commands to the chat's registry and to the exec commands.
 func (s *Server) registerAdminCommands() error {
-	s.mod = moderation.New(moderation.Config{Hub: s.hub, Access: s.access, Keys: keyBook{s}, MOTD: motdStore{s}, Logger: s.log})
+	s.mod = moderation.New(moderation.Config{Hub: s.hub, Access: s.access, Keys: keyBook{s}, MOTD: motdStore{s}, Logger: s.log, Cluster: s.cfg.Cluster})
 	shared := s.mod.Commands()
 	if err := s.hub.Commands().RegisterShared(shared, s.mod.StillAdmin); err != nil {
 		return err

@@ -82,6 +82,9 @@ type Config struct {
 	StoreReady func(context.Context) error
 	// Started is what the composition root did on start, for Startup.
 	Started Started
+	// Cluster, when not nil, tells the other nodes of kicks and mutes
+	// (moderation.Cluster); nil on a single node.
+	Cluster moderation.Cluster
 }
 
 // Started is what the composition root did before the front door opened,
