@@ -69,7 +69,9 @@ func TestImportTwiceStoresEachMessageOnce(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
-	read := func(ctx context.Context, after uint64, k int) ([]room.Message, error) { return st.After(ctx, "lobby", after, k) }
+	read := func(ctx context.Context, after uint64, k int) ([]room.Message, error) {
+		return st.After(ctx, "lobby", after, k)
+	}
 	broken := errors.New("the disk went away")
 	interrupted := func(ctx context.Context, after uint64, k int) ([]room.Message, error) {
 		if after >= 500 {
@@ -111,7 +113,9 @@ func TestImportTwiceStoresEachMessageOnce(t *testing.T) {
 	if err := l.Append(ctx, "ops", []room.Record{{ID: room.RecordID{Node: 7, N: 1}, Message: room.Message{Time: time.Now(), Room: "ops", Kind: room.KindChat, From: "bob", Text: "said in the cluster"}}}); err != nil {
 		t.Fatal(err)
 	}
-	readOps := func(ctx context.Context, after uint64, k int) ([]room.Message, error) { return st.After(ctx, "ops", after, k) }
+	readOps := func(ctx context.Context, after uint64, k int) ([]room.Message, error) {
+		return st.After(ctx, "ops", after, k)
+	}
 	if res, err := l.Import(ctx, "ops", node, readOps, false); !errors.Is(err, natslog.ErrOtherMessages) || res.Others != 1 || res.Published != 0 {
 		t.Fatalf("import into a stream with other messages: %+v, %v; want ErrOtherMessages", res, err)
 	}
