@@ -359,9 +359,13 @@ func (x *Index) followOnce(name string, ir *indexRoom) error {
 		}
 		w.through = seq
 		rec, err := decode(name, seq, m.Headers(), m.Data())
-		if err != nil {
+		switch {
+		case err != nil:
 			x.log.Warn("index: undecodable room message: skipped", "room", name, "seq", seq, "err", err)
-		} else {
+		case x.l.opts.MaxAge > 0 && rec.Time.Before(time.Now().Add(-x.l.opts.MaxAge)):
+			// Older than --retain (imported history, say): the retention
+			// loop would delete it; the index never takes it.
+		default:
 			w.buf = append(w.buf, rec.Message)
 		}
 		if len(w.buf) >= x.opts.Batch {
