@@ -233,11 +233,11 @@ func (x *Index) run(name string, ir *indexRoom) {
 			x.log.Info("index: room stream deleted: no longer followed", "room", name)
 			return
 		}
-		if err != nil {
-			x.log.Warn("index: following a room stream: trying again", "room", name, "err", err, "in", pause)
-		} else {
-			pause = time.Second // told to start again: at once
+		if err == nil { // told to start again: at once
+			pause = time.Second
+			continue
 		}
+		x.log.Warn("index: following a room stream: trying again", "room", name, "err", err, "in", pause)
 		t := time.NewTimer(pause)
 		select {
 		case <-x.ctx.Done():

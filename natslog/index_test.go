@@ -237,3 +237,36 @@ func TestRetainSetsTheStreamsMaxAge(t *testing.T) {
 		return info("lobby").State.Msgs == 0 && info("ops").State.Msgs == 0
 	})
 }
+
+// An Index closes promptly, keeping what it read, while NATS is down (a
+// node stopping during an outage must not hang), and the next one catches
+// up once NATS is back.
+func TestIndexClosesWhileNATSIsDown(t *testing.T) {
+	js := startJS(t)
+	hubA, _ := newNode(t, js)
+	alice := connect(t, hubA, "SHA256:alice", "alice")
+	send(t, alice, "before the outage grape")
+	st := openStore(t, t.TempDir())
+	lB, _ := newLog(t, js)
+	x := startIndex(t, lB, st)
+	eventually(t, "indexed", func() bool { return len(search(t, st, "lobby", "grape")) == 1 })
+
+	js.stop()
+	closed := make(chan struct{})
+	go func() { x.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(waitFor):
+		t.Fatal("Index.Close hangs while NATS is down")
+	}
+	js.start()
+	eventually(t, "node A sends again", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		return alice.Send(ctx, "after the outage grape") == nil
+	})
+	lB2, _ := newLog(t, js)
+	startIndex(t, lB2, st)
+	eventually(t, "caught up after the outage", func() bool { return len(search(t, st, "lobby", "grape")) == 2 })
+	sameMessages(t, st, lB2, "lobby")
+}
