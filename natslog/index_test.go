@@ -17,7 +17,7 @@ import (
 )
 
 // openStore opens a node's SQLite database under dir, closed at the end.
-func openStore(t *testing.T, dir string) *store.SQLite {
+func openStore(t testing.TB, dir string) *store.SQLite {
 	t.Helper()
 	st, err := store.Open(context.Background(), filepath.Join(dir, "parley.db"))
 	if err != nil {
