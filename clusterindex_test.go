@@ -63,7 +63,8 @@ func parleyCmd(t *testing.T, args ...string) (string, int) {
 // import` (refused at start until it has; importing twice publishes
 // nothing twice), and then two nodes (the real binary) on one JetStream
 // are one searchable history: /search in a terminal on node B finds what
-// was said on node A before and after the move. Issue 15 items 1 and 3.
+// was said on node A before and after the move, and, after node B was
+// stopped, what was said while it was down. Issue 15 items 1 and 3.
 func TestSearchOnNodeBFindsWhatNodeASaid(t *testing.T) {
 	url := startJetStream(t)
 	alice, aliceLine := newKey(t)
@@ -130,4 +131,26 @@ func TestSearchOnNodeBFindsWhatNodeASaid(t *testing.T) {
 	}
 	sa.Expect(t, "mango said after the move")
 	searchOnScreen(t, sa, "said", regexp.MustCompile(`3 found for "said"`))
+
+	// Node B stops; what is said meanwhile on node A is in B's index
+	// when it starts again, from where it stopped.
+	s.Close()
+	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.WaitExit(t, 20*time.Second); err != nil {
+		t.Fatalf("node b exit: %v", err)
+	}
+	runSSH(t, a.addr, alice, "say papaya said while b was down")
+	b = startChild(t, dataB, "--nats", url, "--node", "b", "--msg-rate", "inf")
+	conn3, err := testkit.DialKey(b.addr, "bob", bob, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := testkit.Open(t, conn3, testkit.TermOptions{Name: "bob again", W: 110, H: 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	searchOnScreen(t, sb, "said", regexp.MustCompile(`4 found for "said"`))
+	searchOnScreen(t, sb, "papaya", regexp.MustCompile(`#\d+ \w+ +\d+ \d\d:\d\d alice: papaya said while b was down`))
 }
