@@ -28,10 +28,11 @@ func openStore(t testing.TB, dir string) *store.SQLite {
 }
 
 // startIndex starts an Index of l into st, closed at the end (or before,
-// by the caller).
+// by the caller). Its periodic rescan is off (an hour): rooms made after
+// it starts reach it through the stream-created advisories.
 func startIndex(t *testing.T, l *natslog.Log, st natslog.IndexStore) *natslog.Index {
 	t.Helper()
-	x := l.NewIndex(st, natslog.IndexOptions{Rescan: time.Second})
+	x := l.NewIndex(st, natslog.IndexOptions{Rescan: time.Hour})
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
 	if err := x.Start(ctx); err != nil {
@@ -127,6 +128,11 @@ func TestIndexCatchesUpAfterDowntime(t *testing.T) {
 	t.Cleanup(func() { _ = hubB.Close(context.Background(), "") })
 	send(t, alice, "said live durian")
 	eventually(t, "node B indexes a live message", func() bool { return len(search(t, stB, "ops", "durian")) == 1 })
+	send(t, alice, "/join #dev") // a room made while B runs
+	send(t, alice, "in a room made live elderberry")
+	eventually(t, "node B indexes a room made on node A while it runs", func() bool {
+		return len(search(t, stB, "dev", "elderberry")) == 1
+	})
 	bob := connect(t, hubB, "SHA256:bob", "bob")
 	send(t, bob, "/search banana")
 	for {
