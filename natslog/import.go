@@ -16,7 +16,8 @@ var ErrOtherMessages = errors.New("the room's stream already holds other message
 
 // ImportResult says what Import did to one room.
 type ImportResult struct {
-	// Published is how many messages were stored in the stream by this run.
+	// Published is how many messages this run published (those of an
+	// earlier run found in the stream are Present instead).
 	Published int
 	// Present is how many were there already, from an earlier run.
 	Present int
@@ -26,12 +27,18 @@ type ImportResult struct {
 	Last uint64
 }
 
-// importPage is how many messages Import reads from the history at a time.
-const importPage = 500
+// importPage is how many messages Import reads from the history at a time,
+// and importBatch how many it publishes in one atomic batch (JetStream
+// takes up to 1,000 by default).
+const (
+	importPage  = 500
+	importBatch = 250
+)
 
 // Import publishes a room's history from before the cluster into the
-// room's stream, oldest first, waiting for each acknowledgement so that the
-// stream keeps the history's order. read pages through the history
+// room's stream, oldest first, in atomic batches (Append), each
+// acknowledged before the next, so that the stream keeps the history's
+// order. read pages through the history
 // (after, n: up to n messages numbered above after, oldest first).
 //
 // Each message carries the Nats-Msg-Id FormatID(RecordID{node, its old
@@ -71,6 +78,7 @@ func (l *Log) Import(ctx context.Context, name string, node uint64, read func(ct
 		if len(page) == 0 {
 			break
 		}
+		recs := make([]room.Record, 0, len(page))
 		for _, m := range page {
 			after = m.Seq
 			if present[m.Seq] {
@@ -80,21 +88,19 @@ func (l *Log) Import(ctx context.Context, name string, node uint64, read func(ct
 			if !m.Kind.Stored() || m.Room != name {
 				return res, fmt.Errorf("room %s: message %d: a %s message of room %q is not this room's history", name, m.Seq, m.Kind, m.Room)
 			}
-			rec := room.Record{ID: room.RecordID{Node: node, N: m.Seq}, Message: m}
-			msg, err := encode(name, &rec)
-			if err != nil {
-				return res, err
+			recs = append(recs, room.Record{ID: room.RecordID{Node: node, N: m.Seq}, Message: m})
+		}
+		// Atomic batches (all or none, in order); a retry within the
+		// duplicate window is deduplicated by the IDs.
+		for len(recs) > 0 {
+			k := min(len(recs), importBatch)
+			first := recs[0].ID.N
+			if err := l.Append(ctx, name, recs[:k]); err != nil {
+				return res, fmt.Errorf("room %s: publishing messages %d-%d (%d published before): %w", name, first, recs[k-1].ID.N, res.Published, err)
 			}
-			ack, err := l.js.PublishMsg(ctx, msg)
-			if err != nil {
-				return res, fmt.Errorf("room %s: publishing message %d (%d published so far): %w", name, m.Seq, res.Published, err)
-			}
-			if ack.Duplicate {
-				res.Present++
-			} else {
-				res.Published++
-			}
-			res.Last = ack.Sequence
+			res.Published += k
+			res.Last = recs[k-1].Seq
+			recs = recs[k:]
 		}
 	}
 	if res.Last == 0 {
