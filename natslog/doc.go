@@ -64,9 +64,9 @@
 // # Importing a single node's history
 //
 // Import publishes a room's history from a single node's database into
-// its stream, in order, each message acknowledged before the next, with a
-// Nats-Msg-Id made of the source database's import node and the message's
-// old number. It reads the IDs in the stream first, so a second run stores
+// its stream, in order, in atomic batches each acknowledged before the
+// next, with a Nats-Msg-Id made of the source database's import node and
+// the message's old number. It reads the IDs in the stream first, so a second run stores
 // nothing twice whatever the duplicate window; a stream holding other
 // messages is refused unless forced.
 //
