@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -153,4 +154,39 @@ func TestSearchOnNodeBFindsWhatNodeASaid(t *testing.T) {
 	}
 	searchOnScreen(t, sb, "said", regexp.MustCompile(`4 found for "said"`))
 	searchOnScreen(t, sb, "papaya", regexp.MustCompile(`#\d+ \w+ +\d+ \d\d:\d\d alice: papaya said while b was down`))
+}
+
+// `parley cluster` says how it is used, and what is missing, with exit
+// status 2; a data dir without parley.db is an error that names it.
+func TestClusterImportUsage(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+		code int
+	}{
+		{nil, "Usage: parley cluster import", 2},
+		{[]string{"export"}, "Usage: parley cluster import", 2},
+		{[]string{"import", "--data", dir}, "--nats URL (or PARLEY_NATS_URL) is needed", 2},
+		{[]string{"import", "--data", dir, "--nats", "nats://127.0.0.1:1", "extra"}, `unexpected "extra"`, 2},
+		{[]string{"import", "--data", dir, "--nats", "nats://127.0.0.1:1"}, "no history to import", 1},
+	} {
+		var out, errOut strings.Builder
+		err := run(append([]string{"cluster"}, c.args...), noEnv, &out, &errOut)
+		code := 0
+		var ec exitCode
+		switch {
+		case errors.As(err, &ec):
+			code = int(ec)
+		case err != nil:
+			code = 1
+			errOut.WriteString(err.Error())
+		}
+		if code != c.code || !strings.Contains(errOut.String(), c.want) {
+			t.Errorf("parley cluster %v: exit %d, stderr %q; want %d and %q", c.args, code, errOut.String(), c.code, c.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "parley.db")); err == nil {
+		t.Error("a refused import created parley.db")
+	}
 }
