@@ -258,7 +258,9 @@ func (x *Index) followOnce(name string, ir *indexRoom) error {
 	ctx, cancel := context.WithTimeout(x.ctx, x.l.opts.Timeout)
 	s, err := x.l.js.Stream(ctx, StreamName(name))
 	if err == nil {
-		err = x.retain(ctx, s)
+		if rerr := x.retain(ctx, s); rerr != nil { // the index works without it
+			x.log.Warn("index: --retain not applied to the room's stream", "room", name, "err", rerr)
+		}
 	}
 	var applied uint64
 	var created time.Time
