@@ -246,7 +246,7 @@ func (x *Index) run(name string, ir *indexRoom) {
 		case <-ir.restart:
 			t.Stop()
 		case <-t.C:
-			pause = min(2*pause, 30*time.Second)
+			pause = min(2*pause, 5*time.Second) // back soon after an outage
 		}
 	}
 }

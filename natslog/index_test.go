@@ -276,3 +276,31 @@ func TestIndexClosesWhileNATSIsDown(t *testing.T) {
 	eventually(t, "caught up after the outage", func() bool { return len(search(t, st, "lobby", "grape")) == 2 })
 	sameMessages(t, st, lB2, "lobby")
 }
+
+// An Index running through a NATS outage goes on by itself when NATS is
+// back: what is said afterwards reaches its database, once.
+func TestIndexRecoversAfterOutage(t *testing.T) {
+	js := startJS(t)
+	hubA, _ := newNode(t, js)
+	alice := connect(t, hubA, "SHA256:alice", "alice")
+	send(t, alice, "before the outage lime")
+	st := openStore(t, t.TempDir())
+	lB, _ := newLog(t, js)
+	x := startIndex(t, lB, st)
+	eventually(t, "indexed", func() bool { return len(search(t, st, "lobby", "lime")) == 1 })
+
+	js.stop()
+	js.start()
+	start := time.Now()
+	eventually(t, "node A sends again", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		return alice.Send(ctx, "after the outage lime") == nil
+	})
+	eventually(t, "the running index takes it", func() bool { return len(search(t, st, "lobby", "lime")) == 2 })
+	t.Logf("indexed %v after NATS came back", time.Since(start))
+	sameMessages(t, st, lB, "lobby")
+	if msgs := streamMessages(t, lB, "lobby"); x.Applied("lobby") != msgs[len(msgs)-1].Seq {
+		t.Fatalf("applied %d, the stream ends at %d", x.Applied("lobby"), msgs[len(msgs)-1].Seq)
+	}
+}
