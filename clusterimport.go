@@ -25,7 +25,8 @@ const clusterUsage = `Usage: parley cluster import --nats URL [--data DIR] [--ro
 
 Moves a single node's room history (DIR/parley.db) into the cluster: each
 room's messages are published into its JetStream stream, oldest first, with
-their times and senders. Running it again publishes nothing twice. A room
+their times and senders (also the messages a cluster node stored while it
+ran without --nats). Running it again publishes nothing twice. A room
 whose stream already holds other messages is refused unless --force (then
 the history goes after them). Private messages stay in parley.db.
 Import before starting the node with --nats: it replaces the imported
@@ -104,14 +105,14 @@ func clusterCommand(args []string, lookup lookupFunc, stdout, stderr io.Writer) 
 				}
 			}
 			if i < 0 {
-				return fmt.Errorf("#%s: %s holds no history of it from before the cluster", name, path)
+				return fmt.Errorf("#%s: %s holds no messages of it that are not in the cluster", name, path)
 			}
 			picked = append(picked, local[i])
 		}
 		local = picked
 	}
 	if len(local) == 0 {
-		fmt.Fprintf(stdout, "Nothing to import: %s holds no room history from before the cluster.\n", path)
+		fmt.Fprintf(stdout, "Nothing to import: %s holds no room messages that are not in the cluster.\n", path)
 		return nil
 	}
 
@@ -138,9 +139,9 @@ func clusterCommand(args []string, lookup lookupFunc, stdout, stderr io.Writer) 
 	failed := false
 	for _, r := range local {
 		read := func(ctx context.Context, after uint64, n int) ([]room.Message, error) {
-			return st.After(ctx, r.Name, after, n)
+			return st.After(ctx, r.Name, max(after, r.After), n) // after what the room's index had applied
 		}
-		res, err := l.Import(ctx, r.Name, node, read, *force)
+		res, err := l.Import(ctx, r.Name, node, r.After, read, *force)
 		switch {
 		case errors.Is(err, natslog.ErrOtherMessages):
 			failed = true

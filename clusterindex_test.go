@@ -64,8 +64,9 @@ func parleyCmd(t *testing.T, args ...string) (string, int) {
 // import` (refused at start until it has; importing twice publishes
 // nothing twice), and then two nodes (the real binary) on one JetStream
 // are one searchable history: /search in a terminal on node B finds what
-// was said on node A before and after the move, and, after node B was
-// stopped, what was said while it was down. Issue 15 items 1 and 3.
+// was said on node A before and after the move; after node B was stopped,
+// what was said while it was down; and what node A stored while it ran
+// alone without --nats, once imported. Issue 15 items 1 and 3.
 func TestSearchOnNodeBFindsWhatNodeASaid(t *testing.T) {
 	url := startJetStream(t)
 	alice, aliceLine := newKey(t)
@@ -154,6 +155,36 @@ func TestSearchOnNodeBFindsWhatNodeASaid(t *testing.T) {
 	}
 	searchOnScreen(t, sb, "said", regexp.MustCompile(`4 found for "said"`))
 	searchOnScreen(t, sb, "papaya", regexp.MustCompile(`#\d+ \w+ +\d+ \d\d:\d\d alice: papaya said while b was down`))
+
+	// Node A runs alone for a while on its index (without --nats): what
+	// it stores then is refused at its next cluster start until imported,
+	// and the import moves only that.
+	sa.Close()
+	if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.WaitExit(t, 20*time.Second); err != nil {
+		t.Fatalf("node a exit: %v", err)
+	}
+	alone := startChild(t, dataA, "--msg-rate", "inf")
+	runSSH(t, alone.addr, alice, "say lemon said while a ran alone")
+	if err := alone.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := alone.WaitExit(t, 20*time.Second); err != nil {
+		t.Fatalf("node a alone exit: %v", err)
+	}
+	out, code = parleyCmd(t, natsArgs...)
+	if code != 1 || !strings.Contains(out, "#lobby (1 messages said while this node ran without --nats)") {
+		t.Fatalf("node a with messages not in the cluster started with --nats: exit %d\n%s", code, out)
+	}
+	out, code = parleyCmd(t, "cluster", "import", "--data", dataA, "--nats", url)
+	if code != 0 || !strings.Contains(out, "#lobby: 1 messages published into PARLEY_ROOM_lobby, 0 were there already") {
+		t.Fatalf("cluster import of what node a said alone: exit %d\n%s", code, out)
+	}
+	startChild(t, dataA, "--nats", url, "--node", "a", "--msg-rate", "inf")
+	searchOnScreen(t, sb, "said", regexp.MustCompile(`5 found for "said"`))
+	searchOnScreen(t, sb, "lemon", regexp.MustCompile(`#\d+ \w+ +\d+ \d\d:\d\d alice: lemon said while a ran alone`))
 }
 
 // `parley cluster` says how it is used, and what is missing, with exit

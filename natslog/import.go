@@ -49,10 +49,13 @@ const (
 // window, minutes, covers only a retry). So running it twice stores each
 // message once, in order.
 //
-// A stream that holds any other message is refused with ErrOtherMessages,
-// unless force: then the history is published after what is there (its
-// numbers, and its place in the room, come after those messages).
-func (l *Log) Import(ctx context.Context, name string, node uint64, read func(ctx context.Context, after uint64, n int) ([]room.Message, error), force bool) (ImportResult, error) {
+// A stream that holds any other message after since (0, or for the
+// messages a cluster node stored while it ran without --nats, the stream
+// sequence its index had applied: what came before is what the node knew)
+// is refused with ErrOtherMessages, unless force: then the history is
+// published after what is there (its numbers, and its place in the room,
+// come after those messages).
+func (l *Log) Import(ctx context.Context, name string, node, since uint64, read func(ctx context.Context, after uint64, n int) ([]room.Message, error), force bool) (ImportResult, error) {
 	var res ImportResult
 	if node == 0 {
 		return res, fmt.Errorf("room %s: import: node 0", name)
@@ -61,7 +64,7 @@ func (l *Log) Import(ctx context.Context, name string, node uint64, read func(ct
 	if err != nil {
 		return res, err
 	}
-	present, others, err := l.importedIDs(ctx, s, name, node)
+	present, others, err := l.importedIDs(ctx, s, name, node, since)
 	if err != nil {
 		return res, err
 	}
@@ -113,20 +116,24 @@ func (l *Log) Import(ctx context.Context, name string, node uint64, read func(ct
 	return res, nil
 }
 
-// importedIDs reads the Nats-Msg-Id of every message in the stream: the
-// old numbers of those published from node's history, and how many others
-// there are.
-func (l *Log) importedIDs(ctx context.Context, s jetstream.Stream, name string, node uint64) (map[uint64]bool, int, error) {
+// importedIDs reads the Nats-Msg-Id of every message in the stream after
+// since: the old numbers of those published from node's history, and how
+// many others there are.
+func (l *Log) importedIDs(ctx context.Context, s jetstream.Stream, name string, node, since uint64) (map[uint64]bool, int, error) {
 	info, err := s.Info(ctx)
 	if err != nil {
 		return nil, 0, fmt.Errorf("room %s: stream info: %w", name, err)
 	}
 	present := make(map[uint64]bool)
 	last := info.State.LastSeq
-	if info.State.Msgs == 0 {
+	if info.State.Msgs == 0 || last <= since {
 		return present, 0, nil
 	}
-	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{HeadersOnly: true, InactiveThreshold: l.opts.Timeout})
+	cfg := jetstream.OrderedConsumerConfig{HeadersOnly: true, InactiveThreshold: l.opts.Timeout}
+	if since > 0 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, since+1
+	}
+	cons, err := s.OrderedConsumer(ctx, cfg)
 	if err != nil {
 		return nil, 0, fmt.Errorf("room %s: reading the stream: %w", name, err)
 	}

@@ -80,15 +80,15 @@ func TestImportTwiceStoresEachMessageOnce(t *testing.T) {
 		return read(ctx, after, k)
 	}
 	start := time.Now()
-	res, err := l.Import(ctx, "lobby", node, interrupted, false)
+	res, err := l.Import(ctx, "lobby", node, 0, interrupted, false)
 	if !errors.Is(err, broken) || res.Published != 500 {
 		t.Fatalf("interrupted import: %+v, %v; want 500 published and the read error", res, err)
 	}
-	res, err = l.Import(ctx, "lobby", node, read, false)
+	res, err = l.Import(ctx, "lobby", node, 0, read, false)
 	if err != nil || res.Published != n-500 || res.Present != 500 || res.Others != 0 || res.Last != n {
 		t.Fatalf("second import: %+v, %v; want %d published, 500 present, last %d", res, err, n-500, n)
 	}
-	res, err = l.Import(ctx, "lobby", node, read, false)
+	res, err = l.Import(ctx, "lobby", node, 0, read, false)
 	if err != nil || res.Published != 0 || res.Present != n || res.Last != n {
 		t.Fatalf("third import: %+v, %v; want nothing published", res, err)
 	}
@@ -116,13 +116,13 @@ func TestImportTwiceStoresEachMessageOnce(t *testing.T) {
 	readOps := func(ctx context.Context, after uint64, k int) ([]room.Message, error) {
 		return st.After(ctx, "ops", after, k)
 	}
-	if res, err := l.Import(ctx, "ops", node, readOps, false); !errors.Is(err, natslog.ErrOtherMessages) || res.Others != 1 || res.Published != 0 {
+	if res, err := l.Import(ctx, "ops", node, 0, readOps, false); !errors.Is(err, natslog.ErrOtherMessages) || res.Others != 1 || res.Published != 0 {
 		t.Fatalf("import into a stream with other messages: %+v, %v; want ErrOtherMessages", res, err)
 	}
-	if res, err := l.Import(ctx, "ops", node, readOps, true); err != nil || res.Published != 3 || res.Last != 4 {
+	if res, err := l.Import(ctx, "ops", node, 0, readOps, true); err != nil || res.Published != 3 || res.Last != 4 {
 		t.Fatalf("forced import: %+v, %v; want 3 published after the other message", res, err)
 	}
-	if res, err := l.Import(ctx, "ops", node, readOps, true); err != nil || res.Published != 0 || res.Present != 3 {
+	if res, err := l.Import(ctx, "ops", node, 0, readOps, true); err != nil || res.Published != 0 || res.Present != 3 {
 		t.Fatalf("forced import again: %+v, %v; want nothing published", res, err)
 	}
 }

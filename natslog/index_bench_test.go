@@ -73,7 +73,7 @@ func BenchmarkImport(b *testing.B) {
 	}
 	b.ResetTimer()
 	start := time.Now()
-	res, err := l.Import(context.Background(), "lobby", node, read, false)
+	res, err := l.Import(context.Background(), "lobby", node, 0, read, false)
 	if err != nil || res.Published != b.N {
 		b.Fatalf("import: %+v, %v", res, err)
 	}

@@ -144,12 +144,16 @@ func (s *SQLite) IndexReset(ctx context.Context, roomName string) error {
 	return nil
 }
 
-// LocalRoom is a room whose messages in the database are not an index of
-// its stream: history from before the cluster.
+// LocalRoom is a room whose messages in the database, or some of them,
+// are not an index of its stream: history from before the cluster, or
+// said while the node ran without --nats after it had indexed the room.
 type LocalRoom struct {
 	// Name is the room's folded name.
 	Name string
-	// Messages is how many of its messages are stored.
+	// After is the stream sequence the room's index had applied: the
+	// local messages are those numbered above it (0: all of them).
+	After uint64
+	// Messages is how many local messages are stored.
 	Messages int64
 	// First and Last are the sequence numbers of the oldest and newest.
 	First, Last uint64
@@ -158,17 +162,21 @@ type LocalRoom struct {
 	Imported bool
 }
 
-// LocalHistory lists the rooms whose messages here are history from before
-// the cluster (not fed from a stream), imported or not, by name.
+// LocalHistory lists, by name, the rooms with local messages: history from
+// before the cluster (not fed from a stream), imported or not, and messages
+// stored after the room's index by a node that ran without --nats.
 func (s *SQLite) LocalHistory(ctx context.Context) ([]LocalRoom, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT r.name, coalesce(c.imported, 0),
-			(SELECT count(*) FROM messages m WHERE m.room = r.name),
-			(SELECT min(seq) FROM messages m WHERE m.room = r.name),
-			(SELECT max(seq) FROM messages m WHERE m.room = r.name)
-		FROM rooms r LEFT JOIN cluster_index c ON c.room = r.name
-		WHERE (c.room IS NULL OR c.imported = 1)
-			AND EXISTS (SELECT 1 FROM messages m WHERE m.room = r.name)
-		ORDER BY r.name`)
+	rows, err := s.read.QueryContext(ctx, `WITH state AS (
+			SELECT r.name AS name, coalesce(c.imported, 0) AS imported, coalesce(c.applied, 0) AS after
+			FROM rooms r LEFT JOIN cluster_index c ON c.room = r.name
+			WHERE c.room IS NULL OR c.imported = 1 OR r.last_seq > c.applied)
+		SELECT name, imported, after,
+			(SELECT count(*) FROM messages m WHERE m.room = name AND m.seq > after),
+			(SELECT min(seq) FROM messages m WHERE m.room = name AND m.seq > after),
+			(SELECT max(seq) FROM messages m WHERE m.room = name AND m.seq > after)
+		FROM state
+		WHERE EXISTS (SELECT 1 FROM messages m WHERE m.room = name AND m.seq > after)
+		ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("store: local history: %w", err)
 	}
@@ -177,11 +185,11 @@ func (s *SQLite) LocalHistory(ctx context.Context) ([]LocalRoom, error) {
 	for rows.Next() {
 		var lr LocalRoom
 		var imp int
-		var first, last int64
-		if err := rows.Scan(&lr.Name, &imp, &lr.Messages, &first, &last); err != nil {
+		var after, first, last int64
+		if err := rows.Scan(&lr.Name, &imp, &after, &lr.Messages, &first, &last); err != nil {
 			return nil, fmt.Errorf("store: local history: %w", err)
 		}
-		lr.Imported, lr.First, lr.Last = imp != 0, uint64(first), uint64(last)
+		lr.Imported, lr.After, lr.First, lr.Last = imp != 0, uint64(after), uint64(first), uint64(last)
 		out = append(out, lr)
 	}
 	if err := rows.Err(); err != nil {
@@ -211,12 +219,14 @@ func (s *SQLite) After(ctx context.Context, roomName string, after uint64, n int
 	return msgs, nil
 }
 
-// MarkImported records that roomName's history from before the cluster is
-// published into its stream: a node in cluster mode replaces it with the
-// stream's copy (IndexState reports it imported).
+// MarkImported records that roomName's local messages (LocalHistory) are
+// published into its stream: a node in cluster mode replaces the room's
+// messages with the stream's copy (IndexState reports it imported). What
+// the index had applied is kept, so that the local messages stay those
+// after it until then.
 func (s *SQLite) MarkImported(ctx context.Context, roomName string) error {
 	if _, err := s.write.ExecContext(ctx, `INSERT INTO cluster_index (room, applied, stream_created, imported) VALUES (?, 0, 0, 1)
-		ON CONFLICT (room) DO UPDATE SET applied = 0, stream_created = 0, imported = 1`, roomName); err != nil {
+		ON CONFLICT (room) DO UPDATE SET imported = 1`, roomName); err != nil {
 		return fmt.Errorf("store: mark %s imported: %w", roomName, err)
 	}
 	return nil

@@ -125,3 +125,33 @@ func TestLocalHistoryAndImport(t *testing.T) {
 		t.Fatalf("ImportNode again = %d, %v; want %d", n2, err, n1)
 	}
 }
+
+// Messages a node stored after a room's index while it ran without --nats
+// are listed as local history (numbered after what the index applied), so
+// that the node does not start indexing over them and the import can move
+// them.
+func TestLocalHistoryAfterTheIndex(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	if err := s.IndexApply(ctx, "lobby", time.Now(), 5, []room.Message{chat("lobby", 4, "indexed"), chat("lobby", 5, "indexed")}); err != nil {
+		t.Fatal(err)
+	}
+	if lh, err := s.LocalHistory(ctx); err != nil || len(lh) != 0 {
+		t.Fatalf("LocalHistory of an index = %+v, %v", lh, err)
+	}
+	fill(t, s, "lobby", 6, 8, 3) // the node ran alone for a while
+	lh, err := s.LocalHistory(ctx)
+	want := []LocalRoom{{Name: "lobby", After: 5, Messages: 3, First: 6, Last: 8}}
+	if err != nil || !slices.Equal(lh, want) {
+		t.Fatalf("LocalHistory = %+v, %v; want %+v", lh, err, want)
+	}
+	if err := s.IndexApply(ctx, "lobby", time.Now(), 6, []room.Message{chat("lobby", 6, "from the stream")}); err == nil {
+		t.Fatal("IndexApply wrote over messages stored without the cluster")
+	}
+	if err := s.MarkImported(ctx, "lobby"); err != nil {
+		t.Fatal(err)
+	}
+	if lh, _ := s.LocalHistory(ctx); len(lh) != 1 || !lh[0].Imported || lh[0].After != 5 || lh[0].Messages != 3 {
+		t.Fatalf("after MarkImported: %+v", lh)
+	}
+}
