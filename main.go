@@ -167,7 +167,7 @@ func parseOptions(args []string, lookup lookupFunc, stderr io.Writer) (options, 
 	}
 	fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: parley [flags]\n       parley --version\n       parley healthcheck [--ops ADDR] [--data DIR]\n       parley keys add|list|remove ... [--data DIR]  (parley keys help)\n\nA chat room people join with ssh. Flags override PARLEY_* environment variables,\nwhich override DATA/parley.conf (NAME=VALUE lines with the PARLEY_* names below,\n# comments), which overrides the defaults.\nThe host key may also come from PARLEY_HOST_KEY (a PEM private key);\nPARLEY_ADMIN_KEYS adds admin keys (lines or file paths, one per line or ';')\non every start, even after they were removed.\nConnection limits: --max-* and --penalty-* below (README: Limits).\n\nFlags:")
+		fmt.Fprintln(stderr, "Usage: parley [flags]\n       parley --version\n       parley healthcheck [--ops ADDR] [--data DIR]\n       parley keys add|list|remove ... [--data DIR]  (parley keys help)\n       parley cluster import --nats URL [--data DIR]  (move history into a cluster)\n\nA chat room people join with ssh. Flags override PARLEY_* environment variables,\nwhich override DATA/parley.conf (NAME=VALUE lines with the PARLEY_* names below,\n# comments), which overrides the defaults.\nThe host key may also come from PARLEY_HOST_KEY (a PEM private key);\nPARLEY_ADMIN_KEYS adds admin keys (lines or file paths, one per line or ';')\non every start, even after they were removed.\nConnection limits: --max-* and --penalty-* below (README: Limits).\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -258,7 +258,7 @@ func envBool(getenv func(string) string, name string) (bool, error) {
 
 func run(args []string, lookup lookupFunc, stdout, stderr io.Writer) error {
 	for _, a := range args {
-		if a == "--" || a == "healthcheck" || a == "keys" {
+		if a == "--" || a == "healthcheck" || a == "keys" || a == "cluster" {
 			break
 		}
 		if a == "-version" || a == "--version" {
@@ -271,6 +271,9 @@ func run(args []string, lookup lookupFunc, stdout, stderr io.Writer) error {
 	}
 	if len(args) > 0 && args[0] == "keys" {
 		return keysCommand(args[1:], lookup, os.Stdin, stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "cluster" {
+		return clusterCommand(args[1:], lookup, stdout, stderr) // clusterimport.go
 	}
 	lookup, err := withConfigFile(args, lookup)
 	if err != nil {

@@ -103,7 +103,7 @@ func (o natsOptions) wire(cfg *app.Config, log *slog.Logger) (closeNATS func(), 
 		nc.Close()
 		return nil, fmt.Errorf("--nats-replicas %d needs a NATS cluster, and %s is a single server: use 1, or a cluster of at least %d", o.replicas, nc.ConnectedUrlRedacted(), o.replicas)
 	}
-	l, err := natslog.New(nc, natslog.Options{Replicas: o.replicas, Logger: log})
+	l, err := natslog.New(nc, natslog.Options{Replicas: o.replicas, Logger: log, MaxAge: cfg.Retain})
 	if err != nil {
 		nc.Close()
 		return nil, err
@@ -115,6 +115,7 @@ func (o natsOptions) wire(cfg *app.Config, log *slog.Logger) (closeNATS func(), 
 		nc.Close()
 		return nil, err
 	}
+	cfg.LocalIndex = localIndex(l) // clusterindex.go
 	log.Info("sharing rooms through NATS JetStream", "server", nc.ConnectedUrlRedacted(), "replicas", o.replicas)
 	return nc.Close, nil
 }

@@ -57,6 +57,12 @@ type Config struct {
 	// invites, room access) the cluster's shared truth (natsaccess; main's
 	// natswire.go builds it over NATS). New starts it; Close stops it.
 	Shared *natsaccess.Shared
+	// LocalIndex, set in cluster mode (main's natswire.go, with Room.Log
+	// shared), makes the SQLite store the node's local index of the shared
+	// log: New calls it with the open store, and the hub reads the History
+	// it returns and searches the store. stop ends the feeding; Close calls
+	// it after the hub has closed, before the store closes.
+	LocalIndex func(st *store.SQLite) (hist room.History, stop func(), err error)
 }
 
 // Defaults returns the configuration used when nothing is set.
@@ -80,6 +86,8 @@ type App struct {
 	retains sync.WaitGroup // the retention loop
 	closed  sync.Once
 	err     error // Close's result, set once
+
+	stopIndex func() // LocalIndex's stop; nil without one
 }
 
 // New prepares parley from cfg: the data dir, authorized_keys (seeded on
@@ -137,12 +145,22 @@ func New(cfg Config) (*App, error) {
 		}
 		a.store = st
 		rc.Private, rc.Prefs = st, st
-		if rc.Log == nil { // a shared Log (main's natswire.go) brings its own History; SQLite is not fed from it yet
+		if rc.Log == nil {
 			rc.History, rc.Search = st, st
+		} else if cfg.LocalIndex != nil { // a shared Log (main's natswire.go): SQLite is its local index
+			hist, stop, err := cfg.LocalIndex(st)
+			if err != nil {
+				a.closeStore()
+				return nil, err
+			}
+			rc.History, rc.Search, a.stopIndex = hist, st, stop
 		}
 		rc.Rooms = st // room access and memberships outlive restarts
 		accessStore = st
 		started.History = "History is kept in " + st.Path()
+		if a.stopIndex != nil {
+			started.History = "History is kept in the cluster's streams; " + st.Path() + " is this node's index of them"
+		}
 	case StoreMemory:
 		started.History = "History is kept in memory only (--store memory): it is lost on restart"
 	default:
@@ -238,6 +256,9 @@ func (a *App) retain(ctx context.Context) {
 func (a *App) closeStore() error {
 	if a.store == nil {
 		return nil
+	}
+	if a.stopIndex != nil { // what it has read is written before the store goes
+		a.stopIndex()
 	}
 	if err := a.store.Close(); err != nil {
 		return fmt.Errorf("closing the store: %w", err)

@@ -48,6 +48,28 @@
 //     reconnection), so a sender hears "not sent"; the connection keeps
 //     reconnecting by itself and the next Append works when it is back.
 //
+// # The local index
+//
+// The streams are the source of truth. Each node keeps its SQLite as an
+// index of them (Index, over the IndexStore port that package store
+// implements): one goroutine per room reads the room's stream from the
+// last sequence the database applied and writes what it read in one
+// transaction with the new applied sequence, so a node that was down
+// catches up from where it stopped. Rooms made on other nodes are found by
+// JetStream's stream-created advisories and a periodic listing. A stream
+// made again (another creation time) or imported history is indexed again
+// from its start. Index.History reads scrollback and /jump from the index
+// when it has applied them, and from the stream otherwise.
+//
+// # Importing a single node's history
+//
+// Import publishes a room's history from a single node's database into
+// its stream, in order, in atomic batches each acknowledged before the
+// next, with a Nats-Msg-Id made of the source database's import node and
+// the message's old number. It reads the IDs in the stream first, so a second run stores
+// nothing twice whatever the duplicate window; a stream holding other
+// messages is refused unless forced.
+//
 // # Concurrency
 //
 // A Log is safe for concurrent use. mu guards the set of streams known to

@@ -35,6 +35,10 @@ type Options struct {
 	Timeout time.Duration
 	// Logger receives operational events; nil discards them.
 	Logger *slog.Logger
+	// MaxAge, when set (--retain), is the MaxAge of the rooms' streams:
+	// JetStream deletes older messages. Zero keeps everything. The streams
+	// a node creates get it, and its Index sets it on the others.
+	MaxAge time.Duration
 }
 
 // Log is a room.Log over JetStream (doc.go). Build it with New.
@@ -81,6 +85,9 @@ func New(nc *nats.Conn, opts Options) (*Log, error) {
 	if opts.Duplicates <= 0 {
 		opts.Duplicates = 2 * time.Minute
 	}
+	if opts.MaxAge > 0 { // JetStream wants the window within the age
+		opts.Duplicates = min(opts.Duplicates, opts.MaxAge)
+	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = 5 * time.Second
 	}
@@ -120,6 +127,7 @@ func (l *Log) stream(ctx context.Context, name string) (jetstream.Stream, error)
 			Storage:            jetstream.FileStorage,
 			Replicas:           l.opts.Replicas,
 			Duplicates:         l.opts.Duplicates,
+			MaxAge:             l.opts.MaxAge,
 			AllowDirect:        true,
 			AllowAtomicPublish: true,
 			Discard:            jetstream.DiscardOld,

@@ -51,4 +51,13 @@
 // LIKE, which folds only ASCII case. The user's query is always treated as
 // plain words that must all appear: FTS5 operators typed by people have no
 // effect. Search bounds its own cost; see Search for what that leaves out.
+//
+// # Cluster mode
+//
+// With --nats the database is the node's local index of the rooms'
+// JetStream streams (clusterindex.go, migration 0009): an indexed room's
+// messages carry the stream's sequence numbers and cluster_index records
+// the last one applied, written in the same transaction as the messages.
+// A room with messages but no cluster_index row holds history from before
+// the cluster, which `parley cluster import` publishes and marks imported.
 package store
