@@ -217,6 +217,7 @@ func (h *Hub) removeFromRoomLocked(m *member, r *room, now time.Time) {
 	delete(r.members, m.id)
 	r.membersList = nil
 	delete(m.rooms, r)
+	h.rosterChangedLocked(m.id)
 	h.saveMembershipLocked(m.id, r.name, false)
 	lobby := h.rooms[RoomKey(h.cfg.DefaultRoom)]
 	for t := range m.sessions {

@@ -43,6 +43,11 @@ func (h *Hub) resolveRecipient(ctx context.Context, name string) (recipient, err
 		h.mu.Unlock()
 		return r, nil
 	}
+	if id, ok := h.remoteNames[f]; ok { // on another node (roster.go)
+		r := recipient{id: id, name: h.remote[id].info.Name}
+		h.mu.Unlock()
+		return r, nil
+	}
 	for id, last := range h.lastName { // seen since start; offline now
 		if safetext.Fold(last) == f {
 			h.mu.Unlock()
@@ -86,12 +91,19 @@ func (m *member) personOnlineLocked(except *Session) bool {
 // called once a person's first session (not a program's) has connected.
 func (h *Hub) deliverWaiting(ctx context.Context, s *Session) {
 	p, prefs := h.cfg.Private, h.cfg.Prefs
-	if p == nil || prefs == nil {
+	marks, shared := p.(PrivateMarks) // kept for every node (roster.go)
+	if p == nil || prefs == nil && !shared {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()
-	mark, err := prefs.ReadMark(ctx, s.m.id, "")
+	var mark uint64
+	var err error
+	if shared {
+		mark, err = marks.PrivateMark(ctx, s.m.id)
+	} else {
+		mark, err = prefs.ReadMark(ctx, s.m.id, "")
+	}
 	if err != nil {
 		h.log.Warn("loading the private read mark failed", "id", s.m.id, "err", err)
 		return
