@@ -127,13 +127,14 @@ func decodeDM(subj string, seq uint64, data []byte) (room.Message, error) {
 	if err := json.Unmarshal(data, &p); err != nil {
 		return room.Message{}, fmt.Errorf("private message %d: %w", seq, err)
 	}
-	if p.ToID == "" || p.FromID == "" || subj != dmSubject(p.ToID, p.FromID) {
+	if p.ToID == "" || p.FromID == "" || subj != dmSubject(p.ToID, p.FromID) ||
+		safetext.Line(p.ToID, maxName) != p.ToID || safetext.Line(p.FromID, maxName) != p.FromID {
 		return room.Message{}, fmt.Errorf("private message %d: its identities are not its subject's", seq)
 	}
 	text, _ := safetext.Message(p.Text)
 	return room.Message{Seq: seq, Time: p.Time, Kind: room.KindPrivate,
-		From: safetext.Line(p.From, maxName), FromID: safetext.Line(p.FromID, maxName),
-		To: safetext.Line(p.To, maxName), ToID: safetext.Line(p.ToID, maxName), Text: text}, nil
+		From: safetext.Line(p.From, maxName), FromID: p.FromID,
+		To: safetext.Line(p.To, maxName), ToID: p.ToID, Text: text}, nil
 }
 
 // PrivateBefore returns up to n of the private messages identity sent or

@@ -468,7 +468,7 @@ func decodePresence(node, tok string, data []byte) (room.Presence, error) {
 	if err := json.Unmarshal(data, &v); err != nil {
 		return room.Presence{}, fmt.Errorf("presence: %w", err)
 	}
-	if v.ID == "" || Token(v.ID) != tok {
+	if v.ID == "" || Token(v.ID) != tok || safetext.Line(v.ID, maxName) != v.ID {
 		return room.Presence{}, fmt.Errorf("presence of %q under the key of another identity", safetext.Line(v.ID, maxName))
 	}
 	if v.Sessions <= 0 {

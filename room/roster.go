@@ -3,7 +3,6 @@ package room
 import (
 	"context"
 	"errors"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -255,12 +254,19 @@ func (h *Hub) elsewhereLocked(id string) bool {
 // mergeRemoteLocked adds to out (r's local members) the people in r on
 // other nodes; an identity on both is one entry with their sessions added.
 func (h *Hub) mergeRemoteLocked(r *room, out []MemberInfo) []MemberInfo {
+	var local map[string]int // ID -> index in out, made when first needed
 	for id, rm := range h.remote {
 		if !rm.rooms[r.name] {
 			continue
 		}
-		i := slices.IndexFunc(out, func(m MemberInfo) bool { return m.ID == id })
-		if i < 0 {
+		if local == nil {
+			local = make(map[string]int, len(out))
+			for i, m := range out {
+				local[m.ID] = i
+			}
+		}
+		i, ok := local[id]
+		if !ok {
 			out = append(out, rm.info)
 			continue
 		}
