@@ -11,6 +11,12 @@
 // enter each room and who is in it (access.go: every reader of a room's
 // history checks that access itself).
 //
+// Several hubs (nodes) sharing a Log also share who is online through a
+// Roster (roster.go): member lists and /who merge the people on the other
+// nodes, names are claimed across nodes, and a PrivateHistory that is a
+// PrivateFeed delivers private messages on every node. Without one a hub
+// is alone, as before; room knows nothing of NATS either way.
+//
 // Commands are declared with a command.Spec (package command, a leaf): the
 // chat's own in commands.go, and those the chat and `ssh host COMMAND` both
 // have (who, rooms: shared.go) with one surface-free handler that Shared
