@@ -3,6 +3,7 @@ package natslog_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -287,5 +288,45 @@ func TestRosterClaimRace(t *testing.T) {
 		if won != 1 {
 			t.Fatalf("round %d: %d claims of %s won: %v", round, won, name, errs)
 		}
+	}
+}
+
+// How long a crowd arriving on two nodes takes to be one list on both, and
+// what it costs: 100 people on each node (200 sessions: this machine is
+// shared), each node's lobby listing all 200. Issue 15 item 1.
+func TestRosterCrowdConverges(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a crowd of 200")
+	}
+	js := startJS(t)
+	a, b := newClusterNode(t, js, "a"), newClusterNode(t, js, "b")
+	const each = 100
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := range 2 * each {
+		n := a
+		if i%2 == 1 {
+			n = b
+		}
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+			defer cancel()
+			if _, err := n.hub.Connect(ctx, room.Identity{ID: fmt.Sprint("id-", i), Name: fmt.Sprint("p", i)}); err != nil {
+				t.Errorf("Connect %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	connected := time.Since(start)
+	for _, n := range []*clusterNode{a, b} {
+		eventually(t, "200 in the lobby", func() bool { return len(n.hub.Members("lobby")) == 2*each })
+	}
+	t.Logf("200 people on two nodes: all connected after %v, one list of 200 on both after %v", connected, time.Since(start))
+	seen := map[string]bool{}
+	for _, m := range a.hub.Members("lobby") {
+		if seen[m.Name] {
+			t.Fatalf("two people called %s", m.Name)
+		}
+		seen[m.Name] = true
 	}
 }
