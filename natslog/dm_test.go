@@ -151,3 +151,18 @@ func TestDMPrivateBefore(t *testing.T) {
 		t.Fatalf("an identity with no messages: %v, %v", got, err)
 	}
 }
+
+// A private message finds someone offline who was only ever on another
+// node, by the name they last used there. Issue 15, DMs item 3.
+func TestDMToSomeoneOnlyEverOnAnotherNode(t *testing.T) {
+	js := startJS(t)
+	a, b := newClusterNode(t, js, "a"), newClusterNode(t, js, "b")
+	erin := connect(t, b.hub, "id-erin", "erin")
+	erin.Close(room.ReasonQuit)
+	alice := connect(t, a.hub, "id-alice", "alice")
+	send(t, alice, "/msg erin see you")
+	erin = connect(t, a.hub, "id-erin", "erin")
+	if m, _ := untilPrivate(t, erin, "see you"); m.FromID != "id-alice" {
+		t.Fatalf("erin was given %+v", m)
+	}
+}

@@ -54,7 +54,7 @@
 //
 // Roster (presence.go) is room's Roster port: who is online on each node,
 // in which rooms, away, admin or bot, with how many sessions, and which
-// names are in use. Three KV buckets hold it:
+// names are in use. Four KV buckets hold it:
 //
 //   - PARLEY_NODES: one key per running process (a random NUID, so a
 //     restarted node is a new one), put every Heartbeat (2 s). The
@@ -74,6 +74,10 @@
 //     with Update at the revision read, so two nodes racing for one name
 //     cannot both win. A claim is deleted (revision-checked) when its
 //     holder leaves its last node.
+//   - PARLEY_KNOWN: key <folded name token>, {identity, name}: who last
+//     claimed each name, kept after they leave, so that a private message
+//     finds someone offline who was only ever on another node (the
+//     Roster is a room.NameIndex).
 //
 // Every node watches PARLEY_NODES and PARLEY_PRESENCE and gives the hub
 // the presence of the live nodes other than itself (one goroutine calls
@@ -85,7 +89,10 @@
 // deletes its keys. A node that closes (Roster.Close, at shutdown) deletes
 // its heartbeat and its people at once: the others drop them immediately.
 // A node whose heartbeat fails (NATS down) publishes all its people again
-// when it works, since the others may have deleted them meanwhile.
+// when it works, since the others may have deleted them meanwhile; and a
+// node that sees one of its own keys deleted by another (which thought it
+// silent) writes it again. The heartbeat has a goroutine of its own, so
+// that writing a crowd's arrival never delays it.
 //
 // The other design, one key per identity with a per-key TTL rewritten on
 // every heartbeat, was rejected: it costs a write per person per
@@ -112,8 +119,9 @@
 //
 // A Log, a Roster and a DMs are safe for concurrent use. A Roster's mu
 // guards its maps and is never held while calling NATS or the hub; its
-// three goroutines are run (writes, heartbeat, pruning), watchLoop (the
-// two watches) and notifier (the only caller of the hub's function).
+// four goroutines are run (writes, pruning), beatLoop (the heartbeat),
+// watchLoop (the two watches) and notifier (the only caller of the hub's
+// function).
 // A Log is safe for concurrent use. mu guards the set of streams known to
 // exist. Each subscription's deliveries run on the consumer's goroutine,
 // one at a time, under the subscription's own lock, which stop takes to

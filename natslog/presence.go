@@ -23,6 +23,9 @@ const (
 	NodesBucket    = "PARLEY_NODES"
 	PresenceBucket = "PARLEY_PRESENCE"
 	NamesBucket    = "PARLEY_NAMES"
+	// KnownBucket remembers who last used each name, on any node, after
+	// they leave: private messages to someone offline find them by it.
+	KnownBucket = "PARLEY_KNOWN"
 )
 
 // Defaults of RosterOptions.
@@ -61,6 +64,7 @@ type RosterOptions struct {
 // it with NewRoster; Close it (its goodbye) before closing the connection.
 type Roster struct {
 	nodes, members, names jetstream.KeyValue
+	known                 jetstream.KeyValue
 	self                  string // this process's key in the buckets (unique per process)
 	opts                  RosterOptions
 	log                   *slog.Logger
@@ -82,7 +86,16 @@ type Roster struct {
 	unheard bool // the last heartbeat failed: publish everything again when one works
 }
 
-var _ room.Roster = (*Roster)(nil)
+var (
+	_ room.Roster    = (*Roster)(nil)
+	_ room.NameIndex = (*Roster)(nil)
+)
+
+// known is a name's value in KnownBucket.
+type known struct {
+	ID   string `json:"i"`
+	Name string `json:"n"`
+}
 
 // heartbeat is a node's value in NodesBucket.
 type heartbeat struct {
@@ -150,6 +163,10 @@ func NewRoster(nc *nats.Conn, opts RosterOptions) (*Roster, error) {
 		Storage: jetstream.FileStorage, Replicas: opts.Replicas}); err != nil {
 		return nil, err
 	}
+	if r.known, err = bucket(ctx, js, jetstream.KeyValueConfig{Bucket: KnownBucket, Description: "parley: who last used each name",
+		Storage: jetstream.FileStorage, Replicas: opts.Replicas}); err != nil {
+		return nil, err
+	}
 	wctx, wcancel := context.WithCancel(context.Background())
 	nw, err := r.nodes.WatchAll(wctx)
 	if err != nil {
@@ -162,9 +179,10 @@ func NewRoster(nc *nats.Conn, opts RosterOptions) (*Roster, error) {
 		return nil, fmt.Errorf("natslog: watch %s: %w", PresenceBucket, err)
 	}
 	r.beat(ctx)
-	r.wg.Add(3)
+	r.wg.Add(4)
 	go func() { defer r.wg.Done(); defer wcancel(); r.watchLoop(nw, mw) }()
 	go func() { defer r.wg.Done(); r.run() }()
+	go func() { defer r.wg.Done(); r.beatLoop() }()
 	go func() { defer r.wg.Done(); r.notifier() }()
 	return r, nil
 }
@@ -250,8 +268,8 @@ func (r *Roster) aliveLocked(node string, now time.Time) bool {
 	return ok && now.Sub(at) <= r.opts.TTL
 }
 
-// run is the goroutine that writes what Publish queued, beats the
-// heartbeat and drops the nodes that went silent.
+// run is the goroutine that writes what Publish queued and drops the
+// nodes that went silent.
 func (r *Roster) run() {
 	t := time.NewTicker(r.opts.Heartbeat)
 	defer t.Stop()
@@ -262,11 +280,25 @@ func (r *Roster) run() {
 		case <-r.wake:
 			r.flush()
 		case <-t.C:
+			r.flush() // what failed before
+			r.prune()
+		}
+	}
+}
+
+// beatLoop is the goroutine that beats the heartbeat: on its own, so that
+// a long flush (a crowd arriving) never makes the node look silent.
+func (r *Roster) beatLoop() {
+	t := time.NewTicker(r.opts.Heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.quit:
+			return
+		case <-t.C:
 			ctx, cancel := context.WithTimeout(context.Background(), r.opts.Timeout)
 			r.beat(ctx)
 			cancel()
-			r.flush()
-			r.prune()
 		}
 	}
 }
@@ -302,6 +334,7 @@ func (r *Roster) flush() {
 	todo := r.pending
 	r.pending = make(map[string]room.Presence, len(todo))
 	r.mu.Unlock()
+
 	ctx, cancel := context.WithTimeout(context.Background(), r.opts.Timeout)
 	defer cancel()
 	for id, p := range todo {
@@ -426,6 +459,23 @@ func (r *Roster) entry(e jetstream.KeyValueEntry) bool {
 		return false
 	}
 	if node == r.self {
+		// Another node deleted one of ours: it thought this node silent
+		// (a heartbeat late under load, a partition). Write it again.
+		if e.Operation() != jetstream.KeyValuePut {
+			if id, err := ParseToken(tok); err == nil {
+				r.mu.Lock()
+				if p, on := r.local[id]; on {
+					if _, queued := r.pending[id]; !queued {
+						r.pending[id] = p
+					}
+					select {
+					case r.wake <- struct{}{}:
+					default:
+					}
+				}
+				r.mu.Unlock()
+			}
+		}
 		return false
 	}
 	var p room.Presence
@@ -534,6 +584,7 @@ func (r *Roster) ClaimName(ctx context.Context, name, id string) error {
 	for range 4 {
 		_, err := r.names.Create(ctx, key, val)
 		if err == nil {
+			r.remember(ctx, key, name, id)
 			return nil
 		}
 		if !errors.Is(err, jetstream.ErrKeyExists) {
@@ -549,6 +600,7 @@ func (r *Roster) ClaimName(ctx context.Context, name, id string) error {
 		var c claim
 		if err := json.Unmarshal(e.Value(), &c); err != nil || !r.holds(c, e.Created()) || c.ID == id {
 			if _, err := r.names.Update(ctx, key, val, e.Revision()); err == nil {
+				r.remember(ctx, key, name, id)
 				return nil
 			} else if !errors.Is(err, jetstream.ErrKeyExists) {
 				return fmt.Errorf("claim name: %w", err)
@@ -629,4 +681,30 @@ func (r *Roster) Close(ctx context.Context) error {
 		return fmt.Errorf("natslog: roster goodbye: %w", err)
 	}
 	return nil
+}
+
+// remember records that id uses name now, in KnownBucket; a failure only
+// costs finding them by it while offline, so it is logged.
+func (r *Roster) remember(ctx context.Context, key, name, id string) {
+	v, _ := json.Marshal(known{ID: id, Name: name})
+	if _, err := r.known.Put(ctx, key, v); err != nil {
+		r.log.Debug("remembering a name failed", "err", err)
+	}
+}
+
+// IdentityByName implements room.NameIndex: the identity that last claimed
+// name on any node, and the name as it claimed it.
+func (r *Roster) IdentityByName(ctx context.Context, name string) (id, saved string, ok bool, err error) {
+	e, err := r.known.Get(ctx, nameKey(name))
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+		return "", "", false, nil
+	}
+	if err != nil {
+		return "", "", false, fmt.Errorf("natslog: name %q: %w", safetext.Line(name, 32), err)
+	}
+	var k known
+	if err := json.Unmarshal(e.Value(), &k); err != nil || k.ID == "" || safetext.Line(k.ID, maxName) != k.ID {
+		return "", "", false, nil // not one parley wrote: as if unknown
+	}
+	return k.ID, safetext.Line(k.Name, 64), true, nil
 }

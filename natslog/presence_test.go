@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"parley/natslog"
 	"parley/room"
@@ -329,4 +330,34 @@ func TestRosterCrowdConverges(t *testing.T) {
 		}
 		seen[m.Name] = true
 	}
+}
+
+// A node whose people another node deleted (it thought the node silent: a
+// heartbeat late under load, a partition) writes them again, so nobody
+// stays missing from the lists. Issue 15 item 1.
+func TestRosterRepublishesWhatOthersDeleted(t *testing.T) {
+	js := startJS(t)
+	a, b := newClusterNode(t, js, "a"), newClusterNode(t, js, "b")
+	connect(t, a.hub, "id-alice", "alice")
+	connect(t, b.hub, "id-bob", "bob")
+	lobbyShows(t, a.hub, map[string]int{"alice": 1, "bob": 1})
+	jsc, err := jetstream.New(a.nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	kv, err := jsc.KeyValue(ctx, natslog.PresenceBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := b.roster.Node() + "." + natslog.Token("id-bob")
+	if err := kv.Delete(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "node b to write bob again", func() bool {
+		e, err := kv.Get(ctx, key)
+		return err == nil && e.Operation() == jetstream.KeyValuePut
+	})
+	lobbyShows(t, a.hub, map[string]int{"alice": 1, "bob": 1})
 }

@@ -61,10 +61,14 @@ func (h *Hub) resolveRecipient(ctx context.Context, name string) (recipient, err
 			return recipient{id: id, name: clean}, nil
 		}
 	}
-	if ix, ok := h.cfg.Prefs.(NameIndex); ok {
+	for _, src := range []any{h.cfg.Prefs, h.cfg.Roster} { // the Roster knows the names used on every node (roster.go)
+		ix, ok := src.(NameIndex)
+		if !ok {
+			continue
+		}
 		ctx, cancel := context.WithTimeout(ctx, storeTimeout)
-		defer cancel()
 		id, saved, ok, err := ix.IdentityByName(ctx, clean)
+		cancel()
 		if err != nil {
 			return recipient{}, fmt.Errorf("looking up %q: %w", clean, err)
 		}

@@ -74,6 +74,10 @@ type Roster interface {
 	ReleaseName(name, id string)
 }
 
+// A Roster that is also a NameIndex tells who last used a name on any
+// node, so that a private message finds someone offline who was only ever
+// on another node.
+
 // PrivateFeed is implemented by a PrivateHistory that several nodes share:
 // the hub subscribes at New, and a private message is shown to the
 // sessions of its sender and recipient on this node when it arrives
