@@ -157,7 +157,8 @@ func TestRosterMembersAcrossNodes(t *testing.T) {
 	}
 }
 
-// Away marks and /who are cluster-wide. Issue 15, presence item 1.
+// Away marks, admin and bot marks and /who are cluster-wide. Issue 15,
+// presence item 1.
 func TestRosterAwayAndWho(t *testing.T) {
 	js := startJS(t)
 	a, b := newClusterNode(t, js, "a"), newClusterNode(t, js, "b")
@@ -172,11 +173,31 @@ func TestRosterAwayAndWho(t *testing.T) {
 		}
 		return false
 	})
+	// An admin and a program (ssh host COMMAND) on node a are marked so on
+	// node b too.
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	if _, err := a.hub.Connect(ctx, room.Identity{ID: "id-root", Name: "root", Admin: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.hub.Connect(ctx, room.Identity{ID: "id-robot", Name: "robot", Bot: true}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "node b to mark root admin and robot a bot", func() bool {
+		ok := 0
+		for _, m := range b.hub.Members("lobby") {
+			if m.Name == "root" && m.Admin && !m.Bot || m.Name == "robot" && m.Bot && !m.Admin {
+				ok++
+			}
+		}
+		return ok == 2
+	})
 	send(t, bob, "/who")
 	for {
 		m := next(t, bob)
 		if m.Kind == room.KindNotice && strings.Contains(m.Text, "in #lobby:") {
-			if !strings.Contains(m.Text, "2 in #lobby") || !strings.Contains(m.Text, "alice away: lunch") || !strings.Contains(m.Text, "bob") {
+			if !strings.Contains(m.Text, "4 in #lobby") || !strings.Contains(m.Text, "alice away: lunch") || !strings.Contains(m.Text, "bob") ||
+				!strings.Contains(m.Text, "root (admin)") || !strings.Contains(m.Text, "robot (bot)") {
 				t.Fatalf("bob's /who on node b does not show both, alice away:\n%s", m.Text)
 			}
 			break
