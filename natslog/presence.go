@@ -68,7 +68,8 @@ type Roster struct {
 	self                  string // this process's key in the buckets (unique per process)
 	opts                  RosterOptions
 	log                   *slog.Logger
-	wake, notify          chan struct{} // capacity 1 each
+	nc                    *nats.Conn
+	wake, notify, rewatch chan struct{} // capacity 1 each
 	quit                  chan struct{}
 	wg                    sync.WaitGroup
 
@@ -84,6 +85,8 @@ type Roster struct {
 	shown   map[string]bool                     // nodes whose people the last snapshot given to watch had
 	watch   func([]room.Presence)
 	unheard bool // the last heartbeat failed: publish everything again when one works
+
+	reconnects uint64 // the connection's count when run last looked; run's own
 }
 
 var (
@@ -147,8 +150,8 @@ func NewRoster(nc *nats.Conn, opts RosterOptions) (*Roster, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), opts.Timeout)
 	defer cancel()
-	r := &Roster{self: nuid.Next(), opts: opts, log: log,
-		wake: make(chan struct{}, 1), notify: make(chan struct{}, 1), quit: make(chan struct{}),
+	r := &Roster{nc: nc, self: nuid.Next(), opts: opts, log: log, reconnects: nc.Stats().Reconnects,
+		wake: make(chan struct{}, 1), notify: make(chan struct{}, 1), rewatch: make(chan struct{}, 1), quit: make(chan struct{}),
 		pending: map[string]room.Presence{}, local: map[string]room.Presence{},
 		alive: map[string]time.Time{}, orphan: map[string]time.Time{}, shown: map[string]bool{}, entries: map[string]map[string]room.Presence{}}
 	if r.nodes, err = bucket(ctx, js, jetstream.KeyValueConfig{Bucket: NodesBucket, Description: "parley nodes' heartbeats",
@@ -180,7 +183,7 @@ func NewRoster(nc *nats.Conn, opts RosterOptions) (*Roster, error) {
 	}
 	r.beat(ctx)
 	r.wg.Add(4)
-	go func() { defer r.wg.Done(); defer wcancel(); r.watchLoop(nw, mw) }()
+	go func() { defer r.wg.Done(); r.watchLoop(nw, mw, wcancel) }()
 	go func() { defer r.wg.Done(); r.run() }()
 	go func() { defer r.wg.Done(); r.beatLoop() }()
 	go func() { defer r.wg.Done(); r.notifier() }()
@@ -280,6 +283,13 @@ func (r *Roster) run() {
 		case <-r.wake:
 			r.flush()
 		case <-t.C:
+			if n := r.nc.Stats().Reconnects; n != r.reconnects {
+				r.reconnects = n
+				select { // the watches' consumers may be gone with the server
+				case r.rewatch <- struct{}{}:
+				default:
+				}
+			}
 			r.flush() // what failed before
 			r.prune()
 		}
@@ -406,30 +416,84 @@ func (r *Roster) prune() {
 	}
 }
 
-// watchLoop is the goroutine that follows both buckets.
-func (r *Roster) watchLoop(nodes, members jetstream.KeyWatcher) {
-	defer func() { _ = nodes.Stop(); _ = members.Stop() }()
+// watchLoop is the goroutine that follows both buckets, watching them
+// again after NATS reconnects (run notices) or a watch ends: a watch's
+// consumer lost with a restarted server would otherwise take many
+// seconds to be noticed.
+func (r *Roster) watchLoop(nodes, members jetstream.KeyWatcher, cancel context.CancelFunc) {
+	for {
+		again := r.follow(nodes, members)
+		_ = nodes.Stop()
+		_ = members.Stop()
+		cancel()
+		if !again {
+			return
+		}
+		for {
+			var ctx context.Context
+			ctx, cancel = context.WithCancel(context.Background())
+			var err error
+			if nodes, err = r.nodes.WatchAll(ctx); err == nil {
+				if members, err = r.members.WatchAll(ctx); err == nil {
+					break
+				}
+				_ = nodes.Stop()
+			}
+			cancel()
+			r.log.Debug("watching presence again failed; retried", "err", err)
+			select {
+			case <-r.quit:
+				return
+			case <-time.After(r.opts.Heartbeat):
+			}
+		}
+	}
+}
+
+// follow applies what the two watches deliver until Close (false) or until
+// they must be made again (true). Presence values are gathered apart until
+// both watches have given every current value, then replace what was
+// known, so that people who left while the node was not watching are
+// dropped and nobody else flickers out meanwhile.
+func (r *Roster) follow(nodes, members jetstream.KeyWatcher) (again bool) {
 	nu, mu := nodes.Updates(), members.Updates()
-	for nu != nil || mu != nil {
+	staging := map[string]map[string]room.Presence{}
+	nDone, mDone := false, false
+	for {
+		ready := nDone && mDone
 		select {
 		case <-r.quit:
-			return
+			return false
+		case <-r.rewatch:
+			return true
 		case e, ok := <-nu:
-			if !ok {
-				nu = nil
-				continue
-			}
-			if e != nil && r.heard(e) {
+			switch {
+			case !ok:
+				return true
+			case e == nil:
+				nDone = true
+			case r.heard(e) && ready:
 				r.changed()
 			}
 		case e, ok := <-mu:
-			if !ok {
-				mu = nil
-				continue
+			switch {
+			case !ok:
+				return true
+			case e == nil:
+				mDone = true
+			case ready:
+				if r.entry(e, nil) {
+					r.changed()
+				}
+			default:
+				r.entry(e, staging)
 			}
-			if e != nil && r.entry(e) {
-				r.changed()
-			}
+		}
+		if !ready && nDone && mDone {
+			r.mu.Lock()
+			r.entries = staging
+			r.mu.Unlock()
+			r.changed()
 		}
 	}
 }
@@ -451,9 +515,9 @@ func (r *Roster) heard(e jetstream.KeyValueEntry) bool {
 	return !was
 }
 
-// entry records a presence value; it reports whether it changed what
-// Remote returns.
-func (r *Roster) entry(e jetstream.KeyValueEntry) bool {
+// entry records a presence value in into (nil: the known entries); it
+// reports whether it changed what Remote returns.
+func (r *Roster) entry(e jetstream.KeyValueEntry, into map[string]map[string]room.Presence) bool {
 	node, tok, ok := strings.Cut(e.Key(), ".")
 	if !ok || node == "" || tok == "" {
 		return false
@@ -488,7 +552,10 @@ func (r *Roster) entry(e jetstream.KeyValueEntry) bool {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	ids := r.entries[node]
+	if into == nil {
+		into = r.entries
+	}
+	ids := into[node]
 	if p.ID == "" {
 		id, err := ParseToken(tok)
 		if err != nil || ids == nil {
@@ -498,7 +565,7 @@ func (r *Roster) entry(e jetstream.KeyValueEntry) bool {
 	} else {
 		if ids == nil {
 			ids = map[string]room.Presence{}
-			r.entries[node] = ids
+			into[node] = ids
 		}
 		if p.Since.IsZero() || p.Since.After(time.Now()) {
 			p.Since = time.Now()

@@ -382,3 +382,29 @@ func TestRosterRepublishesWhatOthersDeleted(t *testing.T) {
 	})
 	lobbyShows(t, a.hub, map[string]int{"alice": 1, "bob": 1})
 }
+
+// After NATS restarts, the nodes carry on: the people listed before are
+// listed again (a node whose heartbeat failed writes its people again),
+// and someone arriving afterwards appears on the other node (the watches
+// came back), and private messages flow again. Issue 15 items 1 and 3.
+func TestRosterSurvivesNATSRestart(t *testing.T) {
+	js := startJS(t)
+	a, b := newClusterNode(t, js, "a"), newClusterNode(t, js, "b")
+	alice := connect(t, a.hub, "id-alice", "alice")
+	connect(t, b.hub, "id-bob", "bob")
+	lobbyShows(t, a.hub, map[string]int{"alice": 1, "bob": 1})
+
+	js.stop()
+	eventually(t, "both nodes to notice NATS went away", func() bool { return !a.nc.IsConnected() && !b.nc.IsConnected() })
+	js.start()
+	eventually(t, "both nodes to reconnect", func() bool { return a.nc.IsConnected() && b.nc.IsConnected() })
+	back := time.Now()
+	carol := connect(t, b.hub, "id-carol", "carol")
+	t.Logf("connected %v after NATS was back", time.Since(back))
+	for _, n := range []*clusterNode{a, b} {
+		lobbyShows(t, n.hub, map[string]int{"alice": 1, "bob": 1, "carol": 1})
+		t.Logf("listed %v after NATS was back", time.Since(back))
+	}
+	send(t, alice, "/msg carol after the restart") // the private feed came back too
+	untilPrivate(t, carol, "after the restart")
+}
