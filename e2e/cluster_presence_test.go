@@ -15,8 +15,8 @@ import (
 // Heartbeats of the nodes in these tests: a node unheard for clusterTTL
 // has gone.
 const (
-	clusterHeartbeat = 200 * time.Millisecond
-	clusterTTL       = 600 * time.Millisecond
+	clusterHeartbeat = 250 * time.Millisecond
+	clusterTTL       = 1500 * time.Millisecond
 )
 
 // clusterNode is what withClusterNode made: the node's NATS connection,
@@ -145,7 +145,7 @@ func TestTwoNodesPresenceOnScreens(t *testing.T) {
 	})
 	took := time.Since(start)
 	t.Logf("node b's people left node a's list %v after it went silent (heartbeat %v, TTL %v)", took, clusterHeartbeat, clusterTTL)
-	if took > clusterTTL+3*clusterHeartbeat+2*time.Second {
+	if took > clusterTTL+5*time.Second { // generous: the machine may be loaded
 		t.Fatalf("bob vanished only after %v", took)
 	}
 	if _, in := a.memberIDs()[carol.fp]; !in {

@@ -84,8 +84,10 @@
 // the hub, the newest state each time, so a stale list never follows a
 // newer one). A node whose heartbeat has not been heard for the TTL is
 // dropped at the next heartbeat tick: its people leave every other
-// node's member lists within TTL + one heartbeat (8 s by default; about
-// 0.5 s at the tests' 100 ms / 400 ms), and the first live node to notice
+// node's member lists within TTL + one heartbeat (8 s by default; 1.2 s
+// measured at the tests' 200 ms / 1 s, TestRosterDeadNodeDrops, and 1.4 s
+// over SSH at 250 ms / 1.5 s, e2e TestTwoNodesPresenceOnScreens), and the
+// first live node to notice
 // deletes its keys. A node that closes (Roster.Close, at shutdown) deletes
 // its heartbeat and its people at once: the others drop them immediately.
 // A node whose heartbeat fails (NATS down) publishes all its people again
@@ -96,7 +98,7 @@
 // (a restarted server loses the watches' consumers) a node watches both
 // buckets again at its next heartbeat tick and replaces what it knew once
 // every current value has arrived: lists are whole again within about a
-// heartbeat of NATS coming back (under 0.1 s at the tests' 100 ms,
+// heartbeat of NATS coming back (about 0.1 s at the tests' 200 ms,
 // TestRosterSurvivesNATSRestart; about 20 s before this was done).
 //
 // The other design, one key per identity with a per-key TTL rewritten on

@@ -18,8 +18,8 @@ import (
 
 // Test heartbeats: a node unheard for testTTL has gone.
 const (
-	testHeartbeat = 100 * time.Millisecond
-	testTTL       = 400 * time.Millisecond
+	testHeartbeat = 200 * time.Millisecond
+	testTTL       = time.Second
 )
 
 // clusterNode is one parley node as natswire.go makes it: a hub whose Log,
@@ -225,7 +225,7 @@ func TestRosterDeadNodeDrops(t *testing.T) {
 	if took < testTTL-testHeartbeat {
 		t.Fatalf("carol dropped out after %v, before the TTL of %v: a heartbeat was missed?", took, testTTL)
 	}
-	if limit := testTTL + 3*testHeartbeat + time.Second; took > limit {
+	if limit := testTTL + 5*time.Second; took > limit { // generous: the machine may be loaded
 		t.Fatalf("carol dropped out after %v, later than %v", took, limit)
 	}
 

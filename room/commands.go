@@ -229,7 +229,7 @@ func cmdNick(c *Call) error {
 			return ErrClosed
 		}
 		if err := h.nameErrLocked(want, s.m.id); err != nil || s.m.name != old {
-			h.releaseNameLocked(want, s.m.id)
+			h.unclaimLocked(want, s.m.id)
 			if err == nil {
 				err = Errorf("your name changed meanwhile")
 			}
@@ -237,6 +237,7 @@ func cmdNick(c *Call) error {
 		}
 	}
 	if !h.noticeAllowedLocked(s.m.id) {
+		h.unclaimLocked(want, s.m.id)
 		return Errorf("slow down: you changed your name too often; try again in a minute")
 	}
 	delete(h.names, safetext.Fold(old))

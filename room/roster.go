@@ -135,6 +135,16 @@ func (h *Hub) releaseNameLocked(name, id string) {
 	h.wakeRosterLocked()
 }
 
+// unclaimLocked queues the release of a claim that was made and not used
+// (a /nick refused after its claim); no-op without a Roster.
+func (h *Hub) unclaimLocked(name, id string) {
+	if h.cfg.Roster == nil {
+		return
+	}
+	h.rosterFree = append(h.rosterFree, [2]string{name, id})
+	h.wakeRosterLocked()
+}
+
 func (h *Hub) wakeRosterLocked() {
 	select {
 	case h.rosterWake <- struct{}{}:
