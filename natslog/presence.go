@@ -115,6 +115,7 @@ type presenceValue struct {
 	Admin      bool      `json:"ad,omitempty"`
 	Bot        bool      `json:"b,omitempty"`
 	Sessions   int       `json:"s"`
+	Renamed    time.Time `json:"rn"`
 	Since      time.Time `json:"si"`
 	LastActive time.Time `json:"la"`
 }
@@ -352,7 +353,7 @@ func (r *Roster) flush() {
 		var err error
 		if p.Sessions > 0 {
 			v, _ := json.Marshal(presenceValue{ID: p.ID, Name: p.Name, Rooms: p.Rooms, Away: p.Away, Admin: p.Admin, Bot: p.Bot,
-				Sessions: p.Sessions, Since: p.Since, LastActive: p.LastActive})
+				Sessions: p.Sessions, Renamed: p.Renamed, Since: p.Since, LastActive: p.LastActive})
 			_, err = r.members.Put(ctx, key, v)
 		} else {
 			err = r.members.Delete(ctx, key)
@@ -602,7 +603,7 @@ func decodePresence(node, tok string, data []byte) (room.Presence, error) {
 	}
 	return room.Presence{Node: node, ID: v.ID, Name: safetext.Line(v.Name, 64), Rooms: rooms,
 		Away: safetext.Line(v.Away, 80), Admin: v.Admin, Bot: v.Bot, Sessions: v.Sessions,
-		Since: v.Since, LastActive: v.LastActive}, nil
+		Renamed: v.Renamed, Since: v.Since, LastActive: v.LastActive}, nil
 }
 
 // changed wakes the notifier.

@@ -408,3 +408,41 @@ func TestRosterSurvivesNATSRestart(t *testing.T) {
 	send(t, alice, "/msg carol after the restart") // the private feed came back too
 	untilPrivate(t, carol, "after the restart")
 }
+
+// A person on two nodes who changes their name on one has the new name on
+// both: their sessions on the other node are told, the lists show one
+// line, and the old name is free for someone else. Issue 15 item 2.
+func TestRosterRenameFollowsAcrossNodes(t *testing.T) {
+	js := startJS(t)
+	a, b := newClusterNode(t, js, "a"), newClusterNode(t, js, "b")
+	alice := connect(t, a.hub, "id-alice", "alice")
+	alice2 := connect(t, b.hub, "id-alice", "alice")
+	for _, n := range []*clusterNode{a, b} {
+		lobbyShows(t, n.hub, map[string]int{"alice": 2})
+	}
+	send(t, alice, "/nick al")
+	for {
+		m := next(t, alice2)
+		if m.Kind == room.KindNotice && strings.Contains(m.Text, "You are now al") {
+			break
+		}
+	}
+	if alice2.Name() != "al" {
+		t.Fatalf("alice's session on node b is %q", alice2.Name())
+	}
+	for _, n := range []*clusterNode{a, b} {
+		lobbyShows(t, n.hub, map[string]int{"al": 2})
+	}
+	mallory := connect(t, b.hub, "id-mallory", "mallory")
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	eventually(t, "the old name alice to be free", func() bool { return mallory.Send(ctx, "/nick alice") == nil })
+	// And a later reconnection of al on node b keeps al, not the name
+	// node b had saved before.
+	alice2.Close(room.ReasonQuit)
+	lobbyShows(t, a.hub, map[string]int{"al": 1, "alice": 1})
+	if again := connect(t, b.hub, "id-alice", "alice"); again.Name() != "al" {
+		t.Fatalf("alice reconnecting on node b is %q, not al", again.Name())
+	}
+	lobbyShows(t, a.hub, map[string]int{"al": 2, "alice": 1})
+}

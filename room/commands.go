@@ -241,10 +241,11 @@ func cmdNick(c *Call) error {
 		return Errorf("slow down: you changed your name too often; try again in a minute")
 	}
 	delete(h.names, safetext.Fold(old))
-	h.releaseNameLocked(old, s.m.id)
+	h.unclaimLocked(old, s.m.id) // their sessions on other nodes take the new name too (roster.go)
 	h.names[safetext.Fold(want)] = s.m.id
 	h.lastName[s.m.id] = want
 	s.m.name = want
+	s.m.nameAt = h.cfg.Now()
 	s.m.listsChangedLocked()
 	id := s.m.id
 	h.savePrefLocked(func(ctx context.Context, p Preferences) error { return p.SetSetting(ctx, id, "nick", want) })

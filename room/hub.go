@@ -184,6 +184,7 @@ type member struct {
 	hub        *Hub
 	id         string
 	name       string
+	nameAt     time.Time // when name was chosen (Connect, /nick), for the newest to win across nodes (roster.go)
 	admin      func() bool // asked at every use (Config.Admin); set at creation
 	adminShown bool        // admin() when member lists last learned of it: for RightsChanged to tell a change, never to decide a right
 	away       string
@@ -436,7 +437,7 @@ func (h *Hub) Connect(ctx context.Context, id Identity) (*Session, error) {
 			notes = append(notes, note)
 		}
 		now := h.cfg.Now()
-		m = &member{hub: h, id: id.ID, name: name, admin: h.adminFunc(id), since: now, lastActive: now, away: settings["away"],
+		m = &member{hub: h, id: id.ID, name: name, nameAt: h.nameAtLocked(id.ID, name), admin: h.adminFunc(id), since: now, lastActive: now, away: settings["away"],
 			sessions: make(map[*Session]struct{}), rooms: make(map[*room]struct{})}
 		m.adminShown = m.admin()
 		h.members[id.ID] = m
@@ -555,6 +556,9 @@ func (h *Hub) pickNameLocked(id Identity, refused map[string]error) (name, note 
 		return h.nameErrLocked(name, id.ID)
 	}
 	want := safetext.Line(id.Name, 64)
+	if rm := h.remote[id.ID]; rm != nil && nameErr(rm.info.Name) == nil {
+		return rm.info.Name, "" // the name they have on another node now (roster.go)
+	}
 	if last, ok := h.lastName[id.ID]; ok && nameErr(last) == nil {
 		return last, ""
 	}

@@ -3,6 +3,7 @@ package room
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -47,7 +48,10 @@ type Presence struct {
 	Admin    bool
 	Bot      bool
 	Sessions int // 0: the identity has left that node
-	Since    time.Time
+	// Renamed is when Name was chosen there: the newest name of an
+	// identity wins on every node.
+	Renamed time.Time
+	Since   time.Time
 	// LastActive is when the identity last spoke on that node.
 	LastActive time.Time
 }
@@ -100,14 +104,15 @@ type PrivateMarks interface {
 
 // remoteMember is one identity online on other nodes, merged across them.
 type remoteMember struct {
-	info  MemberInfo
-	rooms map[string]bool
+	info    MemberInfo
+	rooms   map[string]bool
+	renamed time.Time // when info.Name was chosen: the newest of the nodes'
 }
 
 // presenceLocked is what this node shows of m, for the Roster.
 func (m *member) presenceLocked() Presence {
 	p := Presence{ID: m.id, Name: m.name, Away: m.away, Admin: m.admin(), Bot: m.botLocked(),
-		Sessions: len(m.sessions), Since: m.since, LastActive: m.lastActive}
+		Sessions: len(m.sessions), Renamed: m.nameAt, Since: m.since, LastActive: m.lastActive}
 	for r := range m.rooms {
 		p.Rooms = append(p.Rooms, r.name)
 	}
@@ -194,10 +199,13 @@ func (h *Hub) setRemote(remote []Presence) {
 		}
 		rm := merged[p.ID]
 		if rm == nil {
-			rm = &remoteMember{info: MemberInfo{ID: p.ID, Name: safetext.Line(p.Name, 64), Bot: true, Since: p.Since}, rooms: map[string]bool{}}
+			rm = &remoteMember{info: MemberInfo{ID: p.ID, Name: safetext.Line(p.Name, 64), Bot: true, Since: p.Since}, rooms: map[string]bool{}, renamed: p.Renamed}
 			merged[p.ID] = rm
 		}
 		i := &rm.info
+		if p.Renamed.After(rm.renamed) {
+			i.Name, rm.renamed = safetext.Line(p.Name, 64), p.Renamed
+		}
 		i.Admin = i.Admin || p.Admin
 		i.Bot = i.Bot && p.Bot
 		if i.Away == "" {
@@ -244,6 +252,46 @@ func (h *Hub) setRemote(remote []Presence) {
 			h.listChangedLocked(r)
 		}
 	}
+	for id, rm := range merged {
+		if m := h.members[id]; m != nil && rm.info.Name != m.name && rm.renamed.After(m.nameAt) {
+			h.adoptNameLocked(m, rm.info.Name, rm.renamed)
+		}
+	}
+}
+
+// adoptNameLocked gives m the name its identity chose later on another
+// node (/nick there): the line in the rooms came from that node; here its
+// sessions are told, and the lists and the saved name follow.
+func (h *Hub) adoptNameLocked(m *member, name string, at time.Time) {
+	f := safetext.Fold(name)
+	if owner, ok := h.names[f]; ok && owner != m.id {
+		h.log.Warn("a name chosen on another node is held here by someone else", "id", m.id, "other", owner)
+		return
+	}
+	old := m.name
+	if h.names[safetext.Fold(old)] == m.id {
+		delete(h.names, safetext.Fold(old))
+	}
+	h.unclaimLocked(old, m.id)
+	h.names[f] = m.id
+	h.lastName[m.id] = name
+	m.name, m.nameAt = name, at
+	m.listsChangedLocked()
+	id := m.id
+	h.savePrefLocked(func(ctx context.Context, p Preferences) error { return p.SetSetting(ctx, id, "nick", name) })
+	now := h.cfg.Now()
+	for s := range m.sessions {
+		h.deliverLocked(s, Message{Time: now, Kind: KindNotice, Text: fmt.Sprintf("You are now %s (renamed in another session).", name)})
+	}
+}
+
+// nameAtLocked is when the name an identity arrives with was chosen: when
+// it has that name on another node already, then; otherwise now.
+func (h *Hub) nameAtLocked(id, name string) time.Time {
+	if rm := h.remote[id]; rm != nil && rm.info.Name == name {
+		return rm.renamed
+	}
+	return h.cfg.Now()
 }
 
 func maps(a, b map[string]bool) bool {
