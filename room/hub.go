@@ -184,7 +184,7 @@ type member struct {
 	hub        *Hub
 	id         string
 	name       string
-	nameAt     time.Time // when name was chosen (Connect, /nick), for the newest to win across nodes (roster.go)
+	nameAt     time.Time   // when name was chosen (Connect, /nick), for the newest to win across nodes (roster.go)
 	admin      func() bool // asked at every use (Config.Admin); set at creation
 	adminShown bool        // admin() when member lists last learned of it: for RightsChanged to tell a change, never to decide a right
 	away       string
