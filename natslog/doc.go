@@ -74,6 +74,10 @@
 //     with Update at the revision read, so two nodes racing for one name
 //     cannot both win. A claim is deleted (revision-checked) when its
 //     holder leaves its last node.
+//     Each presence value carries when its name was chosen (Renamed): a
+//     /nick on one node renames the person's sessions on the others, the
+//     newest name winning. That compares the nodes' clocks, so two renames
+//     closer together than the clocks' skew may settle on the older one.
 //   - PARLEY_KNOWN: key <folded name token>, {identity, name}: who last
 //     claimed each name, kept after they leave, so that a private message
 //     finds someone offline who was only ever on another node (the
