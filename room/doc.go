@@ -33,6 +33,13 @@
 // calling the Log; a Log's delivery takes only the room's incoming lock
 // (room.inMu), which is held for nothing else.
 //
+// Hub.mu is never held while calling a Roster either: one goroutine
+// (rosterLoop) publishes what changed and releases names after taking a
+// copy under Hub.mu, and names are claimed with the lock released (Connect,
+// /nick) and checked again after; the Roster's news of other nodes
+// (setRemote) takes Hub.mu, so a Roster calls it holding none of its own
+// locks.
+//
 // Ordering is owned by one sequencer goroutine per room (room.run) and the
 // room's Log (log.go). Everything that is shown in a room (messages, emotes,
 // joins, leaves, renames, topics) goes through it: the sequencer appends a
