@@ -116,8 +116,28 @@ func (o natsOptions) wire(cfg *app.Config, log *slog.Logger) (closeNATS func(), 
 		return nil, err
 	}
 	cfg.LocalIndex = localIndex(l) // clusterindex.go
+	// Who is online, names and private messages are shared too (natslog
+	// doc, "Presence and names"); the roster's Close is the node's goodbye.
+	roster, err := natslog.NewRoster(nc, natslog.RosterOptions{Node: o.node, Replicas: o.replicas, Logger: log})
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	dms, err := natslog.NewDMs(nc, natslog.Options{Replicas: o.replicas, Logger: log})
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	cfg.Room.Roster, cfg.Room.Private = roster, dms
 	log.Info("sharing rooms through NATS JetStream", "server", nc.ConnectedUrlRedacted(), "replicas", o.replicas)
-	return nc.Close, nil
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), natsConnectTimeout)
+		defer cancel()
+		if err := roster.Close(ctx); err != nil {
+			log.Warn("saying goodbye to the other nodes failed: they drop this node's people when its heartbeat stops", "err", err)
+		}
+		nc.Close()
+	}, nil
 }
 
 // redactURLs hides the passwords of user:password@ URLs, for messages.

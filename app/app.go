@@ -144,7 +144,10 @@ func New(cfg Config) (*App, error) {
 			return nil, fmt.Errorf("history store: %w", err)
 		}
 		a.store = st
-		rc.Private, rc.Prefs = st, st
+		rc.Prefs = st
+		if rc.Private == nil { // a shared one (main's natswire.go) keeps them for every node
+			rc.Private = st
+		}
 		if rc.Log == nil {
 			rc.History, rc.Search = st, st
 		} else if cfg.LocalIndex != nil { // a shared Log (main's natswire.go): SQLite is its local index

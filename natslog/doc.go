@@ -1,6 +1,8 @@
 // Package natslog is a room.Log (and a read-only room.History) over NATS
 // JetStream, so that several parley processes (nodes) share every room:
 // what one node appends reaches the sessions of every node, in one order.
+// It also holds who is online and the names in use (Roster, a
+// room.Roster over KV buckets) and private messages (DMs).
 // It knows rooms only through package room's ports, and nothing of SSH,
 // terminals or SQLite.
 //
@@ -70,8 +72,89 @@
 // nothing twice whatever the duplicate window; a stream holding other
 // messages is refused unless forced.
 //
+// # Presence and names
+//
+// Roster (presence.go) is room's Roster port: who is online on each node,
+// in which rooms, away, admin or bot, with how many sessions, and which
+// names are in use. Four KV buckets hold it:
+//
+//   - PARLEY_NODES: one key per running process (a random NUID, so a
+//     restarted node is a new one), put every Heartbeat (2 s). The
+//     bucket's TTL (RosterOptions.TTL, 6 s) lets the server forget a
+//     silent node's heartbeat, but a watch does not see an expiry, so
+//     liveness is decided by each node from when it last heard a
+//     heartbeat, on its own clock: no clock is compared across machines.
+//   - PARLEY_PRESENCE: key <node>.<identity token>, the identity's
+//     room.Presence on that node, written when it changes (the hub's
+//     roster goroutine coalesces bursts) and deleted when the identity's
+//     last session there ends. Nothing is rewritten on a heartbeat, so the
+//     cost is one write per change, not one per person per heartbeat.
+//   - PARLEY_NAMES: key <folded name token>, {identity, node}. A claim is
+//     Create (create-if-absent); a name whose claim is the same identity's,
+//     or whose holder is gone (its node silent, or its node alive but not
+//     showing the identity and the claim older than the TTL), is taken over
+//     with Update at the revision read, so two nodes racing for one name
+//     cannot both win. A claim is deleted (revision-checked) when its
+//     holder leaves its last node.
+//     Each presence value carries when its name was chosen (Renamed): a
+//     /nick on one node renames the person's sessions on the others, the
+//     newest name winning. That compares the nodes' clocks, so two renames
+//     closer together than the clocks' skew may settle on the older one.
+//   - PARLEY_KNOWN: key <folded name token>, {identity, name}: who last
+//     claimed each name, kept after they leave, so that a private message
+//     finds someone offline who was only ever on another node (the
+//     Roster is a room.NameIndex).
+//
+// Every node watches PARLEY_NODES and PARLEY_PRESENCE and gives the hub
+// the presence of the live nodes other than itself (one goroutine calls
+// the hub, the newest state each time, so a stale list never follows a
+// newer one). A node whose heartbeat has not been heard for the TTL is
+// dropped at the next heartbeat tick: its people leave every other
+// node's member lists within TTL + one heartbeat (8 s by default; 1.2 s
+// measured at the tests' 200 ms / 1 s, TestRosterDeadNodeDrops, and 1.4 s
+// over SSH at 250 ms / 1.5 s, e2e TestTwoNodesPresenceOnScreens), and the
+// first live node to notice
+// deletes its keys. A node that closes (Roster.Close, at shutdown) deletes
+// its heartbeat and its people at once: the others drop them immediately.
+// A node whose heartbeat fails (NATS down) publishes all its people again
+// when it works, since the others may have deleted them meanwhile; and a
+// node that sees one of its own keys deleted by another (which thought it
+// silent) writes it again. The heartbeat has a goroutine of its own, so
+// that writing a crowd's arrival never delays it. After NATS reconnects
+// (a restarted server loses the watches' consumers) a node watches both
+// buckets again at its next heartbeat tick and replaces what it knew once
+// every current value has arrived: lists are whole again within about a
+// heartbeat of NATS coming back (about 0.1 s at the tests' 200 ms,
+// TestRosterSurvivesNATSRestart; about 20 s before this was done).
+//
+// The other design, one key per identity with a per-key TTL rewritten on
+// every heartbeat, was rejected: it costs a write per person per
+// heartbeat (a thousand people, every 2 s, on every node), where this one
+// costs one write per node per heartbeat.
+//
+// # Private messages
+//
+// DMs (dm.go) is a room.PrivateHistory, room.PrivateFeed and
+// room.PrivateMarks: one stream, PARLEY_DM, each private message on
+// parley.dm.<recipient token>.<sender token>, its id the stream sequence.
+// A message is shown only once JetStream has acknowledged it: every hub
+// follows the stream (an ordered consumer from "new") and shows each one
+// to the sessions on that node of its two identities, and nobody else's.
+// A node reading one checks that the two identities in it are its
+// subject's, so that what a subject filter selects (PrivateBefore, which
+// reads one identity's messages with the two filters parley.dm.<id>.* and
+// parley.dm.*.<id>) and what a hub delivers never differ. How far each
+// identity has been shown them is the PARLEY_DM_MARKS bucket (raised only,
+// revision-checked), so a message waiting for someone offline is shown at
+// their next connect on any node, and once.
+//
 // # Concurrency
 //
+// A Log, a Roster and a DMs are safe for concurrent use. A Roster's mu
+// guards its maps and is never held while calling NATS or the hub; its
+// four goroutines are run (writes, pruning), beatLoop (the heartbeat),
+// watchLoop (the two watches) and notifier (the only caller of the hub's
+// function).
 // A Log is safe for concurrent use. mu guards the set of streams known to
 // exist. Each subscription's deliveries run on the consumer's goroutine,
 // one at a time, under the subscription's own lock, which stop takes to

@@ -273,6 +273,7 @@ func (h *Hub) restoreLocked(m *member, s *Session, saved []string, quiet bool) {
 		r.members[m.id] = m
 		r.membersList = nil
 		m.rooms[r] = struct{}{}
+		h.rosterChangedLocked(m.id)
 		o := &op{register: s, enter: true}
 		if !quiet {
 			o.msg = r.presenceLocked(Message{Room: r.name, Kind: KindJoin, From: m.name, FromID: m.id})

@@ -227,6 +227,7 @@ func (h *Hub) evictLocked(m *member, r *room, now time.Time, notice, why string)
 	delete(r.members, m.id)
 	r.membersList = nil
 	delete(m.rooms, r)
+	h.rosterChangedLocked(m.id)
 	h.saveMembershipLocked(m.id, r.name, false)
 	lobby := h.rooms[RoomKey(h.cfg.DefaultRoom)]
 	for t := range m.sessions {

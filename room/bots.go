@@ -218,6 +218,7 @@ func (s *Session) enterQuietlyLocked(r *room) {
 	m := s.m
 	r.members[m.id] = m
 	m.rooms[r] = struct{}{}
+	s.hub.rosterChangedLocked(m.id)
 	for t := range m.sessions {
 		r.enqueueLocked(&op{register: t, enter: true})
 	}

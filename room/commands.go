@@ -2,6 +2,7 @@ package room
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -214,13 +215,37 @@ func cmdNick(c *Call) error {
 	if err := h.nameErrLocked(want, s.m.id); err != nil {
 		return Errorf("cannot change your name to %s: %v", safetext.Line(want, 32), err)
 	}
+	if ro := h.cfg.Roster; ro != nil { // claimed across nodes first (roster.go), without the lock
+		h.mu.Unlock()
+		err := ro.ClaimName(c.Ctx, want, s.m.id)
+		h.mu.Lock()
+		var ue *Error
+		if errors.As(err, &ue) {
+			return Errorf("cannot change your name to %s: %v", safetext.Line(want, 32), err)
+		} else if err != nil {
+			return Errorf("cannot change your name now: the other nodes cannot be reached; try again later")
+		}
+		if s.closed {
+			return ErrClosed
+		}
+		if err := h.nameErrLocked(want, s.m.id); err != nil || s.m.name != old {
+			h.unclaimLocked(want, s.m.id)
+			if err == nil {
+				err = Errorf("your name changed meanwhile")
+			}
+			return Errorf("cannot change your name to %s: %v", safetext.Line(want, 32), err)
+		}
+	}
 	if !h.noticeAllowedLocked(s.m.id) {
+		h.unclaimLocked(want, s.m.id)
 		return Errorf("slow down: you changed your name too often; try again in a minute")
 	}
 	delete(h.names, safetext.Fold(old))
+	h.unclaimLocked(old, s.m.id) // their sessions on other nodes take the new name too (roster.go)
 	h.names[safetext.Fold(want)] = s.m.id
 	h.lastName[s.m.id] = want
 	s.m.name = want
+	s.m.nameAt = h.cfg.Now()
 	s.m.listsChangedLocked()
 	id := s.m.id
 	h.savePrefLocked(func(ctx context.Context, p Preferences) error { return p.SetSetting(ctx, id, "nick", want) })
@@ -262,6 +287,8 @@ func cmdReply(c *Call) error {
 	to := recipient{id: id, name: h.lastName[id]}
 	if m := h.members[id]; m != nil {
 		to.name = m.name
+	} else if rm := h.remote[id]; rm != nil {
+		to.name = rm.info.Name
 	}
 	h.mu.Unlock()
 	if id == "" {
@@ -293,6 +320,8 @@ func (s *Session) private(rcpt recipient, text string) error {
 	}
 	if to := h.members[rcpt.id]; to != nil {
 		rcpt.name = to.name
+	} else if rm := h.remote[rcpt.id]; rm != nil { // on another node (roster.go)
+		rcpt.name = rm.info.Name
 	} else if h.cfg.Private == nil {
 		h.mu.Unlock()
 		return Errorf("%s is not connected, and this server keeps no private messages for later; the message was not sent", rcpt.name)
@@ -318,22 +347,31 @@ func (s *Session) private(rcpt recipient, text string) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	to := h.members[rcpt.id]
-	if to != nil {
-		for t := range to.sessions {
-			if t.seen[""] < m.Seq || m.Seq == 0 { // not shown already as waiting (offline.go)
-				h.deliverLocked(t, m)
+	if !h.privateFeed { // shared by nodes: shown as the feed delivers it (deliverPrivate)
+		if to != nil {
+			for t := range to.sessions {
+				if t.seen[""] < m.Seq || m.Seq == 0 { // not shown already as waiting (offline.go)
+					h.deliverLocked(t, m)
+				}
 			}
+			to.replyTo = s.m.id
 		}
-		to.replyTo = s.m.id
-	}
-	for t := range s.m.sessions {
-		h.deliverLocked(t, m)
+		for t := range s.m.sessions {
+			h.deliverLocked(t, m)
+		}
 	}
 	s.m.replyTo = rcpt.id
-	if to == nil || !to.personOnlineLocked(nil) {
+	away := ""
+	if to != nil {
+		away = to.away
+	}
+	if rm := h.remote[rcpt.id]; rm != nil && away == "" {
+		away = rm.info.Away
+	}
+	if (to == nil || !to.personOnlineLocked(nil)) && !h.elsewhereLocked(rcpt.id) {
 		h.deliverLocked(s, Message{Time: now, Kind: KindNotice, Text: fmt.Sprintf("%s is not connected: it will be delivered when they next connect.", rcpt.name)})
-	} else if to.away != "" {
-		h.deliverLocked(s, Message{Time: now, Kind: KindNotice, Text: fmt.Sprintf("%s is away: %s", to.name, to.away)})
+	} else if away != "" {
+		h.deliverLocked(s, Message{Time: now, Kind: KindNotice, Text: fmt.Sprintf("%s is away: %s", rcpt.name, away)})
 	}
 	if cut {
 		h.deliverLocked(s, Message{Time: now, Kind: KindNotice, Text: cutNotice})

@@ -11,6 +11,12 @@
 // enter each room and who is in it (access.go: every reader of a room's
 // history checks that access itself).
 //
+// Several hubs (nodes) sharing a Log also share who is online through a
+// Roster (roster.go): member lists and /who merge the people on the other
+// nodes, names are claimed across nodes, and a PrivateHistory that is a
+// PrivateFeed delivers private messages on every node. Without one a hub
+// is alone, as before; room knows nothing of NATS either way.
+//
 // Commands are declared with a command.Spec (package command, a leaf): the
 // chat's own in commands.go, and those the chat and `ssh host COMMAND` both
 // have (who, rooms: shared.go) with one surface-free handler that Shared
@@ -26,6 +32,13 @@
 // reader (Session.Receive) never takes Hub.mu. Hub.mu is never held while
 // calling the Log; a Log's delivery takes only the room's incoming lock
 // (room.inMu), which is held for nothing else.
+//
+// Hub.mu is never held while calling a Roster either: one goroutine
+// (rosterLoop) publishes what changed and releases names after taking a
+// copy under Hub.mu, and names are claimed with the lock released (Connect,
+// /nick) and checked again after; the Roster's news of other nodes
+// (setRemote) takes Hub.mu, so a Roster calls it holding none of its own
+// locks.
 //
 // Ordering is owned by one sequencer goroutine per room (room.run) and the
 // room's Log (log.go). Everything that is shown in a room (messages, emotes,

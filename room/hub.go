@@ -60,8 +60,12 @@ type Config struct {
 	// commits to History. A Log shared with other processes makes their
 	// messages arrive in this hub's rooms like local ones.
 	Log Log
-	// Private stores private messages; nil keeps them nowhere.
+	// Private stores private messages; nil keeps them nowhere. One that
+	// is a PrivateFeed is shared with other nodes (roster.go).
 	Private PrivateHistory
+	// Roster shares who is online and their names with the other nodes
+	// that share Log (roster.go); nil: this hub is alone.
+	Roster Roster
 	// Search backs /search; nil turns it off.
 	Search Searcher
 	// Prefs keeps names, away marks, settings and read marks across
@@ -162,12 +166,25 @@ type Hub struct {
 	// idleEvery is the constant of that name (presence.go), set before the
 	// goroutine that reads it starts.
 	idleEvery time.Duration
+
+	// Presence across nodes (roster.go), guarded by mu. rosterWake wakes
+	// rosterLoop; privateFeed is whether private messages are shown as the
+	// feed delivers them (set by New); stopPrivate ends the feed (Close).
+	rosterDirty map[string]struct{}      // identities whose Presence changed since rosterLoop last ran
+	rosterFree  [][2]string              // name claims to release: name, identity
+	rosterWake  chan struct{}            // capacity 1
+	remote      map[string]*remoteMember // identities online on other nodes, merged
+	remoteNames map[string]string        // folded name -> ID, of remote
+	privateFeed bool
+	stopPrivate func()
 }
 
 // member is one online identity. Guarded by Hub.mu.
 type member struct {
+	hub        *Hub
 	id         string
 	name       string
+	nameAt     time.Time   // when name was chosen (Connect, /nick), for the newest to win across nodes (roster.go)
 	admin      func() bool // asked at every use (Config.Admin); set at creation
 	adminShown bool        // admin() when member lists last learned of it: for RightsChanged to tell a change, never to decide a right
 	away       string
@@ -184,6 +201,7 @@ type member struct {
 // those rooms: a crowd leaving the lobby must not make a quiet room's
 // screens each fetch (and keep) a fresh copy of an unchanged list.
 func (m *member) listsChangedLocked() {
+	m.hub.rosterChangedLocked(m.id)
 	for r := range m.rooms {
 		r.membersList = nil
 	}
@@ -242,6 +260,10 @@ func New(cfg Config) (*Hub, error) {
 		rooms:         make(map[string]*room),
 		node:          newNode(),
 		storeObserved: storeObserved,
+		rosterDirty:   make(map[string]struct{}),
+		rosterWake:    make(chan struct{}, 1),
+		remote:        make(map[string]*remoteMember),
+		remoteNames:   make(map[string]string),
 	}
 	h.eventsGrace = eventsGrace
 	r, err := h.loadRoom(context.Background(), RoomKey(cfg.DefaultRoom))
@@ -254,6 +276,20 @@ func New(cfg Config) (*Hub, error) {
 	go h.writer()
 	h.idleEvery = idleEvery
 	go h.idleTicker()
+	if feed, ok := cfg.Private.(PrivateFeed); ok {
+		stop, err := feed.SubscribePrivate(h.deliverPrivate)
+		if err != nil {
+			_ = h.Close(context.Background(), "")
+			return nil, fmt.Errorf("private messages: %w", err)
+		}
+		h.mu.Lock()
+		h.privateFeed, h.stopPrivate = true, stop
+		h.mu.Unlock()
+	}
+	if cfg.Roster != nil {
+		go h.rosterLoop()
+		cfg.Roster.Watch(h.setRemote)
+	}
 	return h, nil
 }
 
@@ -304,6 +340,20 @@ func (h *Hub) savePrefLocked(f func(ctx context.Context, p Preferences) error) {
 	case h.writes <- func(ctx context.Context) {
 		if err := f(ctx, p); err != nil {
 			h.log.Warn("saving a preference failed", "err", err)
+		}
+	}:
+	default:
+		h.log.Warn("preference writes are backed up; one was dropped")
+	}
+}
+
+// queueWriteLocked queues a write for the writer goroutine, as
+// savePrefLocked does, for a store other than Preferences.
+func (h *Hub) queueWriteLocked(f func(ctx context.Context) error) {
+	select {
+	case h.writes <- func(ctx context.Context) {
+		if err := f(ctx); err != nil {
+			h.log.Warn("saving a read mark failed", "err", err)
 		}
 	}:
 	default:
@@ -369,6 +419,7 @@ func (h *Hub) Connect(ctx context.Context, id Identity) (*Session, error) {
 	if nick := settings["nick"]; nick != "" {
 		id.Name = nick // the name they chose last time comes first
 	}
+	claimed, claimNote := h.claimName(ctx, id) // across nodes (roster.go)
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
@@ -378,12 +429,15 @@ func (h *Hub) Connect(ctx context.Context, id Identity) (*Session, error) {
 	newMember := m == nil
 	waiting := !id.Bot && (m == nil || !m.personOnlineLocked(nil)) // offline.go
 	if newMember {
-		name, note := h.pickNameLocked(id)
+		name, note := claimed, claimNote
+		if name == "" || h.nameErrLocked(name, id.ID) != nil {
+			name, note = h.pickNameLocked(id, nil)
+		}
 		if note != "" {
 			notes = append(notes, note)
 		}
 		now := h.cfg.Now()
-		m = &member{id: id.ID, name: name, admin: h.adminFunc(id), since: now, lastActive: now, away: settings["away"],
+		m = &member{hub: h, id: id.ID, name: name, nameAt: h.nameAtLocked(id.ID, name), admin: h.adminFunc(id), since: now, lastActive: now, away: settings["away"],
 			sessions: make(map[*Session]struct{}), rooms: make(map[*room]struct{})}
 		m.adminShown = m.admin()
 		h.members[id.ID] = m
@@ -413,7 +467,7 @@ func (h *Hub) Connect(ctx context.Context, id Identity) (*Session, error) {
 		lobby.membersList = nil
 		m.rooms[lobby] = struct{}{}
 		o := &op{register: s, ready: true, notes: notes}
-		loud := !id.Bot && h.noticeAllowedLocked(m.id)
+		loud := !id.Bot && !h.elsewhereLocked(m.id) && h.noticeAllowedLocked(m.id) // on another node already: not an arrival
 		if m.quiet = id.Bot; m.quiet {
 			h.presenceChangedLocked(m) // a bot's one-shot command is not a visit: the list only (issue 13 item 7)
 		} else if loud { // a reconnect loop goes quiet
@@ -492,12 +546,23 @@ func (m *member) firstRoom() *room {
 
 // pickNameLocked chooses a display name for an identity that is coming
 // online, and explains any change from the name it asked for.
-func (h *Hub) pickNameLocked(id Identity) (name, note string) {
+// Names in refused were refused by the Roster (another node's person holds
+// them): refused[name] is why.
+func (h *Hub) pickNameLocked(id Identity, refused map[string]error) (name, note string) {
+	nameErr := func(name string) error {
+		if err := refused[safetext.Fold(name)]; err != nil {
+			return err
+		}
+		return h.nameErrLocked(name, id.ID)
+	}
 	want := safetext.Line(id.Name, 64)
-	if last, ok := h.lastName[id.ID]; ok && h.nameErrLocked(last, id.ID) == nil {
+	if rm := h.remote[id.ID]; rm != nil && nameErr(rm.info.Name) == nil {
+		return rm.info.Name, "" // the name they have on another node now (roster.go)
+	}
+	if last, ok := h.lastName[id.ID]; ok && nameErr(last) == nil {
 		return last, ""
 	}
-	err := h.nameErrLocked(want, id.ID)
+	err := nameErr(want)
 	if err == nil {
 		return want, ""
 	}
@@ -513,12 +578,12 @@ func (h *Hub) pickNameLocked(id Identity) (name, note string) {
 	}
 	bases = append(bases, fallbackName(id.ID))
 	for _, base := range bases {
-		if base != want && h.nameErrLocked(base, id.ID) == nil {
+		if base != want && nameErr(base) == nil {
 			return explain(base)
 		}
 		for i := 2; i <= 99; i++ {
 			suffix := "-" + strconv.Itoa(i)
-			if cand := truncateName(base, safetext.MaxNameRunes-len(suffix)) + suffix; h.nameErrLocked(cand, id.ID) == nil {
+			if cand := truncateName(base, safetext.MaxNameRunes-len(suffix)) + suffix; nameErr(cand) == nil {
 				return explain(cand)
 			}
 		}
@@ -526,7 +591,7 @@ func (h *Hub) pickNameLocked(id Identity) (name, note string) {
 	// Every likely name is taken (someone is holding them on purpose): a
 	// random guest name is free with overwhelming probability; check anyway.
 	for {
-		if cand := fmt.Sprintf("guest-%08x", rand.Uint32()); h.nameErrLocked(cand, id.ID) == nil {
+		if cand := fmt.Sprintf("guest-%08x", rand.Uint32()); nameErr(cand) == nil {
 			return explain(cand)
 		}
 	}
@@ -546,6 +611,9 @@ func (h *Hub) nameErrLocked(name, id string) error {
 			return Errorf("%s is already taken by %s, who is here", name, m.name)
 		}
 		return Errorf("%s is already taken by someone here", name)
+	}
+	if err := h.takenElsewhereLocked(name, id); err != nil {
+		return err
 	}
 	if h.cfg.Reserved != nil {
 		if owner, ok := h.cfg.Reserved(name); ok && owner != id {
@@ -584,6 +652,12 @@ func (h *Hub) Close(ctx context.Context, reason string) error {
 	// What was accepted is stored and shown before anyone is told to go,
 	// so a sender never sees "shutting down" for a message that went out.
 	close(h.quit)
+	h.mu.Lock()
+	stopPrivate := h.stopPrivate
+	h.mu.Unlock()
+	if stopPrivate != nil {
+		stopPrivate()
+	}
 	var err error
 	if !finishBy(ctx, h.wg.Wait) {
 		err = fmt.Errorf("room: stopping rooms: %w", ctx.Err())
@@ -674,6 +748,7 @@ func (h *Hub) Members(roomName string) []MemberInfo {
 	for _, m := range r.members {
 		out = append(out, m.infoLocked())
 	}
+	out = h.mergeRemoteLocked(r, out) // roster.go
 	sort.Slice(out, func(i, j int) bool { return strings.ToLower(out[i].Name) < strings.ToLower(out[j].Name) })
 	r.membersList = out
 	return out
@@ -744,6 +819,10 @@ func (h *Hub) closeSessionLocked(s *Session, reason string) {
 			continue // a program shown a private message has not shown it to the person
 		}
 		id, room, seq := m.id, room, seq
+		if pm, ok := h.cfg.Private.(PrivateMarks); ok && room == "" { // shared by nodes (roster.go)
+			h.queueWriteLocked(func(ctx context.Context) error { return pm.SetPrivateMark(ctx, id, seq) })
+			continue
+		}
 		h.savePrefLocked(func(ctx context.Context, p Preferences) error { return p.SetReadMark(ctx, id, room, seq) })
 	}
 	delete(m.sessions, s)
@@ -753,7 +832,7 @@ func (h *Hub) closeSessionLocked(s *Session, reason string) {
 	}
 	if len(m.sessions) == 0 {
 		// Their last session: they leave every room they were in.
-		quiet := h.closed || m.quiet || !h.noticeAllowedLocked(m.id)
+		quiet := h.closed || m.quiet || h.elsewhereLocked(m.id) || !h.noticeAllowedLocked(m.id) // still on another node: not a departure
 		for r := range m.rooms {
 			delete(r.members, m.id)
 			if m.quiet {
@@ -768,6 +847,7 @@ func (h *Hub) closeSessionLocked(s *Session, reason string) {
 		delete(h.members, m.id)
 		if h.names[safetext.Fold(m.name)] == m.id {
 			delete(h.names, safetext.Fold(m.name))
+			h.releaseNameLocked(m.name, m.id)
 		}
 	}
 }

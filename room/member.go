@@ -13,11 +13,22 @@ func (h *Hub) RoomMember(roomName, id string) (MemberInfo, bool) {
 	if r == nil {
 		return MemberInfo{}, false
 	}
-	m := r.members[id]
-	if m == nil {
-		return MemberInfo{}, false
+	rm := h.remote[id] // on other nodes (roster.go)
+	if rm != nil && !rm.rooms[r.name] {
+		rm = nil
 	}
-	return m.infoLocked(), true
+	m := r.members[id]
+	switch {
+	case m == nil && rm == nil:
+		return MemberInfo{}, false
+	case m == nil:
+		return rm.info, true
+	}
+	info := m.infoLocked()
+	if rm != nil {
+		mergeRemote(&info, rm)
+	}
+	return info, true
 }
 
 // PresenceIdle is the Text of a KindPresence that only says the idle times

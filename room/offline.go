@@ -43,6 +43,11 @@ func (h *Hub) resolveRecipient(ctx context.Context, name string) (recipient, err
 		h.mu.Unlock()
 		return r, nil
 	}
+	if id, ok := h.remoteNames[f]; ok { // on another node (roster.go)
+		r := recipient{id: id, name: h.remote[id].info.Name}
+		h.mu.Unlock()
+		return r, nil
+	}
 	for id, last := range h.lastName { // seen since start; offline now
 		if safetext.Fold(last) == f {
 			h.mu.Unlock()
@@ -56,10 +61,14 @@ func (h *Hub) resolveRecipient(ctx context.Context, name string) (recipient, err
 			return recipient{id: id, name: clean}, nil
 		}
 	}
-	if ix, ok := h.cfg.Prefs.(NameIndex); ok {
+	for _, src := range []any{h.cfg.Prefs, h.cfg.Roster} { // the Roster knows the names used on every node (roster.go)
+		ix, ok := src.(NameIndex)
+		if !ok {
+			continue
+		}
 		ctx, cancel := context.WithTimeout(ctx, storeTimeout)
-		defer cancel()
 		id, saved, ok, err := ix.IdentityByName(ctx, clean)
+		cancel()
 		if err != nil {
 			return recipient{}, fmt.Errorf("looking up %q: %w", clean, err)
 		}
@@ -86,12 +95,19 @@ func (m *member) personOnlineLocked(except *Session) bool {
 // called once a person's first session (not a program's) has connected.
 func (h *Hub) deliverWaiting(ctx context.Context, s *Session) {
 	p, prefs := h.cfg.Private, h.cfg.Prefs
-	if p == nil || prefs == nil {
+	marks, shared := p.(PrivateMarks) // kept for every node (roster.go)
+	if p == nil || prefs == nil && !shared {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()
-	mark, err := prefs.ReadMark(ctx, s.m.id, "")
+	var mark uint64
+	var err error
+	if shared {
+		mark, err = marks.PrivateMark(ctx, s.m.id)
+	} else {
+		mark, err = prefs.ReadMark(ctx, s.m.id, "")
+	}
 	if err != nil {
 		h.log.Warn("loading the private read mark failed", "id", s.m.id, "err", err)
 		return

@@ -143,6 +143,7 @@ func (s *Session) joinLocked(r *room, notes ...string) {
 		r.members[m.id] = m
 		r.membersList = nil
 		m.rooms[r] = struct{}{}
+		s.hub.rosterChangedLocked(m.id)
 		first := true
 		for t := range m.sessions {
 			o := &op{register: t, enter: true}
@@ -219,6 +220,7 @@ func cmdLeave(c *Call) error {
 	delete(r.members, m.id)
 	r.membersList = nil
 	delete(m.rooms, r)
+	h.rosterChangedLocked(m.id)
 	h.saveMembershipLocked(m.id, r.name, false)
 	now := h.cfg.Now()
 	for t := range m.sessions {
