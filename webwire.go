@@ -94,7 +94,8 @@ func (i identities) Identity(id string) (room.Identity, error) { return i.s.WebI
 
 // start listens and serves the page, and prints where. It returns nil
 // when the page is off.
-func (w *webWire) start(o webOptions, srv *server.Server, sshAddr net.Addr, log *slog.Logger, stdout io.Writer) (*web.Server, error) {
+// sessions keeps the signed-in browsers (nil: in memory).
+func (w *webWire) start(o webOptions, srv *server.Server, sessions web.Sessions, sshAddr net.Addr, log *slog.Logger, stdout io.Writer) (*web.Server, error) {
 	if o.addr == "" {
 		return nil, nil
 	}
@@ -109,7 +110,7 @@ func (w *webWire) start(o webOptions, srv *server.Server, sshAddr net.Addr, log 
 	if public == "" {
 		public = "http://" + browsable(ln.Addr())
 	}
-	ws, err := web.New(web.Config{Hub: srv.Hub(), Identities: identities{srv}, PublicURL: public,
+	ws, err := web.New(web.Config{Hub: srv.Hub(), Identities: identities{srv}, PublicURL: public, Sessions: sessions,
 		SignInHint: signInHint(public, sshAddr), Logger: log})
 	if err != nil {
 		_ = ln.Close()
