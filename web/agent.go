@@ -41,4 +41,3 @@ func agentSummary(ua string) string {
 
 // maxAgentSummary bounds agentSummary's result.
 const maxAgentSummary = 40
-

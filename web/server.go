@@ -140,7 +140,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Sessions = NewMemorySessions()
 	}
 	s := &Server{cfg: cfg, log: log, public: u, secure: u.Scheme == "https", sessions: cfg.Sessions,
-		links: map[[32]byte]link{},
+		links:    map[[32]byte]link{},
 		limiters: map[string]*rate.Limiter{}, conns: map[*wsConn]struct{}{}, pages: map[string]int{}}
 	static, err := fs.Sub(staticFiles, "static")
 	if err != nil {
