@@ -151,6 +151,9 @@ func New(cfg Config) (*Server, error) {
 	mux.Handle("GET /{$}", files)
 	mux.Handle("GET /app.js", files)
 	mux.Handle("GET /app.css", files)
+	mux.Handle("GET /sessions.js", files)   // sessions.go: the person's browsers
+	mux.Handle("GET /scrollback.js", files) // older.go: infinite scrollback
+	mux.Handle("GET /notify.js", files)     // opt-in desktop notifications
 	mux.HandleFunc("GET /signin", func(w http.ResponseWriter, r *http.Request) {
 		r2 := r.Clone(r.Context())
 		r2.URL.Path = "/"

@@ -161,6 +161,10 @@ func (wc *wsConn) readLoop() {
 				}
 				wc.error(room.UserMessage(wc.s.log, err))
 			}
+		case typeOlder:
+			if !wc.older(f.Room, f.Before) {
+				return
+			}
 		case typeSwitch:
 			if err := wc.sess.Switch(f.Room); err != nil {
 				wc.error(room.UserMessage(wc.s.log, err))
