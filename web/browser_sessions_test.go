@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -38,6 +40,31 @@ func TestBrowserListsAndSignsOutTheOtherBrowsers(t *testing.T) {
 	if n := evalJS[int](t, ctx, `[...document.querySelectorAll("#session-list li")].filter(li => li.textContent.includes("this browser")).length`); n != 1 {
 		t.Errorf("%d rows marked this browser, want 1", n)
 	}
+	if *updateScreenshots {
+		shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join("..", "docs", "web-sessions.png"), shot, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The dialog fits a phone, light and dark.
+	for _, scheme := range []string{"light", "dark"} {
+		within(t, ctx, "phone", chromedp.EmulateViewport(360, 740), setScheme(scheme))
+		waitJS(t, ctx, "the phone width", "window.innerWidth === 360")
+		if ok := evalJS[bool](t, ctx, `(() => { const r = document.getElementById("sessions").getBoundingClientRect();
+			return r.left >= 0 && r.right <= window.innerWidth && document.documentElement.scrollWidth <= window.innerWidth; })()`); !ok {
+			t.Errorf("%s: the browsers dialog does not fit 360 px", scheme)
+		}
+		if path := os.Getenv("PARLEY_SHOT_DIR"); path != "" { // for looking at by hand
+			shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+			if err == nil {
+				_ = os.WriteFile(filepath.Join(path, "sessions-phone-"+scheme+".png"), shot, 0o644)
+			}
+		}
+	}
+	within(t, ctx, "desktop again", chromedp.EmulateViewport(1280, 800), setScheme("light"))
 	within(t, ctx, "sign the phone out", chromedp.Click(chromedp.CSS(`#session-list li:not(:first-child) button`)))
 	end := phoneWS.waitFrame("the phone's end", func(f rawFrame) bool { return f.Type == typeEnd })
 	if end.Reason != "signed out from another browser" {

@@ -28,10 +28,13 @@ function fillLog() {
   if (log.scrollHeight <= log.clientHeight + 8) loadOlder();
 }
 
+// startLine marks the top of what can be scrolled back to: the room's
+// first message, or the oldest one the server keeps (no store, or
+// retention deleted the rest).
 function startLine(name) {
   const li = document.createElement("li");
   li.className = "start-line";
-  li.textContent = "This is the start of #" + name;
+  li.textContent = oldestSeq(view(name)) <= 1 ? "This is the start of #" + name : "Nothing older is kept for #" + name;
   return li;
 }
 
