@@ -25,4 +25,7 @@
 // Session.Send, and a writer, which owns the room.Session's reading side
 // (Receive) and is the only one writing events to the socket
 // (websocket.Conn allows concurrent writers, but one writer keeps the order).
+// The handler's goroutine writes only answers to what the page asked: an
+// "error", or an "older" page of scrollback, which the page files above
+// what it has whatever live frames come around it.
 package web

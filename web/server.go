@@ -41,7 +41,8 @@ const (
 	LinkTTL = 10 * time.Minute
 	// SessionTTL is how long a browser stays signed in.
 	SessionTTL = 7 * 24 * time.Hour
-	// maxLinks and maxSessions bound the memory of links and sessions.
+	// maxLinks and maxSessions bound the memory of links and of sessions
+	// kept in memory (MemorySessions).
 	maxLinks    = 10000
 	maxSessions = 10000
 	// signInRate and signInBurst limit sign-in attempts per address.
@@ -90,10 +91,9 @@ type link struct {
 
 // browser is the signed-in browser of a request.
 type browser struct {
-	id     string   // its identity
-	csrf   string   // its CSRF token (csrfOf its cookie)
-	handle string   // its session's handle (SessionRecord.Handle)
-	hash   [32]byte // its cookie's hash
+	id     string // its identity
+	csrf   string // its CSRF token (csrfOf its cookie)
+	handle string // its session's handle (SessionRecord.Handle)
 }
 
 // Server serves the chat page, its API and WebSocket. It is an
@@ -354,7 +354,7 @@ func (s *Server) session(r *http.Request) (*browser, room.Identity, error) {
 		s.signOutID(rec.Identity)
 		return nil, room.Identity{}, err
 	}
-	return &browser{id: rec.Identity, csrf: csrfOf(c.Value), handle: rec.Handle, hash: rec.Hash}, id, nil
+	return &browser{id: rec.Identity, csrf: csrfOf(c.Value), handle: rec.Handle}, id, nil
 }
 
 var errNotSignedIn = errors.New("not signed in")

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/http"
 	"sort"
 	"sync"
 	"time"
@@ -261,4 +262,19 @@ func sessionStatus(err error) int {
 		return 503
 	}
 	return 401
+}
+
+// touchAfterPage records that the request's browser was seen until now: a
+// page open for hours would otherwise be listed as last seen when it
+// opened. A session gone meanwhile (revoked) is not brought back.
+func (s *Server) touchAfterPage(r *http.Request) {
+	c, err := r.Cookie(cookieName)
+	if err != nil {
+		return
+	}
+	ctx, cancel := storeCtx(context.Background())
+	defer cancel()
+	if err := s.sessions.TouchSession(ctx, hashToken(c.Value), s.cfg.Now().UTC()); err != nil {
+		s.log.Warn("web: session last seen", "err", err)
+	}
 }

@@ -288,3 +288,26 @@ func TestRevokeRefusesABadBody(t *testing.T) {
 		}
 	}
 }
+
+func TestAClosedPageUpdatesLastSeen(t *testing.T) {
+	e := newEnv(t, room.Config{})
+	b := e.signedIn(aliceID, "alice")
+	ws := b.connect()
+	ws.waitFrame("hello", func(f rawFrame) bool { return f.Type == typeHello })
+	opened := current(t, b.sessions()).LastSeen
+	e.clock.add(30 * time.Second) // under touchEvery: only the page's end records it
+	ws.c.Close(websocket.StatusNormalClosure, "bye")
+	deadline := time.Now().Add(testWait)
+	for {
+		ss := b.sessions()
+		if got := current(t, ss).LastSeen; got.After(opened) {
+			if want := e.clock.now().UTC(); !got.Equal(want) {
+				t.Errorf("last seen %v, want %v", got, want)
+			}
+			return
+		}
+		if time.Now().After(deadline) { // polled: the page's handler ends on its own goroutine
+			t.Fatalf("last seen still %v after the page closed", opened)
+		}
+	}
+}

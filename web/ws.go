@@ -96,6 +96,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	wc.readLoop()
 	sess.Close(room.ReasonDisconnected) // the page went away (or was ended: closing twice does nothing)
 	<-done
+	s.touchAfterPage(r)
 	c.CloseNow()
 }
 
