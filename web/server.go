@@ -331,8 +331,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusServiceUnavailable, "could not sign you in: the server could not store the session; try again")
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: cookie, Path: "/", MaxAge: int(SessionTTL / time.Second),
-		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteStrictMode})
+	s.setSessionCookie(w, cookie)
 	s.log.Info("web: signed in", "id", id.ID, "addr", s.clientIP(r))
 	writeJSON(w, map[string]string{"name": id.Name})
 }

@@ -278,3 +278,11 @@ func (s *Server) touchAfterPage(r *http.Request) {
 		s.log.Warn("web: session last seen", "err", err)
 	}
 }
+
+// setSessionCookie gives the browser its session cookie (newSession's
+// token): HttpOnly, SameSite=Strict, Secure when the page is https, for
+// SessionTTL. Every way of signing in ends with it.
+func (s *Server) setSessionCookie(w http.ResponseWriter, cookie string) {
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: cookie, Path: "/", MaxAge: int(SessionTTL / time.Second),
+		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteStrictMode})
+}
