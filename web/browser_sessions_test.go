@@ -78,9 +78,6 @@ func TestBrowserListsAndSignsOutTheOtherBrowsers(t *testing.T) {
 	within(t, ctx, "sign this browser out", chromedp.Click(chromedp.CSS(`#session-list li button`)), chromedp.WaitVisible(chromedp.CSS("#signin")))
 }
 
-// scrollTopJS scrolls the conversation to its top.
-const scrollTopJS = `(() => { const l = document.getElementById("log"); l.scrollTop = 0; l.dispatchEvent(new Event("scroll")); return true; })()`
-
 func TestBrowserScrollsBackToTheRoomsStart(t *testing.T) {
 	const total = 260
 	ctx := newChromium(t)
@@ -102,14 +99,16 @@ func TestBrowserScrollsBackToTheRoomsStart(t *testing.T) {
 		if round > 10 {
 			t.Fatal("no start of the room after 10 scrolls to the top")
 		}
+		// A page that did not fill the box may still be loading by itself.
+		waitJS(t, ctx, "no load in flight", `!view(state.current).loading`)
 		n := evalJS[int](t, ctx, `document.querySelectorAll("#log li").length`)
 		// The first message on screen stays where it is while older ones
-		// are put above it.
-		// (Rows are drawn anew, so it is found again by its text.)
+		// are put above it. (Rows are drawn anew, so it is found again by
+		// its text.) Measured and scrolled in one go: nothing comes between.
 		anchor := evalJS[float64](t, ctx, `(() => { const l = document.getElementById("log"); l.scrollTop = 0;
 			const li = [...document.querySelectorAll("#log li")].find(li => /message \d+$/.test(li.textContent));
-			window.__anchor = li.textContent; return li.getBoundingClientRect().top; })()`)
-		evalJS[bool](t, ctx, scrollTopJS)
+			window.__anchor = li.textContent; const top = li.getBoundingClientRect().top;
+			l.dispatchEvent(new Event("scroll")); return top; })()`)
 		waitJS(t, ctx, "older messages", fmt.Sprintf(`document.querySelectorAll("#log li").length > %d || document.getElementById("log").textContent.includes("This is the start")`, n))
 		if after := evalJS[float64](t, ctx, `[...document.querySelectorAll("#log li")].find(li => li.textContent === window.__anchor).getBoundingClientRect().top`); math.Abs(after-anchor) > 2 {
 			t.Errorf("round %d: the message at the top moved from %.0f to %.0f px when older ones came", round, anchor, after)
