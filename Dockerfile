@@ -2,7 +2,7 @@
 #
 # parley: a static binary on distroless, run as the nonroot user (65532).
 #   docker build -t parley --build-arg VERSION=$(git describe --tags --always) .
-#   docker run -p 2222:2222 -v parley-data:/data \
+#   docker run -p 2222:2222 -p 8080:8080 -v parley-data:/data \
 #     -e PARLEY_ADMIN_KEYS="$(cat ~/.ssh/id_ed25519.pub)" parley
 # The host key is generated into /data on first start, or comes from the
 # PARLEY_HOST_KEY secret; it is never part of the image.
@@ -28,13 +28,17 @@ COPY --from=build /out/parley /parley
 COPY --from=build --chown=65532:65532 /out/data /data
 # The ops listener (metrics, /healthz, /readyz) binds all interfaces inside
 # the container so that platform checks can reach it; do not publish 9091.
+# The web page listens on all interfaces too (its default is loopback,
+# which nothing outside the container could reach); publish 8080, or put a
+# TLS proxy in front of it (deploy/README.md).
 ENV PARLEY_DATA_DIR=/data \
     PARLEY_LISTEN=:2222 \
+    PARLEY_WEB=:8080 \
     PARLEY_OPS=0.0.0.0:9091 \
     PARLEY_NO_SEED_KEYS=1
 USER 65532:65532
 VOLUME /data
-EXPOSE 2222
+EXPOSE 2222 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
     CMD ["/parley", "healthcheck"]
 ENTRYPOINT ["/parley"]

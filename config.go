@@ -28,6 +28,9 @@ var fileSettings = map[string]bool{
 	"PARLEY_MAX_SESSIONS_PER_SOURCE": true, "PARLEY_MAX_CONNS_PER_KEY": true, "PARLEY_MAX_CHANNELS_PER_CONN": true,
 	"PARLEY_PENALTY_FAILURES": true, "PARLEY_PENALTY": true, "PARLEY_PENALTY_MAX": true,
 	"PARLEY_PENALTY_TRICKLE": true, "PARLEY_PROXY_PROTOCOL": true,
+	// The web page (webwire.go, webtls.go).
+	"PARLEY_WEB": true, "PARLEY_WEB_URL": true, "PARLEY_WEB_TLS_CERT": true, "PARLEY_WEB_TLS_KEY": true,
+	"PARLEY_WEB_TRUSTED_PROXY": true,
 }
 
 // withConfigFile layers DATA/parley.conf under the environment: flags

@@ -357,7 +357,7 @@ func run(args []string, lookup lookupFunc, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "Metrics and health checks on http://%s/metrics, /healthz, /readyz\n", oln.Addr())
 	}
 	fmt.Fprint(stdout, srv.Startup(ln.Addr()))
-	webSrv, err := wire.start(o.web, srv.Server, ln.Addr(), log, stdout)
+	webSrv, err := wire.start(o.web, srv.Server, srv.WebSessions(), ln.Addr(), log, stdout)
 	if err != nil {
 		_ = srv.Close(context.Background())
 		return err

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -34,6 +36,11 @@ type webOptions struct {
 	addr     string // "" turns the page off
 	url      string // the public base URL; "" means http://ADDR
 	explicit bool   // --web or PARLEY_WEB was given: a busy address is an error
+
+	tlsCert, tlsKey string         // --web-tls-cert, --web-tls-key: both or neither
+	tls             *tls.Config    // loaded by check when both are set
+	trustedProxy    string         // --web-trusted-proxy: CIDR list
+	proxies         []netip.Prefix // parsed by check
 }
 
 // webFlags declares --web and --web-url over PARLEY_WEB and PARLEY_WEB_URL.
@@ -48,7 +55,8 @@ func webFlags(fs *flag.FlagSet, lookup lookupFunc, o *webOptions) {
 	})
 	o.addr = addr
 	u, _ := lookup("PARLEY_WEB_URL")
-	fs.StringVar(&o.url, "web-url", u, "public base URL of the web page, used in sign-in links, e.g. https://chat.example.com (env PARLEY_WEB_URL; default http://ADDR)")
+	fs.StringVar(&o.url, "web-url", u, "public base URL of the web page, used in sign-in links, e.g. https://chat.example.com (env PARLEY_WEB_URL; default http://ADDR, https://ADDR with TLS)")
+	webTLSFlags(fs, lookup, o)
 }
 
 // check validates the options after parsing.
@@ -65,7 +73,7 @@ func (o *webOptions) check() error {
 			return fmt.Errorf("--web-url %q: use http(s)://HOST[:PORT] with no path", o.url)
 		}
 	}
-	return nil
+	return o.checkTLS()
 }
 
 // webWire connects the web page to the SSH server. Its sign-in hook is
@@ -94,7 +102,8 @@ func (i identities) Identity(id string) (room.Identity, error) { return i.s.WebI
 
 // start listens and serves the page, and prints where. It returns nil
 // when the page is off.
-func (w *webWire) start(o webOptions, srv *server.Server, sshAddr net.Addr, log *slog.Logger, stdout io.Writer) (*web.Server, error) {
+// sessions keeps the signed-in browsers (nil: in memory).
+func (w *webWire) start(o webOptions, srv *server.Server, sessions web.Sessions, sshAddr net.Addr, log *slog.Logger, stdout io.Writer) (*web.Server, error) {
 	if o.addr == "" {
 		return nil, nil
 	}
@@ -108,8 +117,14 @@ func (w *webWire) start(o webOptions, srv *server.Server, sshAddr net.Addr, log 
 	public := strings.TrimSuffix(o.url, "/")
 	if public == "" {
 		public = "http://" + browsable(ln.Addr())
+		if o.tls != nil {
+			public = "https://" + browsable(ln.Addr())
+		}
 	}
-	ws, err := web.New(web.Config{Hub: srv.Hub(), Identities: identities{srv}, PublicURL: public,
+	if o.tls != nil {
+		ln = tls.NewListener(ln, o.tls)
+	}
+	ws, err := web.New(web.Config{Hub: srv.Hub(), Identities: identities{srv}, PublicURL: public, Sessions: sessions, TrustedProxies: o.proxies,
 		SignInHint: signInHint(public, sshAddr), Logger: log})
 	if err != nil {
 		_ = ln.Close()

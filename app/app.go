@@ -16,6 +16,7 @@ import (
 	"parley/room"
 	"parley/server"
 	"parley/store"
+	"parley/web"
 )
 
 // Store names for Config.Store.
@@ -254,6 +255,16 @@ func (a *App) retain(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// WebSessions is where the web page keeps its signed-in browsers: the
+// SQLite store (they outlive a restart), or nil with StoreMemory (the page
+// then keeps them in memory).
+func (a *App) WebSessions() web.Sessions {
+	if a.store == nil {
+		return nil
+	}
+	return a.store
 }
 
 func (a *App) closeStore() error {

@@ -77,8 +77,11 @@ func TestFlyToml(t *testing.T) {
 	}
 
 	services := tables(doc["services"])
-	var ssh map[string]any
+	var ssh, web map[string]any
 	for _, s := range services {
+		if s["internal_port"] == int64(8080) {
+			web = s
+		}
 		if s["internal_port"] == int64(9091) {
 			t.Error("a service exposes the ops port 9091 through the proxy")
 		}
@@ -116,6 +119,8 @@ func TestFlyToml(t *testing.T) {
 	if len(tables(ssh["http_checks"])) > 0 {
 		t.Error("[[services.http_checks]] would speak HTTP to the SSH port")
 	}
+
+	checkWebService(t, web, env)
 
 	var readyz bool
 	checks, _ := doc["checks"].(map[string]any)
@@ -155,5 +160,41 @@ func TestFlyToml(t *testing.T) {
 		if !strings.Contains(guide, want) {
 			t.Errorf("deploy/README.md does not say %q", want)
 		}
+	}
+}
+
+// checkWebService checks fly.toml's web page service (issue 17): HTTPS on
+// 443 to the image's PARLEY_WEB port, port 80 forced to HTTPS, never
+// stopped under open WebSockets, and the https public URL in [env].
+func checkWebService(t *testing.T, web, env map[string]any) {
+	t.Helper()
+	if web == nil {
+		t.Error("no [[services]] with internal_port = 8080 (the image's PARLEY_WEB): the web page is unreachable")
+		return
+	}
+	if web["protocol"] != "tcp" || web["auto_stop_machines"] != "off" {
+		t.Errorf("web service: protocol %v auto_stop_machines %v, want tcp and \"off\" (WebSockets are long-lived)", web["protocol"], web["auto_stop_machines"])
+	}
+	var https, redirect bool
+	for _, p := range tables(web["ports"]) {
+		h, _ := p["handlers"].([]any)
+		switch p["port"] {
+		case int64(443):
+			https = len(h) == 2 && h[0] == "tls" && h[1] == "http"
+		case int64(80):
+			redirect = p["force_https"] == true && len(h) == 1 && h[0] == "http"
+		}
+	}
+	if !https {
+		t.Errorf("web service ports %v: want 443 with handlers [\"tls\", \"http\"]", web["ports"])
+	}
+	if !redirect {
+		t.Errorf("web service ports %v: want 80 with handlers [\"http\"] and force_https = true", web["ports"])
+	}
+	if u, _ := env["PARLEY_WEB_URL"].(string); !strings.HasPrefix(u, "https://") {
+		t.Errorf("[env] PARLEY_WEB_URL = %q: want the https address (links, Secure cookies)", u)
+	}
+	if v, ok := env["PARLEY_WEB_TRUSTED_PROXY"].(string); ok && (strings.Contains(v, "0.0.0.0/0") || strings.Contains(v, "::/0")) {
+		t.Errorf("[env] PARLEY_WEB_TRUSTED_PROXY = %q: trusting every peer believes a client's own X-Forwarded-For", v)
 	}
 }

@@ -250,8 +250,8 @@ func TestDockerfile(t *testing.T) {
 	if !slices.Contains(volumes, "/data") {
 		t.Errorf("VOLUME %v, want /data", volumes)
 	}
-	if !slices.Equal(exposes, []string{"2222"}) && !slices.Equal(exposes, []string{"2222/tcp"}) {
-		t.Errorf("EXPOSE %v, want only 2222 (the ops port stays unpublished)", exposes)
+	if !slices.Equal(exposes, []string{"2222", "8080"}) && !slices.Equal(exposes, []string{"2222/tcp", "8080/tcp"}) {
+		t.Errorf("EXPOSE %v, want 2222 and 8080, the SSH and web ports (the ops port stays unpublished)", exposes)
 	}
 	if v, ok := execForm(entry); !ok || !slices.Equal(v, []string{"/parley"}) {
 		t.Errorf(`ENTRYPOINT %s, want exec form ["/parley"]`, entry)
@@ -263,6 +263,7 @@ func TestDockerfile(t *testing.T) {
 	for k, want := range map[string]string{
 		"PARLEY_DATA_DIR":     "/data",
 		"PARLEY_LISTEN":       ":2222",
+		"PARLEY_WEB":          ":8080", // the web page reachable from outside the container
 		"PARLEY_OPS":          "0.0.0.0:9091",
 		"PARLEY_NO_SEED_KEYS": "1",
 	} {

@@ -15,10 +15,17 @@
 //
 // # Concurrency
 //
-// Server's maps of sign-in links, browser sessions and per-address limiters
-// are guarded by Server.mu, never held while doing I/O. Each WebSocket has
+// Server's maps of sign-in links, open pages and per-address limiters are
+// guarded by Server.mu, never held while doing I/O. Signed-in browsers are
+// kept by the Sessions port (SQLite through package store, so that they
+// outlive a restart; MemorySessions otherwise), which is safe for
+// concurrent use; only the SHA-256 of a cookie is stored, and a session's
+// CSRF token is derived from its cookie, so nothing else is secret. Each WebSocket has
 // two goroutines: the handler's, which reads what the page sends and calls
 // Session.Send, and a writer, which owns the room.Session's reading side
 // (Receive) and is the only one writing events to the socket
 // (websocket.Conn allows concurrent writers, but one writer keeps the order).
+// The handler's goroutine writes only answers to what the page asked: an
+// "error", or an "older" page of scrollback, which the page files above
+// what it has whatever live frames come around it.
 package web

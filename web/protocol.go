@@ -21,6 +21,7 @@ const (
 	typeEnd      = "end"     // the session ended: reason, then the socket closes
 	typeSend     = "send"    // page -> server: a line typed in the composer
 	typeSwitch   = "switch"  // page -> server: show and post to another room
+	typeOlder    = "older"   // page -> server: messages before a seq; server -> page: them
 	maxFrameRead = 1 << 20   // bytes: a paste at the caps (safetext: 40,000 characters, 160 KB) escaped in JSON fits; SSH's say reads lines as long
 )
 
@@ -41,6 +42,8 @@ type outFrame struct {
 	Current  bool          `json:"current,omitempty"`
 	Text     string        `json:"text,omitempty"`
 	Reason   string        `json:"reason,omitempty"`
+	Before   uint64        `json:"before,omitempty"` // older: the seq asked before
+	Start    bool          `json:"start,omitempty"`  // older: nothing is older (the room's start)
 }
 
 // inFrame is a frame from the page.
@@ -48,6 +51,8 @@ type inFrame struct {
 	Type string `json:"type"`
 	Room string `json:"room"`
 	Text string `json:"text"`
+	// Before is the seq an "older" frame asks for messages before.
+	Before uint64 `json:"before"`
 }
 
 type roomJSON struct {

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -40,7 +41,8 @@ const (
 	LinkTTL = 10 * time.Minute
 	// SessionTTL is how long a browser stays signed in.
 	SessionTTL = 7 * 24 * time.Hour
-	// maxLinks and maxSessions bound the memory of links and sessions.
+	// maxLinks and maxSessions bound the memory of links and of sessions
+	// kept in memory (MemorySessions).
 	maxLinks    = 10000
 	maxSessions = 10000
 	// signInRate and signInBurst limit sign-in attempts per address.
@@ -69,6 +71,12 @@ type Config struct {
 	// SignInHint is shown to a browser that is not signed in, e.g.
 	// "ssh -p 2222 chat.example.com web".
 	SignInHint string
+	// Sessions keeps the signed-in browsers; nil keeps them in memory
+	// (NewMemorySessions), lost on restart.
+	Sessions Sessions
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
+	// believed (see ParseTrustedProxies); none by default.
+	TrustedProxies []netip.Prefix
 	// Now returns the time; nil means time.Now.
 	Now func() time.Time
 	// Logger receives operational logs; nil discards them.
@@ -81,11 +89,11 @@ type link struct {
 	expires time.Time
 }
 
-// browser is a signed-in browser: its cookie's hash maps to it.
+// browser is the signed-in browser of a request.
 type browser struct {
-	id      string
-	csrf    string
-	expires time.Time
+	id     string // its identity
+	csrf   string // its CSRF token (csrfOf its cookie)
+	handle string // its session's handle (SessionRecord.Handle)
 }
 
 // Server serves the chat page, its API and WebSocket. It is an
@@ -98,9 +106,10 @@ type Server struct {
 	mux    *http.ServeMux
 	http   *http.Server
 
+	sessions Sessions // signed-in browsers (safe for concurrent use)
+
 	mu       sync.Mutex
-	links    map[[32]byte]link     // sign-in links by token hash
-	browsers map[[32]byte]*browser // sessions by cookie hash
+	links    map[[32]byte]link // sign-in links by token hash
 	limiters map[string]*rate.Limiter
 	conns    map[*wsConn]struct{} // open WebSockets, to close on Close
 	pages    map[string]int       // open pages by identity (reservePage)
@@ -127,8 +136,11 @@ func New(cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: log, public: u, secure: u.Scheme == "https",
-		links: map[[32]byte]link{}, browsers: map[[32]byte]*browser{},
+	if cfg.Sessions == nil {
+		cfg.Sessions = NewMemorySessions()
+	}
+	s := &Server{cfg: cfg, log: log, public: u, secure: u.Scheme == "https", sessions: cfg.Sessions,
+		links:    map[[32]byte]link{},
 		limiters: map[string]*rate.Limiter{}, conns: map[*wsConn]struct{}{}, pages: map[string]int{}}
 	static, err := fs.Sub(staticFiles, "static")
 	if err != nil {
@@ -139,6 +151,9 @@ func New(cfg Config) (*Server, error) {
 	mux.Handle("GET /{$}", files)
 	mux.Handle("GET /app.js", files)
 	mux.Handle("GET /app.css", files)
+	mux.Handle("GET /sessions.js", files)   // sessions.go: the person's browsers
+	mux.Handle("GET /scrollback.js", files) // older.go: infinite scrollback
+	mux.Handle("GET /notify.js", files)     // opt-in desktop notifications
 	mux.HandleFunc("GET /signin", func(w http.ResponseWriter, r *http.Request) {
 		r2 := r.Clone(r.Context())
 		r2.URL.Path = "/"
@@ -147,6 +162,8 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("POST /api/signin", s.signIn)
 	mux.HandleFunc("POST /api/signout", s.signOut)
 	mux.HandleFunc("GET /api/me", s.me)
+	mux.HandleFunc("GET /api/sessions", s.listSessions)
+	mux.HandleFunc("POST /api/sessions/revoke", s.revokeSession)
 	mux.HandleFunc("GET /ws", s.serveWS)
 	s.mux = mux
 	s.http = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
@@ -231,15 +248,6 @@ func randomToken() string {
 
 func hashToken(t string) [32]byte { return sha256.Sum256([]byte(t)) }
 
-// clientIP is the address sign-in attempts are counted against.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
 // allowSignIn takes one sign-in attempt of the address.
 func (s *Server) allowSignIn(ip string) bool {
 	s.mu.Lock()
@@ -286,7 +294,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusForbidden, "cross-origin request refused")
 		return
 	}
-	if !s.allowSignIn(clientIP(r)) {
+	if !s.allowSignIn(s.clientIP(r)) {
 		w.Header().Set("Retry-After", "10")
 		httpError(w, http.StatusTooManyRequests, "too many sign-in attempts from your address; wait a minute")
 		return
@@ -313,29 +321,19 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusForbidden, err.Error())
 		return
 	}
-	cookie := randomToken()
-	b := &browser{id: id.ID, csrf: randomToken(), expires: now.Add(SessionTTL)}
-	s.mu.Lock()
-	s.pruneLocked(now)
-	if len(s.browsers) >= maxSessions {
-		s.mu.Unlock()
-		httpError(w, http.StatusServiceUnavailable, "too many browsers are signed in; try again later")
+	cookie, err := s.newSession(r.Context(), id.ID, agentSummary(r.UserAgent()), s.clientIP(r))
+	if err != nil {
+		if errors.Is(err, errSessionsFull) {
+			httpError(w, http.StatusServiceUnavailable, "too many browsers are signed in; try again later")
+			return
+		}
+		s.log.Error("web: sign-in", "id", id.ID, "err", err)
+		httpError(w, http.StatusServiceUnavailable, "could not sign you in: the server could not store the session; try again")
 		return
 	}
-	s.browsers[hashToken(cookie)] = b
-	s.mu.Unlock()
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: cookie, Path: "/", MaxAge: int(SessionTTL / time.Second),
-		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteStrictMode})
-	s.log.Info("web: signed in", "id", id.ID, "addr", clientIP(r))
+	s.setSessionCookie(w, cookie)
+	s.log.Info("web: signed in", "id", id.ID, "addr", s.clientIP(r))
 	writeJSON(w, map[string]string{"name": id.Name})
-}
-
-func (s *Server) pruneLocked(now time.Time) {
-	for h, b := range s.browsers {
-		if !now.Before(b.expires) {
-			delete(s.browsers, h)
-		}
-	}
 }
 
 // session returns the signed-in browser of the request and its identity
@@ -346,36 +344,26 @@ func (s *Server) session(r *http.Request) (*browser, room.Identity, error) {
 	if err != nil {
 		return nil, room.Identity{}, errNotSignedIn
 	}
-	h := hashToken(c.Value)
-	now := s.cfg.Now()
-	s.mu.Lock()
-	b := s.browsers[h]
-	if b != nil && !now.Before(b.expires) {
-		delete(s.browsers, h)
-		b = nil
-	}
-	s.mu.Unlock()
-	if b == nil {
-		return nil, room.Identity{}, errNotSignedIn
-	}
-	id, err := s.cfg.Identities.Identity(b.id)
+	rec, err := s.lookupSession(r.Context(), c.Value)
 	if err != nil {
-		s.signOutID(b.id)
 		return nil, room.Identity{}, err
 	}
-	return b, id, nil
+	id, err := s.cfg.Identities.Identity(rec.Identity)
+	if err != nil {
+		s.signOutID(rec.Identity)
+		return nil, room.Identity{}, err
+	}
+	return &browser{id: rec.Identity, csrf: csrfOf(c.Value), handle: rec.Handle}, id, nil
 }
 
 var errNotSignedIn = errors.New("not signed in")
 
 // signOutID ends every browser session of identity id.
 func (s *Server) signOutID(id string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for h, b := range s.browsers {
-		if b.id == id {
-			delete(s.browsers, h)
-		}
+	ctx, cancel := storeCtx(context.Background())
+	defer cancel()
+	if err := s.sessions.DeleteSessionsOf(ctx, id); err != nil {
+		s.log.Error("web: signing out", "id", id, "err", err)
 	}
 }
 
@@ -385,7 +373,7 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request) {
 	b, id, err := s.session(r)
 	if err != nil {
 		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusUnauthorized)
+		w.WriteHeader(sessionStatus(err))
 		writeJSONBody(w, map[string]string{"error": err.Error(), "hint": s.cfg.SignInHint})
 		return
 	}
@@ -402,17 +390,21 @@ func (s *Server) checkCSRF(r *http.Request, b *browser, token string) bool {
 func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
 	b, _, err := s.session(r)
 	if err != nil {
-		httpError(w, http.StatusUnauthorized, err.Error())
+		httpError(w, sessionStatus(err), err.Error())
 		return
 	}
 	if !s.checkCSRF(r, b, r.Header.Get("X-CSRF-Token")) {
 		httpError(w, http.StatusForbidden, "missing or wrong CSRF token")
 		return
 	}
-	c, _ := r.Cookie(cookieName)
-	s.mu.Lock()
-	delete(s.browsers, hashToken(c.Value))
-	s.mu.Unlock()
+	ctx, cancel := storeCtx(r.Context())
+	defer cancel()
+	if _, err := s.sessions.DeleteSession(ctx, b.id, b.handle); err != nil {
+		s.log.Error("web: sign-out", "id", b.id, "err", err)
+		httpError(w, http.StatusServiceUnavailable, "could not sign you out: the server could not reach its store; try again")
+		return
+	}
+	s.endPages(b.handle, "signed out")
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteStrictMode})
 	writeJSON(w, map[string]bool{"ok": true})

@@ -350,6 +350,9 @@ func TestHostileTextStaysTextInTheJSON(t *testing.T) {
 	b := e.browser()
 	b.signIn(aliceID)
 	ws := b.connect()
+	// Once hello has come the session is in the room: what bob says next
+	// arrives live (sent before, it would be in the backlog only).
+	ws.waitFrame("hello", func(f rawFrame) bool { return f.Type == typeHello })
 	for _, h := range hostile {
 		if err := bob.Send(t.Context(), h); err != nil {
 			t.Fatalf("send %q: %v", h, err)

@@ -29,13 +29,16 @@ type wsConn struct {
 	c    *websocket.Conn
 	sess *room.Session
 	ctx  context.Context
+	// handle is the browser session's (SessionRecord.Handle): revoking
+	// it ends this page.
+	handle string
 }
 
 // serveWS is GET /ws?csrf=TOKEN: the page's live connection.
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	b, id, err := s.session(r)
 	if err != nil {
-		httpError(w, http.StatusUnauthorized, err.Error())
+		httpError(w, sessionStatus(err), err.Error())
 		return
 	}
 	if !s.checkCSRF(r, b, r.URL.Query().Get("csrf")) {
@@ -64,7 +67,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	// queued and the reason; a page that has stopped reading is cut off
 	// then (a write to it may be stuck until writeTimeout otherwise).
 	sess.OnEnd(func() { time.AfterFunc(endGrace, cancel) })
-	wc := &wsConn{s: s, c: c, sess: sess, ctx: ctx}
+	wc := &wsConn{s: s, c: c, sess: sess, ctx: ctx, handle: b.handle}
 	s.mu.Lock()
 	closed := s.closed
 	s.conns[wc] = struct{}{}
@@ -77,7 +80,14 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	if closed {
 		wc.end("the server is stopping")
 	}
-	s.log.Debug("web: connected", "id", id.ID, "addr", clientIP(r))
+	// A revoke between the check above and the registration just made
+	// would have missed this page: look once more.
+	if c, err := r.Cookie(cookieName); err == nil {
+		if _, err := s.lookupSession(ctx, c.Value); errors.Is(err, errNotSignedIn) {
+			wc.end("signed out")
+		}
+	}
+	s.log.Debug("web: connected", "id", id.ID, "addr", s.clientIP(r))
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -86,6 +96,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	wc.readLoop()
 	sess.Close(room.ReasonDisconnected) // the page went away (or was ended: closing twice does nothing)
 	<-done
+	s.touchAfterPage(r)
 	c.CloseNow()
 }
 
@@ -150,6 +161,10 @@ func (wc *wsConn) readLoop() {
 					return
 				}
 				wc.error(room.UserMessage(wc.s.log, err))
+			}
+		case typeOlder:
+			if !wc.older(f.Room, f.Before) {
+				return
 			}
 		case typeSwitch:
 			if err := wc.sess.Switch(f.Room); err != nil {

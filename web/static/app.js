@@ -17,7 +17,7 @@ const state = {
 function view(name) {
   let v = state.views.get(name);
   if (!v) {
-    v = { items: [], unread: 0, members: [], read: 0 };
+    v = { items: [], unread: 0, members: [], read: 0, start: false, loading: false };
     state.views.set(name, v);
   }
   return v;
@@ -171,6 +171,7 @@ function renderLog() {
     }
     items.push(row(m));
   }
+  if (v.start) items.unshift(startLine(state.current)); // scrollback.js
   log.replaceChildren(...items);
   log.scrollTop = log.scrollHeight;
   log.setAttribute("aria-busy", "false");
@@ -277,7 +278,11 @@ function add(m) {
   const name = m.room || state.current;
   const v = view(name);
   v.items.push(m);
-  if (v.items.length > 2000) v.items.splice(0, v.items.length - 2000);
+  if (v.items.length > 2000) {
+    v.items.splice(0, v.items.length - 2000);
+    v.start = false; // scrolling back will load them again
+  }
+  notifyMaybe(m, name); // notify.js
   if (name !== state.current) {
     if (m.kind === "chat" || m.kind === "emote") {
       v.unread++;
@@ -311,14 +316,22 @@ function onFrame(f) {
       const v = view(f.room);
       v.items = f.messages || [];
       v.read = f.read || 0;
+      v.start = false;
+      v.loading = false;
       if (f.current && f.room !== state.current) {
         state.current = f.room;
         v.unread = 0;
         renderRooms();
       }
-      if (f.room === state.current) renderLog();
+      if (f.room === state.current) {
+        renderLog();
+        fillLog(); // scrollback.js
+      }
       break;
     }
+    case "older":
+      onOlder(f); // scrollback.js
+      break;
     case "members":
       view(f.room).members = f.members || [];
       if (f.room === state.current) renderMembers();
@@ -459,6 +472,9 @@ document.addEventListener("DOMContentLoaded", () => {
   $("toggle-members").addEventListener("click", () => toggle("members"));
   document.addEventListener("keydown", (e) => { if (e.key === "Escape") closePanels(); });
   $("conversation").addEventListener("click", closePanels);
+  setupSessions(); // sessions.js
+  setupScrollback(); // scrollback.js
+  setupNotify(); // notify.js
   $("signout").addEventListener("click", async () => {
     await fetch("/api/signout", { method: "POST", headers: { "X-CSRF-Token": state.me.csrf }, credentials: "same-origin" });
     state.ended = true;
