@@ -46,9 +46,9 @@ type options struct {
 	Ceremony string `json:"ceremony"`
 	Options  struct {
 		PublicKey struct {
-			Challenge string `json:"challenge"`
+			Challenge string              `json:"challenge"`
 			RP        struct{ ID string } `json:"rp"`
-			RPID      string `json:"rpId"`
+			RPID      string              `json:"rpId"`
 			User      struct {
 				ID string `json:"id"`
 			} `json:"user"`

@@ -114,8 +114,8 @@ type Server struct {
 	pagesAll int
 	closed   bool
 
-	webauthn   *webauthn.WebAuthn             // passkeys (passkey.go); set by New
-	ceremonies map[[32]byte]*ceremony         // passkey ceremonies by token hash; guarded by mu
+	webauthn   *webauthn.WebAuthn     // passkeys (passkey.go); set by New
+	ceremonies map[[32]byte]*ceremony // passkey ceremonies by token hash; guarded by mu
 }
 
 const cookieName = "parley_session"
