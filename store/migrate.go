@@ -13,7 +13,7 @@ import (
 
 // SchemaVersion is the newest schema this parley knows: the number of
 // migrations embedded in the binary. It is kept in PRAGMA user_version.
-const SchemaVersion = 6
+const SchemaVersion = 7
 
 // applicationID marks an SQLite file as parley's (PRAGMA application_id),
 // "PRLY" in ASCII.

@@ -169,7 +169,7 @@ func TestNewerSchemaIsRefused(t *testing.T) {
 	db := rawDB(t, path)
 	exec(t, db, "CREATE TABLE from_the_future (x)")
 	exec(t, db, fmt.Sprintf("PRAGMA application_id = %d", applicationID))
-	exec(t, db, "PRAGMA user_version = 7")
+	exec(t, db, fmt.Sprintf("PRAGMA user_version = %d", SchemaVersion+1))
 	db.Close()
 
 	s, err := Open(context.Background(), path)
@@ -180,7 +180,7 @@ func TestNewerSchemaIsRefused(t *testing.T) {
 	if !errors.Is(err, ErrSchemaTooNew) {
 		t.Errorf("error %v is not ErrSchemaTooNew", err)
 	}
-	want := fmt.Sprintf("database schema version 7 is newer than this parley (%d); upgrade parley", SchemaVersion)
+	want := fmt.Sprintf("database schema version %d is newer than this parley (%d); upgrade parley", SchemaVersion+1, SchemaVersion)
 	if !strings.Contains(err.Error(), want) {
 		t.Errorf("error %q does not say %q", err, want)
 	}
@@ -192,7 +192,7 @@ func TestNewerSchemaIsRefused(t *testing.T) {
 	if err := db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "delete" {
 		t.Errorf("journal_mode = %q, %v; want delete", mode, err)
 	}
-	if err := db.QueryRow("PRAGMA user_version").Scan(&v); err != nil || v != 7 {
+	if err := db.QueryRow("PRAGMA user_version").Scan(&v); err != nil || v != SchemaVersion+1 {
 		t.Errorf("user_version = %d, %v", v, err)
 	}
 }
