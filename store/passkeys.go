@@ -13,7 +13,10 @@ import (
 // The store keeps passkeys and browser-only accounts (migration 7, issue
 // 17). It implements web.Credentials with plain types, so that it need not
 // import the web package, and access.Accounts.
-var _ access.Accounts = (*SQLite)(nil)
+var (
+	_ access.Accounts     = (*SQLite)(nil)
+	_ access.PasskeyStore = (*SQLite)(nil)
+)
 
 // AddPasskey stores a new credential id of identity.
 func (s *SQLite) AddPasskey(ctx context.Context, identity string, id, record []byte, created time.Time) error {
@@ -81,22 +84,16 @@ func (s *SQLite) RemovePasskeys(ctx context.Context, identity string) (int, erro
 	return int(n), err
 }
 
-// PasskeyInfo is one passkey as `keys list` shows it.
-type PasskeyInfo struct {
-	Identity          string
-	Created, LastUsed time.Time // LastUsed zero: never
-}
-
 // PasskeyList returns every passkey, by identity then age.
-func (s *SQLite) PasskeyList(ctx context.Context) ([]PasskeyInfo, error) {
+func (s *SQLite) PasskeyList(ctx context.Context) ([]access.PasskeyInfo, error) {
 	rows, err := s.read.QueryContext(ctx, `SELECT identity, created, last_used FROM passkeys ORDER BY identity, created`)
 	if err != nil {
 		return nil, fmt.Errorf("store: passkeys: %w", err)
 	}
 	defer rows.Close()
-	var out []PasskeyInfo
+	var out []access.PasskeyInfo
 	for rows.Next() {
-		var p PasskeyInfo
+		var p access.PasskeyInfo
 		var created, used int64
 		if err := rows.Scan(&p.Identity, &created, &used); err != nil {
 			return nil, fmt.Errorf("store: passkeys: %w", err)
