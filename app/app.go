@@ -70,6 +70,9 @@ type App struct {
 	cfg   Config
 	log   *slog.Logger
 	store *store.SQLite // nil with StoreMemory
+	// passkeys keeps the web page's passkeys (webaccess.go): the store, or
+	// memory with StoreMemory.
+	passkeys passkeyStore
 
 	stop    context.CancelFunc
 	retains sync.WaitGroup // the retention loop
@@ -124,6 +127,8 @@ func New(cfg Config) (*App, error) {
 
 	rc := cfg.Room
 	var accessStore access.Store = access.NewMemory()
+	var accounts access.Accounts = access.NewMemoryAccounts() // browser-only people (issue 17)
+	a.passkeys = access.NewMemoryPasskeys()
 	switch cfg.Store {
 	case "", StoreSQLite:
 		st, err := store.Open(context.Background(), filepath.Join(cfg.DataDir, dbFile))
@@ -137,6 +142,7 @@ func New(cfg Config) (*App, error) {
 		}
 		rc.Rooms = st // room access and memberships outlive restarts
 		accessStore = st
+		accounts, a.passkeys = st, st
 		started.History = "History is kept in " + st.Path()
 	case StoreMemory:
 		started.History = "History is kept in memory only (--store memory): it is lost on restart"
@@ -151,6 +157,7 @@ func New(cfg Config) (*App, error) {
 	rc.Logger = a.log
 	rc.MessageLimit, rc.NoticeLimit = cfg.Defences.Limiters()
 	hooks := server.RoomHooks(&rc, ks, cfg.DataDir)
+	reserveAccountNames(&rc, accounts)
 	hub, err := room.New(rc)
 	if err != nil {
 		a.closeStore()
@@ -159,6 +166,7 @@ func New(cfg Config) (*App, error) {
 
 	sc := cfg.Config
 	sc.Hub, sc.Hooks, sc.Keys, sc.Access, sc.Started = hub, hooks, ks, ac, started
+	sc.Accounts, sc.Passkeys = accounts, a.passkeys
 	if a.store != nil {
 		sc.StoreReady = a.store.Ping
 	}

@@ -69,6 +69,9 @@ type KeysCommand struct {
 	// each identity's passkeys and the browser-only people, remove removes
 	// passkeys and browser-only people too (webaccess.go).
 	Web WebAccess
+	// OpenWeb, if set and Web is nil, opens the WebAccess of a data dir
+	// (the operator's shell: the database of --data).
+	OpenWeb func(dataDir string) (WebAccess, func() error, error)
 }
 
 func (k *KeysCommand) usage() string {
@@ -398,9 +401,11 @@ func (k *KeysCommand) remove(args []string) int {
 		return k.fail("%v", err)
 	}
 	defer l.Unlock()
+	web, closeWeb := k.web(*data)
+	defer closeWeb()
 	r, err := l.Remove(who, k.Protect)
 	if errors.Is(err, keys.ErrNoSuchKey) {
-		if code, ok := k.removeAccount(who); ok {
+		if code, ok := k.removeAccount(web, who); ok {
 			return code
 		}
 		return k.fail("no key called %s in %s (%s list shows them)", safetext.Line(who, 64), k.shown(path), k.Prog)
@@ -417,7 +422,7 @@ func (k *KeysCommand) remove(args []string) int {
 		lines[i] = fmt.Sprint(n)
 	}
 	fmt.Fprintf(k.Stdout, "Removed %s (%s): line %s of %s.\n", name, r.Entry.Fingerprint, strings.Join(lines, ", "), k.shown(path))
-	k.forgetPasskeys(r.Entry.Fingerprint)
+	k.forgetPasskeys(web, r.Entry.Fingerprint)
 	if k.Changed != nil {
 		k.Changed("remove", r.Entry)
 	}
@@ -477,7 +482,9 @@ func (k *KeysCommand) list(args []string) int {
 	}
 	snap, problems := keys.ParseBytes(b)
 	now := time.Now()
-	pk, accts, _ := k.webLists()
+	web, closeWeb := k.web(*data)
+	defer closeWeb()
+	pk, accts, _ := k.webLists(web)
 	if *asJSON {
 		out := struct {
 			Path     string        `json:"path"`

@@ -64,16 +64,41 @@ func passkeysJSON(ps []Passkey) []PasskeyJSON {
 	return out
 }
 
+// web returns the WebAccess for the data dir data (Web, or one OpenWeb
+// opens), and what closes it; nil when there is none (or it could not be
+// opened, which Stderr is told).
+func (k *KeysCommand) web(data string) (WebAccess, func()) {
+	if k.Web != nil {
+		return k.Web, func() {}
+	}
+	if k.OpenWeb == nil {
+		return nil, func() {}
+	}
+	w, closeWeb, err := k.OpenWeb(data)
+	if err != nil {
+		fmt.Fprintf(k.Stderr, "%s: could not open the passkeys and browser-only people: %v\n", k.Prog, err)
+		return nil, func() {}
+	}
+	if w == nil {
+		return nil, func() {}
+	}
+	return w, func() {
+		if err := closeWeb(); err != nil {
+			fmt.Fprintf(k.Stderr, "%s: closing the database: %v\n", k.Prog, err)
+		}
+	}
+}
+
 // webLists reads the passkeys and accounts, or reports why not on Stderr
 // (the keys still list: the file is the main list).
-func (k *KeysCommand) webLists() (map[string][]Passkey, []Account, bool) {
-	if k.Web == nil {
+func (k *KeysCommand) webLists(web WebAccess) (map[string][]Passkey, []Account, bool) {
+	if web == nil {
 		return nil, nil, false
 	}
-	pk, err := k.Web.Passkeys()
+	pk, err := web.Passkeys()
 	if err == nil {
 		var accts []Account
-		if accts, err = k.Web.Accounts(); err == nil {
+		if accts, err = web.Accounts(); err == nil {
 			return pk, accts, true
 		}
 	}
@@ -109,18 +134,18 @@ func (k *KeysCommand) listAccounts(w io.Writer, accts []Account, pk map[string][
 // removeAccount removes the browser-only account who names, if any: its
 // passkeys go and its browser sessions end. ok is false when who names
 // no account.
-func (k *KeysCommand) removeAccount(who string) (code int, ok bool) {
-	if k.Web == nil {
+func (k *KeysCommand) removeAccount(web WebAccess, who string) (code int, ok bool) {
+	if web == nil {
 		return 0, false
 	}
-	a, found, err := k.Web.FindAccount(who)
+	a, found, err := web.FindAccount(who)
 	if err != nil {
 		return k.fail("%v", err), true
 	}
 	if !found {
 		return 0, false
 	}
-	n, err := k.Web.Forget(a.ID)
+	n, err := web.Forget(a.ID)
 	if err != nil {
 		return k.fail("removing %s (%s): %v", a.Name, a.ID, err), true
 	}
@@ -129,11 +154,11 @@ func (k *KeysCommand) removeAccount(who string) (code int, ok bool) {
 }
 
 // forgetPasskeys removes the passkeys of a key just removed.
-func (k *KeysCommand) forgetPasskeys(fingerprint string) {
-	if k.Web == nil {
+func (k *KeysCommand) forgetPasskeys(web WebAccess, fingerprint string) {
+	if web == nil {
 		return
 	}
-	n, err := k.Web.Forget(fingerprint)
+	n, err := web.Forget(fingerprint)
 	if err != nil {
 		fmt.Fprintf(k.Stderr, "%s: the key is removed, but its passkeys could not be: %v (run keys remove %s again)\n", k.Prog, err, fingerprint)
 		return

@@ -178,6 +178,9 @@ func (x *execCall) invite(fs *flag.FlagSet) func([]string) int {
 		fmt.Fprintf(x.stdout, "Invite code: %s\n", invite)
 		fmt.Fprintf(x.stdout, "Good for %s until %s. It is shown only this once.\n", moderation.Plural(*uses, "new key"), inv.Expires.UTC().Format("2006-01-02 15:04 UTC"))
 		fmt.Fprintf(x.stdout, "The newcomer runs, with the name they want as the user name:\n  ssh -p %s NAME@HOST join %s\n", port, invite)
+		if link := x.webInviteLink(invite); link != "" {
+			fmt.Fprintf(x.stdout, "or, with no SSH key, opens in a browser (picks a name, creates a passkey):\n  %s\n", link)
+		}
 		return cli.ExitOK
 	}
 }
@@ -204,6 +207,7 @@ func (x *execCall) keys(args []string) int {
 		Stderr: x.stderr,
 		Lock:   &x.s.keysMu,
 		Pinned: x.s.pinnedNote,
+		Web:    x.s.webAccess(), // webaccounts.go
 		Protect: func(e keys.Entry) error {
 			if e.Fingerprint == a.ID {
 				return errors.New("that is the key you are connected with; another admin, or the operator's parley keys, can remove it")

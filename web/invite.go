@@ -139,3 +139,13 @@ func (s *Server) inviteFinish(w http.ResponseWriter, r *http.Request) {
 	s.log.Info("web: invite used: browser-only identity made", "id", id.ID, "name", id.Name, "addr", clientIP(r))
 	writeJSON(w, map[string]string{"id": id.ID, "name": id.Name})
 }
+
+// InviteLink returns the page's link for an invite code, and false when
+// the page cannot take invites (no Invites port, or passkeys are off on an
+// IP-address URL).
+func (s *Server) InviteLink(code string) (string, bool) {
+	if s.cfg.Invites == nil || s.webauthn == nil {
+		return "", false
+	}
+	return s.public.String() + "/invite/" + code, true
+}

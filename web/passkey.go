@@ -454,22 +454,14 @@ func (s *Server) startBrowserSession(w http.ResponseWriter, r *http.Request, id 
 	s.mu.Unlock()
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: cookie, Path: "/", MaxAge: int(SessionTTL / time.Second),
 		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteStrictMode})
-	_ = r
+	s.log.Debug("web: browser session started", "id", id.ID, "addr", clientIP(r))
 	return true
 }
 
-// EndIdentity removes the passkeys of identity and ends its browser
-// sessions (cookies and open pages) with reason: `keys remove`. It returns
-// how many passkeys were removed.
-func (s *Server) EndIdentity(ctx context.Context, identity, reason string) (int, error) {
-	n, err := s.cfg.Credentials.RemovePasskeys(ctx, identity)
-	s.signOutID(identity)
-	s.cfg.Hub.Disconnect(identity, reason)
-	if err != nil {
-		return n, fmt.Errorf("web: removing the passkeys of %s: %w", identity, err)
-	}
-	return n, nil
-}
+// SignOutIdentity ends every browser session (cookie) of identity at
+// once: its passkeys or access were removed. Its open pages are closed by
+// the hub (Hub.Disconnect), which its SSH sessions share.
+func (s *Server) SignOutIdentity(identity string) { s.signOutID(identity) }
 
 // errDuplicatePasskey: a credential id registered twice.
 var errDuplicatePasskey = errors.New("this passkey is registered already")
