@@ -20,6 +20,7 @@ import (
 	"github.com/fxamacker/cbor/v2"
 
 	"parley/room"
+	"parley/safetext"
 )
 
 // A software authenticator in Go: it answers the WebAuthn ceremonies as a
@@ -144,6 +145,9 @@ type fakeInvites struct {
 }
 
 func (f *fakeInvites) ReserveInvite(_ context.Context, code, name, _ string) (func(context.Context) error, error) {
+	if err := safetext.ValidateName(name); err != nil {
+		return nil, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.taken[name] {
