@@ -2,11 +2,6 @@ package web
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"io"
@@ -17,30 +12,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fxamacker/cbor/v2"
-
+	"parley/internal/testkit"
 	"parley/room"
 	"parley/safetext"
 )
 
-// A software authenticator in Go: it answers the WebAuthn ceremonies as a
-// browser with a platform passkey would (attestation "none", ES256), so
-// that the server's checks run on real signatures. The real-browser tests
-// (passkey_browser_test.go) use chromium's virtual authenticator instead.
+// The unit tests answer the ceremonies with testkit's software
+// authenticator, so that the server's checks run on real signatures; the
+// real-browser tests (passkey_browser_test.go) use chromium's virtual
+// authenticator instead.
 
-type softKey struct {
-	credID []byte
-	user   []byte // the user handle it was created for
-	priv   *ecdsa.PrivateKey
-	count  uint32
-}
+type softKey = testkit.Passkey
 
-type softAuthenticator struct {
-	origin, rpID string
-	keys         []*softKey
-}
-
-var b64 = base64.RawURLEncoding
+// softAuthenticator wraps testkit.Authenticator for the begin answers.
+type softAuthenticator struct{ a testkit.Authenticator }
 
 // options is the JSON the begin endpoints answer.
 type options struct {
@@ -57,80 +42,23 @@ type options struct {
 	} `json:"options"`
 }
 
-func (a *softAuthenticator) clientData(typ, challenge string) []byte {
-	b, _ := json.Marshal(map[string]any{"type": typ, "challenge": challenge, "origin": a.origin, "crossOrigin": false})
-	return b
-}
-
-func (a *softAuthenticator) authData(flags byte, count uint32, attested []byte) []byte {
-	h := sha256.Sum256([]byte(a.rpID))
-	out := append(h[:], flags)
-	out = binary.BigEndian.AppendUint32(out, count)
-	return append(out, attested...)
-}
-
-// create makes a new key for the options and returns the credential JSON.
+// create makes a new passkey for the options and returns the credential JSON.
 func (a *softAuthenticator) create(t *testing.T, o options) (*softKey, json.RawMessage) {
 	t.Helper()
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	k, cred, err := a.a.Create(o.Options.PublicKey.Challenge, o.Options.PublicKey.User.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	user, err := b64.DecodeString(o.Options.PublicKey.User.ID)
-	if err != nil {
-		t.Fatalf("user id %q: %v", o.Options.PublicKey.User.ID, err)
-	}
-	k := &softKey{credID: make([]byte, 16), user: user, priv: priv}
-	_, _ = rand.Read(k.credID)
-	a.keys = append(a.keys, k)
-	x, y := make([]byte, 32), make([]byte, 32)
-	priv.PublicKey.X.FillBytes(x)
-	priv.PublicKey.Y.FillBytes(y)
-	cose, err := cbor.Marshal(map[int]any{1: 2, 3: -7, -1: 1, -2: x, -3: y})
-	if err != nil {
-		t.Fatal(err)
-	}
-	attested := make([]byte, 16) // AAGUID: none
-	attested = binary.BigEndian.AppendUint16(attested, uint16(len(k.credID)))
-	attested = append(append(attested, k.credID...), cose...)
-	ad := a.authData(0x01|0x04|0x40, 0, attested) // UP, UV, AT
-	att, err := cbor.Marshal(map[string]any{"fmt": "none", "attStmt": map[string]any{}, "authData": ad})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cred, _ := json.Marshal(map[string]any{
-		"id": b64.EncodeToString(k.credID), "rawId": b64.EncodeToString(k.credID), "type": "public-key",
-		"response": map[string]string{
-			"clientDataJSON":    b64.EncodeToString(a.clientData("webauthn.create", o.Options.PublicKey.Challenge)),
-			"attestationObject": b64.EncodeToString(att),
-		},
-		"clientExtensionResults": map[string]any{},
-	})
 	return k, cred
 }
 
-// get signs a sign-in challenge with k, its counter moved to count.
+// get signs a sign-in challenge with k, its counter at count.
 func (a *softAuthenticator) get(t *testing.T, o options, k *softKey, count uint32) json.RawMessage {
 	t.Helper()
-	k.count = count
-	cd := a.clientData("webauthn.get", o.Options.PublicKey.Challenge)
-	ad := a.authData(0x01|0x04, count, nil)
-	h := sha256.Sum256(cd)
-	digest := sha256.Sum256(append(append([]byte{}, ad...), h[:]...))
-	sig, err := ecdsa.SignASN1(rand.Reader, k.priv, digest[:])
+	cred, err := a.a.Get(o.Options.PublicKey.Challenge, k, count)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cred, _ := json.Marshal(map[string]any{
-		"id": b64.EncodeToString(k.credID), "rawId": b64.EncodeToString(k.credID), "type": "public-key",
-		"response": map[string]string{
-			"clientDataJSON":    b64.EncodeToString(cd),
-			"authenticatorData": b64.EncodeToString(ad),
-			"signature":         b64.EncodeToString(sig),
-			"userHandle":        b64.EncodeToString(k.user),
-		},
-		"clientExtensionResults": map[string]any{},
-	})
 	return cred
 }
 
@@ -222,7 +150,7 @@ func newPasskeyEnv(t *testing.T, creds Credentials) (*env, *fakeInvites, *softAu
 			t.Errorf("hub Close: %v", err)
 		}
 	})
-	return e, inv, &softAuthenticator{origin: e.base, rpID: "localhost"}
+	return e, inv, &softAuthenticator{a: testkit.Authenticator{Origin: e.base, RPID: "localhost"}}
 }
 
 // postJSON posts v (with the page's Origin and the browser's CSRF token)
