@@ -222,4 +222,3 @@ func TestPasskeysInvitesAndBrowserOnlyPeopleSurviveARestart(t *testing.T) {
 		t.Fatalf("parley keys list after removing dora: %v\n%s%s", err, stdout.String(), stderr.String())
 	}
 }
-
