@@ -77,13 +77,17 @@ func (s *Server) inviteBegin(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, "bad request: "+err.Error())
 		return
 	}
+	// A newcomer who cancelled the browser's prompt and tries again must
+	// find the code's use free: the pending ceremonies of this code (and
+	// the expired ones) give their uses back first.
+	s.releaseInvite(codeKey(req.Code))
 	undo, err := s.cfg.Invites.ReserveInvite(r.Context(), req.Code, req.Name, clientIP(r))
 	if err != nil {
 		httpError(w, http.StatusForbidden, err.Error())
 		return
 	}
 	id := room.Identity{ID: NewAccountID(), Name: req.Name}
-	c := &ceremony{kind: "invite", identity: id.ID, name: req.Name, undo: undo}
+	c := &ceremony{kind: "invite", identity: id.ID, name: req.Name, code: codeKey(req.Code), undo: undo}
 	s.beginRegistration(w, c, &passkeyUser{id: id})
 }
 
@@ -148,4 +152,28 @@ func (s *Server) InviteLink(code string) (string, bool) {
 		return "", false
 	}
 	return s.public.String() + "/invite/" + code, true
+}
+
+// codeKey is an invite code as typed, in the form that compares: lower
+// case, without the spaces and dashes people put between groups.
+func codeKey(code string) string {
+	return strings.ToLower(strings.NewReplacer(" ", "", "-", "").Replace(code))
+}
+
+// releaseInvite ends the pending invite ceremonies of code, and every
+// expired one, giving their uses back.
+func (s *Server) releaseInvite(code string) {
+	now := s.cfg.Now()
+	var undo []func(context.Context) error
+	s.mu.Lock()
+	for h, c := range s.ceremonies {
+		if (c.kind == "invite" && c.code == code) || !now.Before(c.expires) {
+			delete(s.ceremonies, h)
+			if c.undo != nil {
+				undo = append(undo, c.undo)
+			}
+		}
+	}
+	s.mu.Unlock()
+	s.undoAll(undo)
 }

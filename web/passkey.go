@@ -63,6 +63,7 @@ type ceremony struct {
 	kind     string // "register", "signin", "invite"
 	identity string // who registers ("" for a sign-in)
 	name     string // the name an invited newcomer chose
+	code     string // the invite code it holds a use of (codeKey)
 	session  webauthn.SessionData
 	expires  time.Time
 	undo     func(context.Context) error // gives an invite's use back

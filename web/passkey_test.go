@@ -73,6 +73,7 @@ type fakeInvites struct {
 }
 
 func (f *fakeInvites) ReserveInvite(_ context.Context, code, name, _ string) (func(context.Context) error, error) {
+	code = codeKey(code) // as access.NormalizeCode
 	if err := safetext.ValidateName(name); err != nil {
 		return nil, err
 	}
@@ -336,5 +337,73 @@ func TestCeremoniesAreBounded(t *testing.T) {
 	e.clock.add(2 * time.Minute) // they expire, and are forgotten
 	if code, msg := e.browser().postJSON("/api/passkey/signin/begin", struct{}{}, nil); code != http.StatusOK {
 		t.Fatalf("begin after the waiting ones expired: %d %q", code, msg)
+	}
+}
+
+// invite begins an invite ceremony as browser b.
+func inviteBegin(b *tbrowser, code, name string) (options, int, string) {
+	var o options
+	status, msg := b.postJSON("/api/invite/begin", map[string]string{"code": code, "name": name}, &o)
+	return o, status, msg
+}
+
+func TestInviteInTheBrowserMakesAnIdentity(t *testing.T) {
+	e, inv, a := newPasskeyEnv(t, nil)
+	inv.uses["code1"] = 1
+	b := e.browser()
+	if _, status, msg := inviteBegin(b, "code1", "has space"); status != http.StatusForbidden || inv.usesLeft("code1") != 1 {
+		t.Fatalf("a bad name: %d %q, %d uses left; want 403 and the use kept", status, msg, inv.usesLeft("code1"))
+	}
+	o, status, msg := inviteBegin(b, "code1", "dora")
+	if status != http.StatusOK {
+		t.Fatalf("invite begin: %d %s", status, msg)
+	}
+	if inv.usesLeft("code1") != 0 {
+		t.Fatal("the code's use is not held while the newcomer makes a passkey")
+	}
+	k, cred := a.create(t, o)
+	var out struct{ ID, Name string }
+	if status, msg := b.postJSON("/api/invite/finish", map[string]any{"ceremony": o.Ceremony, "credential": cred}, &out); status != http.StatusOK {
+		t.Fatalf("invite finish: %d %s", status, msg)
+	}
+	if !strings.HasPrefix(out.ID, AccountPrefix) || out.Name != "dora" || inv.accounts[out.ID] != "dora" {
+		t.Fatalf("invite made %+v (accounts %v)", out, inv.accounts)
+	}
+	if id, name, ok := b.me(); !ok || id != out.ID || name != "dora" {
+		t.Fatalf("after the invite /api/me = %q %q %v", id, name, ok)
+	}
+	// The passkey signs dora in again, elsewhere.
+	if status, msg := passkeySignIn(t, e.browser(), a, k, 1); status != http.StatusOK {
+		t.Fatalf("dora's passkey: %d %s", status, msg)
+	}
+	// The code is spent.
+	if _, status, msg := inviteBegin(e.browser(), "code1", "eve"); status != http.StatusForbidden || !strings.Contains(msg, "invalid") {
+		t.Fatalf("a spent code: %d %q", status, msg)
+	}
+}
+
+func TestAnAbandonedInviteGivesItsCodeBack(t *testing.T) {
+	e, inv, a := newPasskeyEnv(t, nil)
+	inv.uses["code1"] = 1
+	// The newcomer cancels the browser's prompt, and tries again: the code
+	// is theirs again.
+	if _, status, msg := inviteBegin(e.browser(), "code1", "dora"); status != http.StatusOK {
+		t.Fatalf("invite begin: %d %s", status, msg)
+	}
+	b := e.browser()
+	o, status, msg := inviteBegin(b, "CODE-1", "dora")
+	if status != http.StatusOK {
+		t.Fatalf("invite begin again: %d %s", status, msg)
+	}
+	// Nobody finishes: once the ceremony expires the use comes back.
+	e.clock.add(ceremonyTTL + time.Second)
+	e.browser().postJSON("/api/passkey/signin/begin", struct{}{}, nil) // any new ceremony sweeps the expired ones
+	if left := inv.usesLeft("code1"); left != 1 {
+		t.Fatalf("%d uses left after the newcomer gave up, want 1", left)
+	}
+	// And a late answer to the expired ceremony makes nothing.
+	_, cred := a.create(t, o)
+	if status, _ := b.postJSON("/api/invite/finish", map[string]any{"ceremony": o.Ceremony, "credential": cred}, nil); status == http.StatusOK || len(inv.accounts) != 0 {
+		t.Fatalf("a late answer: %d, accounts %v", status, inv.accounts)
 	}
 }
