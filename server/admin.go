@@ -25,13 +25,18 @@ import (
 // SSH: the ports it needs (the keys, the motd file) and the admin commands
 // that only exist over SSH (motd, invite, keys).
 
-// keyBook is moderation.Keys over the authorized keys loaded now.
+// keyBook is moderation.Keys over the authorized keys loaded now, and the
+// browser-only accounts (webaccounts.go), which are named and banned as keys
+// are.
 type keyBook struct{ s *Server }
 
 var _ moderation.Keys = keyBook{}
 
 // KeyName implements moderation.Keys.
 func (k keyBook) KeyName(fp string) (string, bool) {
+	if isAccount(fp) {
+		return k.s.accountName(fp)
+	}
 	e, ok := k.s.keys.Current().ByFingerprint(fp)
 	return e.Name, ok
 }
@@ -39,6 +44,9 @@ func (k keyBook) KeyName(fp string) (string, bool) {
 // KeyNamed implements moderation.Keys.
 func (k keyBook) KeyNamed(name string) (string, bool) {
 	e, ok := k.s.keys.Current().ByName(name)
+	if !ok {
+		return k.s.accountReserved(name)
+	}
 	return e.Fingerprint, ok
 }
 
@@ -49,7 +57,7 @@ func (k keyBook) Fingerprints() []string {
 	for i, e := range entries {
 		out[i] = e.Fingerprint
 	}
-	return out
+	return append(out, k.s.accountIDs()...)
 }
 
 // Admin implements moderation.Keys.

@@ -273,3 +273,26 @@ func (x *execCall) webInviteLink(code string) string {
 	}
 	return x.s.cfg.WebInviteLink(code)
 }
+
+// accountName is the name of the account id, for moderation (keyBook).
+func (s *Server) accountName(id string) (string, bool) {
+	a, ok, err := access.FindAccount(context.Background(), s.cfg.Accounts, id)
+	if err != nil || !ok || a.ID != id {
+		return "", false
+	}
+	return a.Name, true
+}
+
+// accountIDs lists the accounts' ids, for moderation (keyBook).
+func (s *Server) accountIDs() []string {
+	all, err := s.cfg.Accounts.Accounts(context.Background())
+	if err != nil {
+		s.log.Error("reading the browser-only accounts", "err", err)
+		return nil
+	}
+	out := make([]string, len(all))
+	for i, a := range all {
+		out[i] = a.ID
+	}
+	return out
+}

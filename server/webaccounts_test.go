@@ -168,3 +168,47 @@ func untilEnded(t *testing.T, s *room.Session) {
 		}
 	})
 }
+
+func TestKeysRemoveOverSSHFindsAnAccountNeverOnline(t *testing.T) {
+	ctx := context.Background()
+	alice := newTUser(t, "alice")
+	ts := startTestServer(t, "", alice.line("admin"))
+	code := invite(t, ts, alice, "")
+	if _, err := ts.srv.ReserveWebInvite(ctx, code, "erin", "192.0.2.1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.srv.CreateWebAccount(ctx, "web:erinerinerinerin", "erin"); err != nil {
+		t.Fatal(err)
+	}
+	if r := ts.run(t, alice, "", "keys remove erin", ""); r.code != 0 || !strings.Contains(r.stdout, "Removed erin (web:erinerinerinerin, browser-only)") {
+		t.Fatalf("keys remove erin: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if _, err := ts.srv.WebIdentity("web:erinerinerinerin"); err == nil {
+		t.Error("a removed account may still sign in")
+	}
+}
+
+func TestAnAccountNeverOnlineIsBannedByName(t *testing.T) {
+	ctx := context.Background()
+	alice := newTUser(t, "alice")
+	ts := startTestServer(t, "", alice.line("admin"))
+	code := invite(t, ts, alice, "")
+	if _, err := ts.srv.ReserveWebInvite(ctx, code, "erin", "192.0.2.1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.srv.CreateWebAccount(ctx, "web:erinerinerinerin", "erin"); err != nil {
+		t.Fatal(err)
+	}
+	if r := ts.run(t, alice, "", "ban erin spam", ""); r.code != 0 || !strings.Contains(r.stdout, "erin") {
+		t.Fatalf("ban erin: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if _, err := ts.srv.WebIdentity("web:erinerinerinerin"); err == nil || !strings.Contains(err.Error(), "banned") {
+		t.Fatalf("WebIdentity of the banned account: %v", err)
+	}
+	if r := ts.run(t, alice, "", "unban erin", ""); r.code != 0 {
+		t.Fatalf("unban erin: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if _, err := ts.srv.WebIdentity("web:erinerinerinerin"); err != nil {
+		t.Fatalf("WebIdentity after unban: %v", err)
+	}
+}
