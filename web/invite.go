@@ -67,7 +67,7 @@ func (s *Server) inviteBegin(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusNotFound, "invites in the browser are turned off on this server")
 		return
 	}
-	if !s.allowSignIn(clientIP(r)) {
+	if !s.allowSignIn(s.addrOf(r)) {
 		w.Header().Set("Retry-After", "10")
 		httpError(w, http.StatusTooManyRequests, "too many attempts from your address; wait a minute")
 		return
@@ -81,7 +81,7 @@ func (s *Server) inviteBegin(w http.ResponseWriter, r *http.Request) {
 	// find the code's use free: the pending ceremonies of this code (and
 	// the expired ones) give their uses back first.
 	s.releaseInvite(codeKey(req.Code))
-	undo, err := s.cfg.Invites.ReserveInvite(r.Context(), req.Code, req.Name, clientIP(r))
+	undo, err := s.cfg.Invites.ReserveInvite(r.Context(), req.Code, req.Name, s.addrOf(r))
 	if err != nil {
 		httpError(w, http.StatusForbidden, err.Error())
 		return
@@ -140,7 +140,7 @@ func (s *Server) inviteFinish(w http.ResponseWriter, r *http.Request) {
 	if !s.startBrowserSession(w, r, id) {
 		return
 	}
-	s.log.Info("web: invite used: browser-only identity made", "id", id.ID, "name", id.Name, "addr", clientIP(r))
+	s.log.Info("web: invite used: browser-only identity made", "id", id.ID, "name", id.Name, "addr", s.addrOf(r))
 	writeJSON(w, map[string]string{"id": id.ID, "name": id.Name})
 }
 

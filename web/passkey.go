@@ -285,7 +285,7 @@ func (s *Server) registerFinish(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusInternalServerError, "the server could not keep the passkey; try again")
 		return
 	}
-	s.log.Info("web: passkey registered", "id", id.ID, "addr", clientIP(r))
+	s.log.Info("web: passkey registered", "id", id.ID, "addr", s.addrOf(r))
 	writeJSON(w, map[string]bool{"ok": true})
 }
 
@@ -335,7 +335,7 @@ func (s *Server) passkeySignInBegin(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusForbidden, "cross-origin request refused")
 		return
 	}
-	if !s.allowSignIn(clientIP(r)) {
+	if !s.allowSignIn(s.addrOf(r)) {
 		w.Header().Set("Retry-After", "10")
 		httpError(w, http.StatusTooManyRequests, "too many sign-in attempts from your address; wait a minute")
 		return
@@ -408,16 +408,16 @@ func (s *Server) passkeySignInFinish(w http.ResponseWriter, r *http.Request) {
 	_, cred, err := s.webauthn.ValidatePasskeyLogin(handler, c.session, parsed)
 	switch {
 	case refused != nil:
-		s.log.Info("web: passkey sign-in refused", "addr", clientIP(r), "why", refused.Error())
+		s.log.Info("web: passkey sign-in refused", "addr", s.addrOf(r), "why", refused.Error())
 		httpError(w, http.StatusForbidden, refused.Error())
 		return
 	case err != nil:
-		s.log.Info("web: passkey sign-in failed", "addr", clientIP(r), "err", describe(err))
+		s.log.Info("web: passkey sign-in failed", "addr", s.addrOf(r), "err", describe(err))
 		httpError(w, http.StatusUnauthorized, "the passkey's answer does not check out; try again")
 		return
 	case cred.Authenticator.CloneWarning:
 		// The signature counter went backwards: two copies of the key.
-		s.log.Warn("web: passkey sign-in refused: its signature counter went backwards (a cloned authenticator?)", "id", owner.ID, "addr", clientIP(r))
+		s.log.Warn("web: passkey sign-in refused: its signature counter went backwards (a cloned authenticator?)", "id", owner.ID, "addr", s.addrOf(r))
 		httpError(w, http.StatusForbidden, "this passkey's counter went backwards, so it may have been copied; it is refused. Sign in with a link from ssh and register a new passkey")
 		return
 	}
@@ -433,7 +433,7 @@ func (s *Server) passkeySignInFinish(w http.ResponseWriter, r *http.Request) {
 	if !s.startBrowserSession(w, r, owner) {
 		return
 	}
-	s.log.Info("web: signed in with a passkey", "id", owner.ID, "addr", clientIP(r))
+	s.log.Info("web: signed in with a passkey", "id", owner.ID, "addr", s.addrOf(r))
 	writeJSON(w, map[string]string{"name": owner.Name})
 }
 
@@ -455,7 +455,7 @@ func (s *Server) startBrowserSession(w http.ResponseWriter, r *http.Request, id 
 	s.mu.Unlock()
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: cookie, Path: "/", MaxAge: int(SessionTTL / time.Second),
 		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteStrictMode})
-	s.log.Debug("web: browser session started", "id", id.ID, "addr", clientIP(r))
+	s.log.Debug("web: browser session started", "id", id.ID, "addr", s.addrOf(r))
 	return true
 }
 
@@ -517,3 +517,8 @@ func (s *Server) passkeyStatus(w http.ResponseWriter, _ *http.Request) {
 	}
 	writeJSON(w, out)
 }
+
+// addrOf is the address a passkey or invite request is counted against
+// (the one place this file names how, for the merge with proxy-aware
+// addresses).
+func (s *Server) addrOf(r *http.Request) string { return clientIP(r) }
