@@ -32,7 +32,7 @@ func TestInvitedNewcomerJoinsFromAPhoneAndChatsWithSSH(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := startChild(t, data, "--web", "127.0.0.1:0")
-	base := webBase(t, c)
+	base := pageOf(t, c)
 	alice := newWebUser(t, c, base, adminKey)
 	out, err := alice.ssh("invite")
 	m := inviteLinkRE.FindStringSubmatch(out)

@@ -118,7 +118,7 @@ func browserOnly(t *testing.T, base string) *webUser {
 	return &webUser{t: t, hc: &http.Client{Jar: jar, Timeout: 10 * time.Second}, base: base}
 }
 
-func webBase(t *testing.T, c *child) string {
+func pageOf(t *testing.T, c *child) string {
 	t.Helper()
 	webLine, err := c.stdout.ReadString('\n')
 	if err != nil {
@@ -140,7 +140,7 @@ func TestPasskeysInvitesAndBrowserOnlyPeopleSurviveARestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := startChild(t, data, "--web", "127.0.0.1:0")
-	base := webBase(t, c)
+	base := pageOf(t, c)
 	auth := &testkit.Authenticator{Origin: base, RPID: "localhost"}
 
 	// alice signs in with a link from SSH and registers a passkey.
@@ -174,7 +174,7 @@ func TestPasskeysInvitesAndBrowserOnlyPeopleSurviveARestart(t *testing.T) {
 		t.Fatalf("exit after SIGTERM: %v\n%s", err, c.stderr)
 	}
 	c = startChild(t, data, "--web", "127.0.0.1:0")
-	base = webBase(t, c)
+	base = pageOf(t, c)
 	auth.Origin = base
 
 	// Both passkeys sign in, with no SSH; dora is still dora.
