@@ -17,6 +17,7 @@ var minimums = []struct{ module, version, advisory string }{
 	{"charm.land/ssh", "v0.4.3", "the cross-account public-key authentication fix of v0.4.2 (permissions leaking between keys); v0.4.3 comes with wish v2.0.5"},
 	{"modernc.org/sqlite", "v1.62.0", "no published advisory: the newest release that resolves here, kept as the floor because client text (messages, names, search queries) reaches SQLite"},
 	{"github.com/nats-io/nats.go", "v1.56.0", "no published advisory: the version the cluster mode (--nats, natslog) is tested with, kept as the floor because it parses what NATS servers send"},
+	{"github.com/go-webauthn/webauthn", "v0.18.2", "no published advisory: the version the passkeys (issue 17) are tested with, kept as the floor because it parses attestations and assertions that browsers send"},
 	{"github.com/pires/go-proxyproto", "v0.6.1", "CVE-2021-23351 (unbounded v1 header read) and CVE-2021-23409 (connections without a header hang); it parses PROXY headers from the network"},
 }
 

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 
+	"parley/app"
 	"parley/cli"
 	"parley/keys"
 	"parley/server"
@@ -32,6 +34,7 @@ func keysCommand(args []string, lookup lookupFunc, stdin io.Reader, stdout, stde
 		Stderr:  stderr,
 		Pinned:  pinnedByAdminKeys(args, lookup),
 		Note:    "A running parley picks this up within seconds (it re-reads the file when it changes); no restart needed.",
+		OpenWeb: openWebAccess,
 	}
 	if code := k.Run(args); code != cli.ExitOK {
 		return exitCode(code)
@@ -55,4 +58,15 @@ func pinnedByAdminKeys(args []string, lookup lookupFunc) func(keys.Entry) string
 		}
 		return ""
 	}
+}
+
+// openWebAccess is KeysCommand.OpenWeb for the operator's shell: the
+// passkeys and browser-only people in the data dir's database (none when
+// there is no database yet).
+func openWebAccess(dataDir string) (cli.WebAccess, func() error, error) {
+	w, closeDB, err := app.OpenWebAccess(context.Background(), dataDir)
+	if err != nil || w == nil {
+		return nil, closeDB, err
+	}
+	return w, closeDB, nil
 }

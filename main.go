@@ -330,9 +330,11 @@ func run(args []string, lookup lookupFunc, stdout, stderr io.Writer) error {
 	}
 	wire := &webWire{}
 	o.server.WebSignIn = wire.signIn
+	o.server.WebInviteLink, o.server.WebEnded = wire.inviteLink, wire.ended // webwire.go
 	if srv, err = app.New(o.server); err != nil {
 		return err
 	}
+	wire.creds = srv.Credentials()
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		_ = srv.Close(context.Background())

@@ -21,7 +21,7 @@ import (
 	"time"
 )
 
-// selfSigned writes a certificate for 127.0.0.1 and its key under dir and
+// selfSigned writes a certificate for localhost and 127.0.0.1 and its key under dir and
 // returns their paths and a pool that trusts the certificate.
 func selfSigned(t *testing.T, dir string) (cert, key string, pool *x509.CertPool) {
 	t.Helper()
@@ -31,7 +31,7 @@ func selfSigned(t *testing.T, dir string) (cert, key string, pool *x509.CertPool
 	}
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "parley test"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature,
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"}, KeyUsage: x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
 	if err != nil {
@@ -114,7 +114,7 @@ func TestWebPageServesTLSFromFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile(`^Web page on (https://127\.0\.0\.1:\d+) `).FindStringSubmatch(webLine)
+	m := regexp.MustCompile(`^Web page on (https://localhost:\d+) `).FindStringSubmatch(webLine)
 	if m == nil {
 		t.Fatalf("web line %q: want an https address", webLine)
 	}

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"syscall"
 
+	"parley/app"
 	"parley/room"
 	"parley/server"
 	"parley/web"
@@ -82,6 +83,44 @@ func (o *webOptions) check() error {
 type webWire struct {
 	mu  sync.Mutex
 	web *web.Server // set by start
+
+	// creds keeps the passkeys (app.Credentials); set before start.
+	creds app.Credentials
+}
+
+// inviteLink is server.Config.WebInviteLink: the page's link for an
+// invite code, when the page runs and passkeys work on it.
+func (w *webWire) inviteLink(code string) string {
+	w.mu.Lock()
+	ws := w.web
+	w.mu.Unlock()
+	if ws == nil {
+		return ""
+	}
+	link, _ := ws.InviteLink(code)
+	return link
+}
+
+// ended is server.Config.WebEnded: the browsers signed in as identity are
+// signed out (its pages are closed by the hub's Disconnect).
+func (w *webWire) ended(identity string) {
+	w.mu.Lock()
+	ws := w.web
+	w.mu.Unlock()
+	if ws != nil {
+		ws.SignOutIdentity(identity)
+	}
+}
+
+// invites is the page's invite port over the SSH server's access list.
+type invites struct{ s *server.Server }
+
+func (i invites) ReserveInvite(ctx context.Context, code, name, addr string) (func(context.Context) error, error) {
+	return i.s.ReserveWebInvite(ctx, code, name, addr)
+}
+
+func (i invites) CreateAccount(ctx context.Context, id, name string) (room.Identity, error) {
+	return i.s.CreateWebAccount(ctx, id, name)
 }
 
 // signIn is server.Config.WebSignIn.
@@ -125,6 +164,7 @@ func (w *webWire) start(o webOptions, srv *server.Server, sessions web.Sessions,
 		ln = tls.NewListener(ln, o.tls)
 	}
 	ws, err := web.New(web.Config{Hub: srv.Hub(), Identities: identities{srv}, PublicURL: public, Sessions: sessions, TrustedProxies: o.proxies,
+		Credentials: w.creds, Invites: invites{srv},
 		SignInHint: signInHint(public, sshAddr), Logger: log})
 	if err != nil {
 		_ = ln.Close()
@@ -149,7 +189,9 @@ func browsable(a net.Addr) string {
 	if err != nil {
 		return a.String()
 	}
-	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+	// A loopback address becomes localhost too: browsers allow passkeys
+	// only on a domain name, and localhost is one.
+	if ip := net.ParseIP(host); host == "" || (ip != nil && (ip.IsUnspecified() || ip.IsLoopback())) {
 		host = "localhost"
 	}
 	return net.JoinHostPort(host, port)

@@ -31,7 +31,7 @@ func TestWebSignInLinkFromSSHSignsTheBrowserIn(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no line after the join line: %v", err)
 	}
-	m := regexp.MustCompile(`^Web page on (http://127\.0\.0\.1:\d+) \(sign in with the link from: ssh -p \d+ 127\.0\.0\.1 web\)`).FindStringSubmatch(webLine)
+	m := regexp.MustCompile(`^Web page on (http://localhost:\d+) \(sign in with the link from: ssh -p \d+ localhost web\)`).FindStringSubmatch(webLine)
 	if m == nil {
 		t.Fatalf("web line %q", webLine)
 	}

@@ -82,6 +82,9 @@ type App struct {
 	cfg   Config
 	log   *slog.Logger
 	store *store.SQLite // nil with StoreMemory
+	// passkeys keeps the web page's passkeys (webaccess.go): the store, or
+	// memory with StoreMemory.
+	passkeys passkeyStore
 
 	stop    context.CancelFunc
 	retains sync.WaitGroup // the retention loop
@@ -138,6 +141,8 @@ func New(cfg Config) (*App, error) {
 
 	rc := cfg.Room
 	var accessStore access.Store = access.NewMemory()
+	var accounts access.Accounts = access.NewMemoryAccounts() // browser-only people (issue 17)
+	a.passkeys = access.NewMemoryPasskeys()
 	switch cfg.Store {
 	case "", StoreSQLite:
 		st, err := store.Open(context.Background(), filepath.Join(cfg.DataDir, dbFile))
@@ -161,6 +166,7 @@ func New(cfg Config) (*App, error) {
 		}
 		rc.Rooms = st // room access and memberships outlive restarts
 		accessStore = st
+		accounts, a.passkeys = st, st
 		started.History = "History is kept in " + st.Path()
 		if a.stopIndex != nil {
 			started.History = "History is kept in the cluster's streams; " + st.Path() + " is this node's index of them"
@@ -181,6 +187,7 @@ func New(cfg Config) (*App, error) {
 	rc.Logger = a.log
 	rc.MessageLimit, rc.NoticeLimit = cfg.Defences.Limiters()
 	hooks := server.RoomHooks(&rc, ks, cfg.DataDir)
+	reserveAccountNames(&rc, accounts)
 	hub, err := room.New(rc)
 	if err != nil {
 		a.closeStore()
@@ -192,6 +199,7 @@ func New(cfg Config) (*App, error) {
 	if cfg.Shared != nil {
 		sc.Cluster = cfg.Shared
 	}
+	sc.Accounts, sc.Passkeys = accounts, a.passkeys
 	if a.store != nil {
 		sc.StoreReady = a.store.Ping
 	}

@@ -65,6 +65,13 @@ type KeysCommand struct {
 	// Note, if not empty, is printed after a change ("the server picks
 	// this up ...").
 	Note string
+	// Web, if not nil, is the browser side of the access list: list shows
+	// each identity's passkeys and the browser-only people, remove removes
+	// passkeys and browser-only people too (webaccess.go).
+	Web WebAccess
+	// OpenWeb, if set and Web is nil, opens the WebAccess of a data dir
+	// (the operator's shell: the database of --data).
+	OpenWeb func(dataDir string) (WebAccess, func() error, error)
 }
 
 func (k *KeysCommand) usage() string {
@@ -81,9 +88,11 @@ func (k *KeysCommand) usage() string {
       A key already in the file is left as it is: exit 0 if its line already
       gives what was asked (--admin, --name), else exit 1 saying how it differs
   %[1]s list [--json]%[4]s
-      list the keys (name, fingerprint, admin, line) and the problems in the file
-  %[1]s remove NAME|FINGERPRINT%[4]s
-      remove a key: every line that carries it; its sessions end
+      list the keys (name, fingerprint, admin, line, passkeys), the people
+      who joined from the web page with no SSH key, and the problems in the file
+  %[1]s remove NAME|FINGERPRINT|ID%[4]s
+      remove a key (every line that carries it) and its passkeys, or a
+      browser-only person (by name or web: id); their sessions end
 `, k.Prog, src, srcHelp, data)
 }
 
@@ -392,8 +401,13 @@ func (k *KeysCommand) remove(args []string) int {
 		return k.fail("%v", err)
 	}
 	defer l.Unlock()
+	web, closeWeb := k.web(*data)
+	defer closeWeb()
 	r, err := l.Remove(who, k.Protect)
 	if errors.Is(err, keys.ErrNoSuchKey) {
+		if code, ok := k.removeAccount(web, who); ok {
+			return code
+		}
 		return k.fail("no key called %s in %s (%s list shows them)", safetext.Line(who, 64), k.shown(path), k.Prog)
 	}
 	if err != nil {
@@ -408,6 +422,7 @@ func (k *KeysCommand) remove(args []string) int {
 		lines[i] = fmt.Sprint(n)
 	}
 	fmt.Fprintf(k.Stdout, "Removed %s (%s): line %s of %s.\n", name, r.Entry.Fingerprint, strings.Join(lines, ", "), k.shown(path))
+	k.forgetPasskeys(web, r.Entry.Fingerprint)
 	if k.Changed != nil {
 		k.Changed("remove", r.Entry)
 	}
@@ -432,6 +447,8 @@ type KeyJSON struct {
 	Comment     string   `json:"comment,omitempty"`
 	Expires     string   `json:"expires,omitempty"`
 	From        []string `json:"from,omitempty"`
+	// Passkeys are the key's identity's passkeys (issue 17).
+	Passkeys []PasskeyJSON `json:"passkeys"`
 }
 
 // ProblemJSON is one line problem in `keys list --json`.
@@ -465,14 +482,21 @@ func (k *KeysCommand) list(args []string) int {
 	}
 	snap, problems := keys.ParseBytes(b)
 	now := time.Now()
+	web, closeWeb := k.web(*data)
+	defer closeWeb()
+	pk, accts, _ := k.webLists(web)
 	if *asJSON {
 		out := struct {
 			Path     string        `json:"path"`
 			Keys     []KeyJSON     `json:"keys"`
+			Accounts []AccountJSON `json:"browser_only"`
 			Problems []ProblemJSON `json:"problems"`
-		}{Path: path, Keys: []KeyJSON{}, Problems: []ProblemJSON{}}
+		}{Path: path, Keys: []KeyJSON{}, Accounts: []AccountJSON{}, Problems: []ProblemJSON{}}
+		for _, a := range accts {
+			out.Accounts = append(out.Accounts, AccountJSON{ID: a.ID, Name: a.Name, Created: a.Created.UTC().Format(time.RFC3339), Passkeys: passkeysJSON(pk[a.ID])})
+		}
 		for _, e := range snap.Entries() {
-			j := KeyJSON{Name: e.Name, Fingerprint: e.Fingerprint, Type: e.Key.Type(), Admin: e.Admin, Line: e.Line, Comment: e.Comment, From: e.From}
+			j := KeyJSON{Name: e.Name, Fingerprint: e.Fingerprint, Type: e.Key.Type(), Admin: e.Admin, Line: e.Line, Comment: e.Comment, From: e.From, Passkeys: passkeysJSON(pk[e.Fingerprint])}
 			if !e.ExpiresAt.IsZero() {
 				j.Expires = e.ExpiresAt.UTC().Format(time.RFC3339)
 			}
@@ -511,10 +535,14 @@ func (k *KeysCommand) list(args []string) int {
 			if e.From != nil {
 				notes = append(notes, "from="+strings.Join(e.From, ","))
 			}
+			if n := passkeyNote(pk[e.Fingerprint]); n != "" {
+				notes = append(notes, n)
+			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", name, e.Fingerprint, admin, e.Line, strings.Join(notes, "; "))
 		}
 		tw.Flush()
 	}
+	k.listAccounts(k.Stdout, accts, pk)
 	if len(problems) > 0 {
 		fmt.Fprintf(k.Stdout, "\nProblems in %s:\n", k.shown(path))
 		for _, p := range problems {

@@ -25,13 +25,18 @@ import (
 // SSH: the ports it needs (the keys, the motd file) and the admin commands
 // that only exist over SSH (motd, invite, keys).
 
-// keyBook is moderation.Keys over the authorized keys loaded now.
+// keyBook is moderation.Keys over the authorized keys loaded now, and the
+// browser-only accounts (webaccounts.go), which are named and banned as keys
+// are.
 type keyBook struct{ s *Server }
 
 var _ moderation.Keys = keyBook{}
 
 // KeyName implements moderation.Keys.
 func (k keyBook) KeyName(fp string) (string, bool) {
+	if isAccount(fp) {
+		return k.s.accountName(fp)
+	}
 	e, ok := k.s.keys.Current().ByFingerprint(fp)
 	return e.Name, ok
 }
@@ -39,6 +44,9 @@ func (k keyBook) KeyName(fp string) (string, bool) {
 // KeyNamed implements moderation.Keys.
 func (k keyBook) KeyNamed(name string) (string, bool) {
 	e, ok := k.s.keys.Current().ByName(name)
+	if !ok {
+		return k.s.accountReserved(name)
+	}
 	return e.Fingerprint, ok
 }
 
@@ -49,7 +57,7 @@ func (k keyBook) Fingerprints() []string {
 	for i, e := range entries {
 		out[i] = e.Fingerprint
 	}
-	return out
+	return append(out, k.s.accountIDs()...)
 }
 
 // Admin implements moderation.Keys.
@@ -178,6 +186,9 @@ func (x *execCall) invite(fs *flag.FlagSet) func([]string) int {
 		fmt.Fprintf(x.stdout, "Invite code: %s\n", invite)
 		fmt.Fprintf(x.stdout, "Good for %s until %s. It is shown only this once.\n", moderation.Plural(*uses, "new key"), inv.Expires.UTC().Format("2006-01-02 15:04 UTC"))
 		fmt.Fprintf(x.stdout, "The newcomer runs, with the name they want as the user name:\n  ssh -p %s NAME@HOST join %s\n", port, invite)
+		if link := x.webInviteLink(invite); link != "" {
+			fmt.Fprintf(x.stdout, "or, with no SSH key, opens in a browser (picks a name, creates a passkey):\n  %s\n", link)
+		}
 		return cli.ExitOK
 	}
 }
@@ -204,6 +215,7 @@ func (x *execCall) keys(args []string) int {
 		Stderr: x.stderr,
 		Lock:   &x.s.keysMu,
 		Pinned: x.s.pinnedNote,
+		Web:    x.s.webAccess(), // webaccounts.go
 		Protect: func(e keys.Entry) error {
 			if e.Fingerprint == a.ID {
 				return errors.New("that is the key you are connected with; another admin, or the operator's parley keys, can remove it")

@@ -201,6 +201,9 @@ func (s *Server) join(ctx context.Context, key ssh.PublicKey, name, code string,
 	if _, taken := snap.NameOwner(name); taken {
 		return fmt.Errorf("the name %s belongs to another key; choose another: ssh OTHERNAME@HOST join CODE", name)
 	}
+	if _, ok := s.accountReserved(name); ok {
+		return fmt.Errorf("the name %s belongs to someone else; choose another: ssh OTHERNAME@HOST join CODE", name)
+	}
 	if m, online := s.hub.FindMember(name); online && m.ID != fp {
 		return fmt.Errorf("the name %s is in use by someone here; choose another: ssh OTHERNAME@HOST join CODE", name)
 	}

@@ -50,6 +50,9 @@ func (s *Server) keyValid(fingerprint string) error {
 func (s *Server) keysChanged(snap *keys.Snapshot, _ []keys.LineError) {
 	now := s.expiry.now()
 	for _, id := range s.hub.OnlineIDs() {
+		if isAccount(id) {
+			continue // browser-only: not in this file (webaccounts.go watches them)
+		}
 		e, ok := snap.ByFingerprint(id)
 		var why string
 		switch {

@@ -64,6 +64,16 @@ type Config struct {
 	// WebSignIn makes a one-time link that signs a browser in as the
 	// identity (`ssh host web`, webexec.go); nil: no web page is served.
 	WebSignIn func(id string) (string, error)
+	// WebInviteLink, if set, is the page's link for an invite code
+	// (`ssh host invite` prints it too).
+	WebInviteLink func(code string) string
+	// WebEnded, if set, ends the browser sessions of an identity whose
+	// passkeys or account were removed (webaccounts.go).
+	WebEnded func(identity string)
+	// Accounts are the browser-only people and Passkeys everyone's
+	// passkeys (webaccounts.go); nil keeps them in memory.
+	Accounts access.Accounts
+	Passkeys access.PasskeyStore
 	// Logger receives operational logs; nil discards them.
 	Logger *slog.Logger
 
@@ -241,6 +251,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Conns == nil {
 		cfg.Conns = nopConns{}
 	}
+	if cfg.Accounts == nil {
+		cfg.Accounts = access.NewMemoryAccounts()
+	}
+	if cfg.Passkeys == nil {
+		cfg.Passkeys = access.NewMemoryPasskeys()
+	}
 	if cfg.Defences.ChannelsPerConn <= 0 {
 		cfg.Defences.ChannelsPerConn = d.Defences.ChannelsPerConn
 	}
@@ -304,10 +320,14 @@ func New(cfg Config) (*Server, error) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stop = cancel
-	s.watchers.Add(2)
+	s.watchers.Add(3)
 	go func() {
 		defer s.watchers.Done()
 		s.keys.Watch(ctx, cfg.KeysPoll, s.keysChanged)
+	}()
+	go func() {
+		defer s.watchers.Done()
+		s.watchAccounts(ctx, cfg.KeysPoll) // webaccounts.go
 	}()
 	go func() {
 		defer s.watchers.Done()

@@ -32,6 +32,9 @@ func (x *execCall) web(*flag.FlagSet) func([]string) int {
 // expired, or banned. It is asked at every sign-in and every browser
 // connection.
 func (s *Server) WebIdentity(fingerprint string) (room.Identity, error) {
+	if isAccount(fingerprint) { // a browser-only identity (webaccounts.go)
+		return s.accountIdentity(fingerprint)
+	}
 	e, ok := s.keys.Current().ByFingerprint(fingerprint)
 	if !ok {
 		return room.Identity{}, errors.New("this key is no longer on the server's list")

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-webauthn/webauthn/webauthn"
 	"golang.org/x/time/rate"
 
 	"parley/room"
@@ -64,6 +65,12 @@ type Config struct {
 	Hub *room.Hub
 	// Identities decides who may sign in.
 	Identities Identities
+	// Credentials keeps the passkeys (passkey.go); nil keeps them in
+	// memory.
+	Credentials Credentials
+	// Invites lets a newcomer with an invite code join from the browser
+	// (invite.go); nil turns browser invites off.
+	Invites Invites
 	// PublicURL is the base URL people open (links are made from it; the
 	// cookie is Secure when it is https; WebSocket Origins must match it
 	// or the request's own host). Required.
@@ -115,6 +122,9 @@ type Server struct {
 	pages    map[string]int       // open pages by identity (reservePage)
 	pagesAll int
 	closed   bool
+
+	webauthn   *webauthn.WebAuthn     // passkeys (passkey.go); set by New
+	ceremonies map[[32]byte]*ceremony // passkey ceremonies by token hash; guarded by mu
 }
 
 const cookieName = "parley_session"
@@ -165,6 +175,9 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("GET /api/sessions", s.listSessions)
 	mux.HandleFunc("POST /api/sessions/revoke", s.revokeSession)
 	mux.HandleFunc("GET /ws", s.serveWS)
+	if err := s.initPasskeys(mux, files); err != nil { // passkey.go, invite.go
+		return nil, err
+	}
 	s.mux = mux
 	s.http = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}

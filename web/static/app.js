@@ -403,6 +403,7 @@ async function signInFromLink() {
 }
 
 async function start() {
+  if (location.pathname.startsWith("/invite/")) { showInvite(); return; } // passkey.js
   let problem = null;
   if (location.pathname === "/signin") problem = await signInFromLink();
   let r;
