@@ -151,7 +151,7 @@ func (l *Log) Append(ctx context.Context, name string, recs []room.Record) error
 		return nil
 	}
 	if !l.nc.IsConnected() {
-		return fmt.Errorf("room %s: append: %w", name, ErrNotConnected)
+		return unavailable(fmt.Errorf("room %s: append: %w", name, ErrNotConnected))
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
@@ -159,7 +159,7 @@ func (l *Log) Append(ctx context.Context, name string, recs []room.Record) error
 		defer cancel()
 	}
 	if _, err := l.stream(ctx, name); err != nil {
-		return err
+		return unavailable(err)
 	}
 	var err error
 	if len(recs) == 1 {
@@ -180,7 +180,7 @@ func (l *Log) Append(ctx context.Context, name string, recs []room.Record) error
 		for i := range recs {
 			recs[i].Seq = 0
 		}
-		return fmt.Errorf("room %s: append %d: %w", name, len(recs), err)
+		return unavailable(fmt.Errorf("room %s: append %d: %w", name, len(recs), err))
 	}
 	return nil
 }
