@@ -23,8 +23,13 @@ import (
 // (package natslog); without, it runs alone as before.
 type natsOptions struct {
 	urls     string // comma-separated NATS server URLs; empty: no cluster
-	node     string // this node's name in logs
+	node     string // this node's name in logs, metrics and /healthz
 	replicas int    // each room stream's replicas
+	creds    string // --nats-creds: a .creds file (JWT and nkey seed)
+	nkey     string // --nats-nkey: an nkey seed file
+	tlsCA    string // --nats-tls-ca: CA certificates for the servers' TLS
+	tlsCert  string // --nats-tls-cert and --nats-tls-key: a client certificate
+	tlsKey   string
 }
 
 // natsFlags declares --nats, --node and --nats-replicas on fs over their
@@ -36,7 +41,7 @@ func natsFlags(fs *flag.FlagSet, getenv func(string) string, o *natsOptions) err
 	if o.node == "" {
 		o.node, _ = os.Hostname()
 	}
-	fs.StringVar(&o.node, "node", o.node, "this node's name in logs (env PARLEY_NODE; default the host name)")
+	fs.StringVar(&o.node, "node", o.node, "this node's name in logs, metrics (parley_node_info) and /healthz (env PARLEY_NODE; default the host name)")
 	o.replicas = 1
 	if v := getenv("PARLEY_NATS_REPLICAS"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -46,6 +51,7 @@ func natsFlags(fs *flag.FlagSet, getenv func(string) string, o *natsOptions) err
 		o.replicas = n
 	}
 	fs.IntVar(&o.replicas, "nats-replicas", o.replicas, "servers holding each room's stream: 3 on a three-server NATS cluster (env PARLEY_NATS_REPLICAS)")
+	natsAuthFlags(fs, getenv, o) // natsauth.go
 	return nil
 }
 
@@ -57,17 +63,25 @@ const natsConnectTimeout = 10 * time.Second
 // wire connects to NATS when URLs are set, makes the JetStream log the
 // hub's Log and History (cfg.Room), and names the node in cfg.Logger. It
 // returns what closes the connection, to be called after the server is
-// closed; with no URLs it does nothing.
-func (o natsOptions) wire(cfg *app.Config, log *slog.Logger) (closeNATS func(), err error) {
+// closed, and the NATS part of /readyz (natslog.Health); with no URLs it
+// does nothing and ready is nil.
+func (o natsOptions) wire(cfg *app.Config, log *slog.Logger) (closeNATS func(), ready func(context.Context) error, err error) {
 	if o.urls == "" {
-		return func() {}, nil
+		if o.authGiven() {
+			return nil, nil, errors.New("--nats-creds, --nats-nkey and --nats-tls-* need --nats (PARLEY_NATS_URL): they say how to reach NATS, not whether to")
+		}
+		return func() {}, nil, nil
 	}
 	if o.replicas < 1 || o.replicas > 5 {
-		return nil, fmt.Errorf("--nats-replicas %d: use 1 to 5 (3 on a three-server cluster)", o.replicas)
+		return nil, nil, fmt.Errorf("--nats-replicas %d: use 1 to 5 (3 on a three-server cluster)", o.replicas)
+	}
+	auth, err := o.authOptions() // natsauth.go
+	if err != nil {
+		return nil, nil, err
 	}
 	log = log.With("node", o.node)
 	cfg.Logger = log // the node's name on everything it logs
-	nc, err := nats.Connect(o.urls,
+	nc, err := nats.Connect(o.urls, append(auth,
 		nats.Name("parley "+o.node),
 		nats.Timeout(natsConnectTimeout),
 		nats.MaxReconnects(-1),                   // never give up: the node recovers by itself
@@ -81,9 +95,9 @@ func (o natsOptions) wire(cfg *app.Config, log *slog.Logger) (closeNATS func(), 
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			log.Info("NATS reconnected", "server", nc.ConnectedUrlRedacted())
 		}),
-	)
+	)...)
 	if err != nil {
-		return nil, fmt.Errorf("nats %s: %w", redactURLs(o.urls), err)
+		return nil, nil, fmt.Errorf("nats %s: %w%s", redactURLs(o.urls), err, o.connectHint(err))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), natsConnectTimeout)
 	defer cancel()
@@ -94,22 +108,41 @@ func (o natsOptions) wire(cfg *app.Config, log *slog.Logger) (closeNATS func(), 
 	if err != nil {
 		nc.Close()
 		if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
-			return nil, fmt.Errorf("nats %s: JetStream is not enabled (start nats-server with -js)", redactURLs(o.urls))
+			return nil, nil, fmt.Errorf("nats %s: JetStream is not enabled (start nats-server with -js)", redactURLs(o.urls))
 		}
-		return nil, fmt.Errorf("nats %s: JetStream: %w", redactURLs(o.urls), err)
+		return nil, nil, fmt.Errorf("nats %s: JetStream: %w", redactURLs(o.urls), err)
 	}
 	if o.replicas > 1 && nc.ConnectedClusterName() == "" {
 		nc.Close()
-		return nil, fmt.Errorf("--nats-replicas %d needs a NATS cluster, and %s is a single server: use 1, or a cluster of at least %d", o.replicas, nc.ConnectedUrlRedacted(), o.replicas)
+		return nil, nil, fmt.Errorf("--nats-replicas %d needs a NATS cluster, and %s is a single server: use 1, or a cluster of at least %d", o.replicas, nc.ConnectedUrlRedacted(), o.replicas)
 	}
 	l, err := natslog.New(nc, natslog.Options{Replicas: o.replicas, Logger: log})
 	if err != nil {
 		nc.Close()
-		return nil, err
+		return nil, nil, err
+	}
+	health, err := natslog.NewHealth(nc, 0)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
 	}
 	cfg.Room.Log, cfg.Room.History = l, l.History()
 	log.Info("sharing rooms through NATS JetStream", "server", nc.ConnectedUrlRedacted(), "replicas", o.replicas)
-	return nc.Close, nil
+	return nc.Close, health.Check, nil
+}
+
+// readyWith is the ops listener's readiness: the server's own (the store),
+// then NATS's when the node is in a cluster.
+func readyWith(server, nats func(context.Context) error) func(context.Context) error {
+	if nats == nil {
+		return server
+	}
+	return func(ctx context.Context) error {
+		if err := server(ctx); err != nil {
+			return err
+		}
+		return nats(ctx)
+	}
 }
 
 // redactURLs hides the passwords of user:password@ URLs, for messages.
