@@ -59,7 +59,7 @@ func NewHealth(nc *nats.Conn, cacheFor time.Duration) (*Health, error) {
 // says why not, on one line, for /readyz.
 func (h *Health) Check(ctx context.Context) error {
 	if st := h.nc.Status(); st != nats.CONNECTED {
-		return fmt.Errorf("NATS: %s, not connected (reconnecting by itself)", statusName(st))
+		return fmt.Errorf("NATS: %s (the node reconnects by itself)", statusName(st))
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()

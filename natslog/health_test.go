@@ -56,13 +56,13 @@ func TestHealthReportsNoQuorumAndDisconnectionAndRecovers(t *testing.T) {
 	c.Servers[2].Stop() // the one it is connected to: (it may move to another)
 	eventually(t, "the disconnection to be seen or the node to reconnect elsewhere", func() bool {
 		err := checkHealth(h)
-		return err != nil && strings.Contains(err.Error(), "not connected") || nc.ConnectedUrl() != c.Servers[2].URL() && err == nil
+		return err != nil && strings.Contains(err.Error(), "NATS: reconnecting") || nc.ConnectedUrl() != c.Servers[2].URL() && err == nil
 	})
 	c.Servers[2].Start()
 	eventually(t, "ready with every server back", func() bool { return checkHealth(h) == nil })
 }
 
-// A single server gone: not ready, "not connected", then ready again.
+// A single server gone: not ready, "NATS: reconnecting", then ready again.
 func TestHealthSingleServerDownAndBack(t *testing.T) {
 	s := natstest.Start(t)
 	nc, err := nats.Connect(s.URL(), nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond), nats.ReconnectBufSize(-1))
@@ -80,7 +80,7 @@ func TestHealthSingleServerDownAndBack(t *testing.T) {
 	s.Stop()
 	var why error
 	eventually(t, "the outage to be reported", func() bool { why = checkHealth(h); return why != nil })
-	if !strings.Contains(why.Error(), "not connected") {
+	if !strings.Contains(why.Error(), "NATS: reconnecting") {
 		t.Fatalf("with the server down: %v", why)
 	}
 	s.Start()
