@@ -90,7 +90,7 @@ func (o natsOptions) wire(cfg *app.Config, log *slog.Logger) (closeNATS func(), 
 		nats.PingInterval(5*time.Second),         // a link that went silent is found within ~15 s,
 		nats.MaxPingsOutstanding(2),              // not the client's default of minutes
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			log.Warn("NATS disconnected: messages are refused until it is back", "err", err)
+			log.Warn("NATS disconnected: messages are kept and retried until it is back", "err", err)
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			log.Info("NATS reconnected", "server", nc.ConnectedUrlRedacted())
