@@ -83,14 +83,17 @@ func (n *clusterNode) kill(t *testing.T) {
 }
 
 // readyz returns the node's /readyz status and body.
-func (n *clusterNode) readyz() (int, string, error) {
+func (n *clusterNode) readyz() (int, string, error) { return n.get("/readyz") }
+
+// get asks the node's ops listener for path.
+func (n *clusterNode) get(path string) (int, string, error) {
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
-	resp, err := client.Get("http://" + n.c.Ops + "/readyz")
+	resp, err := client.Get("http://" + n.c.Ops + path)
 	if err != nil {
 		return 0, "", err
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	return resp.StatusCode, string(b), nil
 }
 

@@ -188,7 +188,8 @@ func streamLeader(c *natstest.Cluster, roomName string) *natstest.Server {
 // other node shows neither line; nobody restarts anything. When NATS is
 // back, /readyz is ready again, both kept lines are shown once on both
 // nodes, in their place, sending goes on, and nothing accepted before is
-// lost. Issue 15, Failures.
+// lost. Issue 15, Failures. (It also checks that --node names each node
+// on /healthz and in the metrics.)
 func TestClusterAllNATSDownTenSeconds(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits out a 10 s outage")
@@ -198,6 +199,13 @@ func TestClusterAllNATSDownTenSeconds(t *testing.T) {
 	a, b := nodes[0], nodes[1]
 	for _, n := range nodes {
 		n.waitReadyz(t, 200, testkit.WaitTimeout)
+		// --node names the node on /healthz and in the metrics.
+		if code, body, err := n.get("/healthz"); err != nil || code != 200 || body != "ok\nnode "+n.name+"\n" {
+			t.Errorf("node %s: /healthz = %d %q %v, want ok and its name", n.name, code, body, err)
+		}
+		if _, body, err := n.get("/metrics"); err != nil || !strings.Contains(body, `parley_node_info{node="`+n.name+`"} 1`) {
+			t.Errorf("node %s: /metrics lacks parley_node_info for it (%v)", n.name, err)
+		}
 	}
 	alice, err := durDial(a.c.Addr, "alice", signers["alice"], clusterCols, clusterRows, nil)
 	if err != nil {
