@@ -23,6 +23,12 @@ var ErrUnavailable = errors.New("the message log is unavailable for now")
 // deduplicated by its ID there (and by seenIDs here in any case).
 const retryFor = 90 * time.Second
 
+// retryEvery is the longest wait between two attempts while the Log is
+// unavailable (the backoff for a failing store goes up to 5 s): an attempt
+// on a Log that is down fails at once, and a shorter wait lets the kept
+// messages go within a second of its return.
+const retryEvery = time.Second
+
 // retryingNotice is what a sender is told, once per message, when the Log
 // is unavailable and the message is kept for another attempt.
 const retryingNotice = "not sent, retrying: the chat cannot store messages right now; yours is kept and will appear when it is back (the ones after it wait their turn)"

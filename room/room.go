@@ -43,6 +43,8 @@ type room struct {
 	seenIDs   map[uint64]uint64 // RecordID.Node -> highest N shown: a retried Append is shown once
 	pending   []*op             // registrations waiting for delivery to reach their after
 	recs      []Record          // the batch being appended, reused
+	// unavailable: the last Append failed with ErrUnavailable (retry.go).
+	unavailable bool
 
 	// inMu guards incoming: what the Log delivered and run has not fanned
 	// out yet. It is taken by the Log's delivery (any goroutine) and by run,
@@ -208,7 +210,13 @@ func (r *room) run() {
 			}
 			// The store is failing: wait before trying again, so a broken
 			// disk is not hammered; senders meanwhile hear that it failed.
+			// A Log that is only unavailable (kept messages wait, retry.go)
+			// is tried at least every retryEvery, so they go soon after it
+			// is back.
 			backoff = min(max(2*backoff, 50*time.Millisecond), 5*time.Second)
+			if r.unavailable {
+				backoff = min(backoff, retryEvery)
+			}
 			select {
 			case <-time.After(backoff):
 			case <-h.quit:
@@ -314,6 +322,7 @@ func (r *room) step() (ran, failed bool) {
 	}
 	var err error
 	unavailable := false // the Log said ErrUnavailable: senders' messages are kept (retry.go)
+	defer func() { r.unavailable = unavailable }()
 	if len(recs) > 0 {
 		if h.storeObserved { // a store or a Log that may wait: bound it, time it
 			ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
