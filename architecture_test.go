@@ -42,6 +42,9 @@ var layering = map[string][]string{
 	// The test harness imports no parley package (server's internal tests
 	// use it); only testkit/inprocess builds a server.
 	"internal/testkit": {"parley/"},
+	// The embedded NATS servers for tests (one, or a cluster of three)
+	// import no parley package either.
+	"internal/natstest": {"parley/"},
 	// The JetStream log implements room's Log port and knows nothing else
 	// of parley; the NATS server is embedded in its tests only.
 	"natslog": {"parley/server", "parley/tui", "parley/screen", "parley/store", "parley/keys",
@@ -104,7 +107,7 @@ func TestOnlyTestsImportTestkit(t *testing.T) {
 			return nil
 		}
 		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") ||
-			strings.HasPrefix(filepath.ToSlash(path), "internal/testkit/") {
+			strings.HasPrefix(filepath.ToSlash(path), "internal/testkit/") || strings.HasPrefix(filepath.ToSlash(path), "internal/natstest/") {
 			return nil
 		}
 		parsed, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
@@ -112,7 +115,7 @@ func TestOnlyTestsImportTestkit(t *testing.T) {
 			return err
 		}
 		for _, imp := range parsed.Imports {
-			if p, _ := strconv.Unquote(imp.Path.Value); p == "parley/internal/testkit" || strings.HasPrefix(p, "parley/internal/testkit/") {
+			if p, _ := strconv.Unquote(imp.Path.Value); p == "parley/internal/testkit" || strings.HasPrefix(p, "parley/internal/testkit/") || p == "parley/internal/natstest" {
 				t.Errorf("%s imports %s: the test harness is for _test.go files only (ARCHITECTURE.md)", path, p)
 			}
 		}

@@ -302,7 +302,7 @@ func run(args []string, lookup lookupFunc, stdout, stderr io.Writer) error {
 	}
 	log := slog.New(handler)
 	o.server.Logger = log
-	closeNATS, err := o.nats.wire(&o.server, log)
+	closeNATS, natsReady, err := o.nats.wire(&o.server, log)
 	if err != nil {
 		return err
 	}
@@ -317,6 +317,9 @@ func run(args []string, lookup lookupFunc, stdout, stderr io.Writer) error {
 		_, n := srv.Hub().Online()
 		return float64(n)
 	})
+	if err := metrics.SetNode(o.nats.node); err != nil {
+		return err
+	}
 	o.server.Room.Observer = metrics
 	o.server.Conns = metrics
 	if err := metrics.WatchGate(func() ops.GateStats {
@@ -350,7 +353,7 @@ func run(args []string, lookup lookupFunc, stdout, stderr io.Writer) error {
 		if oln.Addr().String() != o.ops {
 			log.Warn("the default ops port is taken (another parley on this host?): using the next free one; set --ops or PARLEY_OPS to choose", "default", o.ops, "ops", oln.Addr().String())
 		}
-		opsSrv = ops.NewServer(o.ops, metrics, srv.Ready, ops.Options{EnablePprof: o.pprof})
+		opsSrv = ops.NewServer(o.ops, metrics, readyWith(srv.Ready, natsReady), ops.Options{EnablePprof: o.pprof, Node: o.nats.node})
 		go func() {
 			if err := opsSrv.Serve(oln); err != nil {
 				log.Error("ops listener", "err", err)

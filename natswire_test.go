@@ -240,7 +240,7 @@ func TestNATSWithoutJetStreamIsRefused(t *testing.T) {
 		t.Fatal("nats server not ready")
 	}
 	cfg := app.Defaults()
-	_, err = natsOptions{urls: srv.ClientURL(), node: "n", replicas: 1}.wire(&cfg, slog.New(slog.DiscardHandler))
+	_, _, err = natsOptions{urls: srv.ClientURL(), node: "n", replicas: 1}.wire(&cfg, slog.New(slog.DiscardHandler))
 	if err == nil || !strings.Contains(err.Error(), "JetStream is not enabled") {
 		t.Fatalf("wire against a server without JetStream: %v", err)
 	}
@@ -254,11 +254,11 @@ func TestNATSWithoutJetStreamIsRefused(t *testing.T) {
 func TestNATSReplicasNeedACluster(t *testing.T) {
 	url := startJetStream(t)
 	cfg := app.Defaults()
-	_, err := natsOptions{urls: url, node: "n", replicas: 3}.wire(&cfg, slog.New(slog.DiscardHandler))
+	_, _, err := natsOptions{urls: url, node: "n", replicas: 3}.wire(&cfg, slog.New(slog.DiscardHandler))
 	if err == nil || !strings.Contains(err.Error(), "needs a NATS cluster") {
 		t.Fatalf("wire with 3 replicas on one server: %v", err)
 	}
-	closeNATS, err := natsOptions{urls: url, node: "n", replicas: 1}.wire(&cfg, slog.New(slog.DiscardHandler))
+	closeNATS, _, err := natsOptions{urls: url, node: "n", replicas: 1}.wire(&cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

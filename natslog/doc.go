@@ -46,9 +46,16 @@
 //   - Subscribe delivers in stream order, each sequence once, through an
 //     ordered consumer from after+1 that recreates itself after a
 //     disconnection or a server restart, where it left off.
-//   - NATS unreachable: Append fails at once (it does not wait for a
-//     reconnection), so a sender hears "not sent"; the connection keeps
-//     reconnecting by itself and the next Append works when it is back.
+//   - NATS unreachable, or JetStream without quorum: Append fails (at once
+//     when the connection is down, it does not wait for a reconnection)
+//     with an error that wraps room.ErrUnavailable, so the hub keeps the
+//     message, tells its sender "not sent, retrying" and appends it again,
+//     with the same Nats-Msg-Id, until it is stored (unavailable.go). The
+//     connection keeps reconnecting by itself.
+//   - A subscription whose server is lost is made again from where it
+//     left off after two missed heartbeats (Options.Heartbeat, 2 s).
+//   - Health (health.go) is the NATS part of /readyz: connected, and
+//     JetStream's meta leader answering (a quorum), cached 2 s.
 //
 // # The local index
 //

@@ -371,3 +371,26 @@ func TestBytesWrittenIsExposed(t *testing.T) {
 		t.Errorf("parley_ssh_bytes_written_total = %v (present %v), want %v", v, ok, want)
 	}
 }
+
+// The node's name is on /healthz's second line and in parley_node_info,
+// so that an operator can tell a cluster's nodes apart behind one address.
+// Issue 15, "What an operator gets".
+func TestNodeNamedInHealthzAndMetrics(t *testing.T) {
+	m := ops.NewMetrics("", nil)
+	if err := m.SetNode("fra-1"); err != nil {
+		t.Fatal(err)
+	}
+	base := start(t, m, nil, ops.Options{Node: "fra-1"})
+	if code, body := get(t, base+"/healthz"); code != 200 || body != "ok\nnode fra-1\n" {
+		t.Errorf("/healthz = %d %q, want the node's name on the second line", code, body)
+	}
+	_, body := get(t, base+"/metrics")
+	if !strings.Contains(body, `parley_node_info{node="fra-1"} 1`) {
+		t.Errorf("/metrics lacks parley_node_info for fra-1:\n%s", body)
+	}
+	// Without a node (the default before --node existed), "ok" alone.
+	plain := start(t, ops.NewMetrics("", nil), nil, ops.Options{})
+	if _, body := get(t, plain+"/healthz"); body != "ok\n" {
+		t.Errorf("/healthz without a node = %q", body)
+	}
+}

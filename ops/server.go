@@ -21,6 +21,9 @@ type Options struct {
 	// listener (and nowhere else). Off by default: profiles reveal a lot
 	// and some cost CPU.
 	EnablePprof bool
+	// Node is this node's name (--node): /healthz answers "ok" and then
+	// "node NAME" on a second line. Empty: "ok" alone.
+	Node string
 }
 
 // Server is the ops HTTP listener: /metrics, /healthz, /readyz and,
@@ -39,6 +42,9 @@ func NewServer(addr string, m *Metrics, ready func(context.Context) error, opts 
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
 		io.WriteString(w, "ok\n")
+		if opts.Node != "" {
+			io.WriteString(w, "node "+oneLine(opts.Node)+"\n")
+		}
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")

@@ -2,6 +2,7 @@ package room
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -42,6 +43,8 @@ type room struct {
 	seenIDs   map[uint64]uint64 // RecordID.Node -> highest N shown: a retried Append is shown once
 	pending   []*op             // registrations waiting for delivery to reach their after
 	recs      []Record          // the batch being appended, reused
+	// unavailable: the last Append failed with ErrUnavailable (retry.go).
+	unavailable bool
 
 	// inMu guards incoming: what the Log delivered and run has not fanned
 	// out yet. It is taken by the Log's delivery (any goroutine) and by run,
@@ -61,6 +64,13 @@ type op struct {
 	notes    []string // notices for the registering session, after its backlog
 	done     chan error
 	id       RecordID // given by step at the first attempt, kept for retries
+	// A sender's message kept after an unavailable Log (retry.go): who to
+	// tell, whether they were told, and when the first attempt failed.
+	// kept: answered by its retry, or already answered (set by run).
+	sender  *Session
+	told    bool
+	failing time.Time
+	kept    bool
 	// Set by step for a registration (owned by run from then on):
 	after      uint64 // register once the room has shown every Seq up to this
 	readyAt    uint64 // and close ready once it has shown this one
@@ -182,21 +192,10 @@ func (r *room) run() {
 		select {
 		case <-r.wake:
 		case <-r.gone:
-			for r.stepOK() {
-			}
+			r.finish()
 			return
 		case <-h.quit:
-			// Closed hubs accept no new work; finish what was accepted,
-			// trying the store once more for anything that failed.
-			for tries := 0; tries < 2; {
-				ran, failed := r.step()
-				if !ran {
-					break
-				}
-				if failed {
-					tries++
-				}
-			}
+			r.finish()
 			return
 		}
 	drain:
@@ -211,7 +210,13 @@ func (r *room) run() {
 			}
 			// The store is failing: wait before trying again, so a broken
 			// disk is not hammered; senders meanwhile hear that it failed.
+			// A Log that is only unavailable (kept messages wait, retry.go)
+			// is tried at least every retryEvery, so they go soon after it
+			// is back.
 			backoff = min(max(2*backoff, 50*time.Millisecond), 5*time.Second)
+			if r.unavailable {
+				backoff = min(backoff, retryEvery)
+			}
 			select {
 			case <-time.After(backoff):
 			case <-h.quit:
@@ -281,12 +286,6 @@ func (r *room) hasIncoming() bool {
 	return len(r.incoming) > 0
 }
 
-// stepOK runs one batch and reports whether there was one.
-func (r *room) stepOK() bool {
-	ran, _ := r.step()
-	return ran
-}
-
 // step processes one batch and reports whether there was one, and whether
 // the store failed (the caller backs off before the next batch). A batch is
 // the queued work and what the Log delivered: the queued messages are
@@ -322,6 +321,8 @@ func (r *room) step() (ran, failed bool) {
 		recs = append(recs, Record{ID: o.id, Message: o.msg})
 	}
 	var err error
+	unavailable := false // the Log said ErrUnavailable: senders' messages are kept (retry.go)
+	defer func() { r.unavailable = unavailable }()
 	if len(recs) > 0 {
 		if h.storeObserved { // a store or a Log that may wait: bound it, time it
 			ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
@@ -333,8 +334,12 @@ func (r *room) step() (ran, failed bool) {
 			err = h.cfg.Log.Append(context.Background(), r.name, recs)
 		}
 		if err != nil {
-			h.cfg.Observer.MessageRefused("store")
-			h.log.Error("storing messages failed; not delivered", "room", r.name, "count", len(recs), "err", err)
+			if unavailable = errors.Is(err, ErrUnavailable); unavailable {
+				h.log.Warn("storing messages failed; kept and retried", "room", r.name, "count", len(recs), "err", err)
+			} else {
+				h.cfg.Observer.MessageRefused("store")
+				h.log.Error("storing messages failed; not delivered", "room", r.name, "count", len(recs), "err", err)
+			}
 			err = Errorf("not sent: the server could not store your message, please try again")
 		} else {
 			j := 0
@@ -367,6 +372,19 @@ func (r *room) step() (ran, failed bool) {
 			// Nobody waits to hear this failed (joins, leaves, renames):
 			// keep it, in order, for the next batch instead of losing it.
 			retry = append(retry, &op{msg: o.msg, id: o.id})
+		} else if err != nil && unavailable && o.msg.Kind != 0 {
+			if o.keepTrying(now) {
+				// A sender's message: keep it in its place, with its ID (a
+				// retry is stored once), and tell the sender once.
+				if !o.told && o.sender != nil {
+					h.deliverLocked(o.sender, Message{Time: now, Kind: KindError, Text: retryingNotice})
+				}
+				retry = append(retry, &op{msg: o.msg, id: o.id, done: o.done, sender: o.sender, told: true, failing: o.failing})
+				o.kept = true // answered when the retry is
+			} else if o.done != nil {
+				o.done <- Errorf("%s", gaveUpNotice)
+				o.kept = true
+			}
 		}
 		if o.register != nil {
 			// The session comes in after everything this hub committed
@@ -393,7 +411,7 @@ func (r *room) step() (ran, failed bool) {
 	r.giveBack(all)
 
 	for _, o := range batch {
-		if o.done != nil {
+		if o.done != nil && !o.kept {
 			o.done <- err
 		}
 	}

@@ -515,7 +515,7 @@ func (s *Session) post(ctx context.Context, kind Kind, text string) error {
 		return ErrClosed
 	}
 	h.activeLocked(s.m, h.cfg.Now())
-	o := &op{msg: Message{Room: s.room.name, Kind: kind, From: s.m.name, FromID: s.m.id, Text: clean}, done: make(chan error, 1)}
+	o := &op{msg: Message{Room: s.room.name, Kind: kind, From: s.m.name, FromID: s.m.id, Text: clean}, done: make(chan error, 1), sender: s}
 	s.room.enqueueLocked(o)
 	h.mu.Unlock()
 	select {
