@@ -42,6 +42,12 @@ type keySync struct {
 	mu   sync.Mutex
 	base map[string]string // fingerprint -> line, as last agreed with the bucket
 	last *keys.Snapshot    // the snapshot the last successful publish looked at
+	// seen is the newest revision of each bucket key this node has read.
+	// A watcher made again after a reconnection delivers every current
+	// value again, possibly a value older than a removal this node has
+	// just published (its snapshot was taken before the removal landed):
+	// applying it would put the removed key back, however briefly.
+	seen map[string]uint64
 }
 
 // start merges the file and the bucket (doc.go, "At start"), then starts
@@ -63,6 +69,7 @@ initial:
 			if e == nil {
 				break initial
 			}
+			k.saw(e)
 			if e.Operation() != jetstream.KeyValuePut {
 				continue
 			}
@@ -237,6 +244,9 @@ func (k *keySync) publish(ctx context.Context, fp, line string, here bool) error
 func (k *keySync) apply(e jetstream.KeyValueEntry) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	if !k.saw(e) {
+		return // delivered again after a reconnection: read already
+	}
 	var fp, line string
 	put := e.Operation() == jetstream.KeyValuePut
 	if put {
@@ -302,6 +312,20 @@ func (k *keySync) apply(e jetstream.KeyValueEntry) {
 		k.s.log.Error("mirroring a shared key change: reload", "err", err)
 	}
 	k.last = k.n.Keys.Current() // its change is this one, agreed already
+}
+
+// saw notes e's revision and reports whether it is newer than any this
+// node has read for its key. The caller holds mu, or is start before the
+// watcher is followed.
+func (k *keySync) saw(e jetstream.KeyValueEntry) bool {
+	if k.seen == nil {
+		k.seen = map[string]uint64{}
+	}
+	if e.Revision() <= k.seen[e.Key()] {
+		return false
+	}
+	k.seen[e.Key()] = e.Revision()
+	return true
 }
 
 // decodeKeyLine reads one shared key: a single authorized_keys line that

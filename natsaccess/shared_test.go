@@ -314,8 +314,8 @@ func TestMirrorNeverUndoesAnUnpublishedChange(t *testing.T) {
 	k := &keySync{s: &Shared{log: slog.New(slog.DiscardHandler)}, path: path,
 		n:    Node{Keys: ks, ReloadKeys: func() error { reloads++; _, err := ks.Reload(); return err }},
 		base: map[string]string{k1.FP: k1.Line(""), k2.FP: k2.Line("")}}
-	k.apply(entry{key: keyOf(k1.FP), value: []byte(k1.Line("")), op: jetstream.KeyValuePut})
-	k.apply(entry{key: keyOf(k2.FP), value: []byte(k2.Line("")), op: jetstream.KeyValuePut})
+	k.apply(entry{key: keyOf(k1.FP), value: []byte(k1.Line("")), op: jetstream.KeyValuePut, rev: 1})
+	k.apply(entry{key: keyOf(k2.FP), value: []byte(k2.Line("")), op: jetstream.KeyValuePut, rev: 2})
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -325,9 +325,45 @@ func TestMirrorNeverUndoesAnUnpublishedChange(t *testing.T) {
 	}
 	// A key this node has not changed takes the bucket's line.
 	k.base[k2.FP] = k2.Line("admin")
-	k.apply(entry{key: keyOf(k2.FP), value: []byte(k2.Line("")), op: jetstream.KeyValuePut})
+	k.apply(entry{key: keyOf(k2.FP), value: []byte(k2.Line("")), op: jetstream.KeyValuePut, rev: 3})
 	if e, ok := ks.Current().Lookup(k2.Pub); !ok || e.Admin {
 		t.Fatalf("key two's line from the bucket was not mirrored: %+v %v", e, ok)
+	}
+}
+
+// A watcher made again after a reconnection delivers the bucket's values
+// again, and its snapshot may predate a removal this node has just
+// published: that older value must not put the removed key back, even
+// for a moment (it did, until the removal's own delete marker arrived).
+func TestRedeliveredKeyDoesNotComeBackAfterItsRemovalIsPublished(t *testing.T) {
+	k1, k2 := testkit.NewUser(t, "one"), testkit.NewUser(t, "two")
+	path := t.TempDir() + "/authorized_keys"
+	writeKeys(t, path, k2.Line(""))
+	ks, err := keys.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := &keySync{s: &Shared{log: slog.New(slog.DiscardHandler)}, path: path,
+		n:    Node{Keys: ks, ReloadKeys: func() error { _, err := ks.Reload(); return err }},
+		base: map[string]string{k2.FP: k2.Line("")}}
+	put1 := entry{key: keyOf(k1.FP), value: []byte(k1.Line("")), op: jetstream.KeyValuePut, rev: 5}
+	k.apply(put1) // key one added on another node: mirrored here
+	if _, ok := ks.Current().Lookup(k1.Pub); !ok {
+		t.Fatal("key one from the bucket was not mirrored")
+	}
+	// Removed here and published (what publishLocal does): the file and
+	// the agreed lines no longer hold it.
+	removeLine(t, path, k1.Line(""))
+	if _, err := ks.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	delete(k.base, k1.FP)
+	k.apply(put1) // the same value, delivered again by a new watcher
+	if _, ok := ks.Current().Lookup(k1.Pub); ok {
+		t.Fatal("key one, removed here and published, came back from a value delivered again")
+	}
+	if data, _ := os.ReadFile(path); strings.Contains(string(data), k1.KeyText()) {
+		t.Fatalf("key one is back in the file:\n%s", data)
 	}
 }
 
