@@ -67,8 +67,9 @@ func headerRooms(screen string) []string {
 
 // The rooms a person joined follow them to any node (issue 15,
 // memberships): bob /joins #dev and #ops on node A, reconnects through
-// node B and is in both; he /leaves #dev on B, and after both nodes
-// restart he is in #ops and not #dev on A as on B.
+// node B and is in both; he connects to A again and /leaves #dev on B,
+// which takes his A screen out of #dev too; after both nodes restart he
+// is in #ops and not #dev on A as on B.
 func TestMembershipsFollowAPersonAcrossNodes(t *testing.T) {
 	js := startJetStream(t)
 	bob := newUser(t, "bob")
@@ -94,9 +95,18 @@ func TestMembershipsFollowAPersonAcrossNodes(t *testing.T) {
 	if !hasMember(b, "dev", bob) {
 		t.Fatalf("bob is not in #dev on node B; screen:\n%s", frame(s))
 	}
+	// Back on A too, with the B screen open: a /leave on B takes the A
+	// screen out of #dev within 2 s, as one screen's /leave does the other's
+	// on one node.
+	ca = a.connect(t, bob)
+	ca.WaitFor(t, func(s string) bool { return fmt.Sprint(headerRooms(s)) == "[dev lobby ops]" }, waitTimeout)
+	start = time.Now()
 	cb.Say(t, "/leave #dev")
 	cb.WaitFor(t, func(s string) bool { return fmt.Sprint(headerRooms(s)) == "[lobby ops]" }, waitTimeout)
+	ca.WaitFor(t, func(s string) bool { return fmt.Sprint(headerRooms(s)) == "[lobby ops]" }, propagation)
+	t.Logf("bob's /leave on B reached his screen on A %v after he typed it", time.Since(start).Round(time.Millisecond))
 	waitShared(t, js, bob, "[ops]")
+	ca.Close()
 	cb.Close()
 
 	for _, ts := range []*testServer{a, b} {

@@ -49,9 +49,12 @@
 //     into it. The local store keeps a copy of every change. A node that
 //     joins for the first time (no authorized_keys.memberships-published
 //     file next to its authorized_keys) adds every membership of its
-//     local store to the cluster's, once (MembershipLister). Not watched:
-//     a /join or /leave on one node reaches that person's sessions on
-//     other nodes when they next connect, not before.
+//     local store to the cluster's, once (MembershipLister). Every node
+//     watches it and calls room.Hub.MembershipsChanged with the rooms added
+//     and taken out since the value it knew: that person's sessions there
+//     enter or drop them, as all of a person's screens do on one node. A
+//     revision not newer than one this node stored or applied, and a room
+//     with a change of this node's own waiting, are not applied.
 //   - PARLEY_MUTES: identity -> mute (until, by; or off, for an unmute).
 //     Written by moderation (the Cluster port) after the hub muted here;
 //     every node watches it and mutes (telling those connected) unless its

@@ -78,10 +78,17 @@ type memberSync struct {
 	seq     uint64
 	pending map[string]map[string]memberChange // identity -> room -> change
 	drops   map[string]uint64                  // removed room -> seq of the drop
+	known   map[string]memberState             // identity -> its shared rooms as last stored or applied here
+}
+
+// memberState is an identity's shared rooms at one revision of its entry.
+type memberState struct {
+	rev   uint64
+	rooms []string
 }
 
 func newMemberSync(s *Shared) *memberSync {
-	return &memberSync{s: s, wake: make(chan struct{}, 1), pending: map[string]map[string]memberChange{}, drops: map[string]uint64{}}
+	return &memberSync{s: s, wake: make(chan struct{}, 1), pending: map[string]map[string]memberChange{}, drops: map[string]uint64{}, known: map[string]memberState{}}
 }
 
 func (ms *memberSync) poke() {
@@ -283,6 +290,7 @@ func (ms *memberSync) update(ctx context.Context, id string, local room.RoomStor
 	for range casTries {
 		set := map[string]bool{}
 		var rev uint64
+		var before []string
 		e, err := ms.s.members.Get(ctx, key)
 		switch {
 		case errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted):
@@ -303,6 +311,7 @@ func (ms *memberSync) update(ctx context.Context, id string, local room.RoomStor
 				for _, r := range v.Rooms {
 					set[r] = true
 				}
+				before = v.Rooms
 			} else { // replaced by what this node knows: the convenience is lost, never access
 				ms.s.log.Warn("shared memberships cannot be read: replaced", "id", id, "err", err)
 			}
@@ -315,14 +324,18 @@ func (ms *memberSync) update(ctx context.Context, id string, local room.RoomStor
 			}
 		}
 		sort.Strings(v.Rooms)
+		if rev != 0 && before != nil && slices.Equal(before, v.Rooms) {
+			return nil // nothing to change (a change already there, or a drop of a room they are not in)
+		}
 		data, err := json.Marshal(v)
 		if err != nil {
 			return fmt.Errorf("memberships of %s: %w", id, err)
 		}
+		var nrev uint64
 		if rev == 0 {
-			_, err = ms.s.members.Create(ctx, key, data)
+			nrev, err = ms.s.members.Create(ctx, key, data)
 		} else {
-			_, err = ms.s.members.Update(ctx, key, data, rev)
+			nrev, err = ms.s.members.Update(ctx, key, data, rev)
 		}
 		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists) {
 			continue // changed meanwhile by another node: read it again
@@ -330,6 +343,11 @@ func (ms *memberSync) update(ctx context.Context, id string, local room.RoomStor
 		if err != nil {
 			return fmt.Errorf("memberships of %s: %w", id, err)
 		}
+		ms.mu.Lock()
+		if nrev > ms.known[id].rev { // its echo from the watcher changes nothing here
+			ms.known[id] = memberState{rev: nrev, rooms: v.Rooms}
+		}
+		ms.mu.Unlock()
 		return nil
 	}
 	return fmt.Errorf("memberships of %s: changed by others %d times in a row", id, casTries)
@@ -451,4 +469,53 @@ func (ms *memberSync) publishLocal(ctx context.Context, keysPath string) error {
 		ms.s.log.Info("this node's room memberships published to the cluster", "identities", n)
 	}
 	return nil
+}
+
+// apply applies an identity's memberships changed on another node to this
+// node's hub (room.Hub.MembershipsChanged): the rooms added since the
+// value this node last knew are entered by that person's sessions here,
+// the rooms taken out are left. A value not newer than one this node
+// stored or applied, and a room with a change of this node's own still
+// waiting to be published, are left alone: this node's newer change wins.
+// An identity seen for the first time counts as having been in no room
+// (at Start nobody is connected yet, so nothing moves).
+func (ms *memberSync) apply(ctx context.Context, n Node, e jetstream.KeyValueEntry) {
+	if e.Operation() != jetstream.KeyValuePut {
+		return // entries are never deleted
+	}
+	v, err := decodeMembers(e.Key(), e.Value())
+	if err != nil {
+		ms.s.log.Warn("shared memberships cannot be read: skipped", "key", e.Key(), "err", err)
+		return
+	}
+	ms.mu.Lock()
+	prev := ms.known[v.ID]
+	if e.Revision() <= prev.rev {
+		ms.mu.Unlock()
+		return
+	}
+	ms.known[v.ID] = memberState{rev: e.Revision(), rooms: v.Rooms}
+	mine := func(r string) bool {
+		_, waiting := ms.pending[v.ID][r]
+		_, dropping := ms.drops[r]
+		return waiting || dropping
+	}
+	var joined, left []string
+	for _, r := range v.Rooms {
+		if !slices.Contains(prev.rooms, r) && !mine(r) {
+			joined = append(joined, r)
+		}
+	}
+	for _, r := range prev.rooms {
+		if !slices.Contains(v.Rooms, r) && !mine(r) {
+			left = append(left, r)
+		}
+	}
+	ms.mu.Unlock()
+	if len(joined) == 0 && len(left) == 0 {
+		return
+	}
+	if k := n.Hub.MembershipsChanged(ctx, v.ID, joined, left); k > 0 {
+		ms.s.log.Info("rooms joined or left on another node: followed here", "id", v.ID, "rooms", k)
+	}
 }

@@ -223,3 +223,41 @@ func TestMembershipChangedWhileNATSAwayIsPublishedWhenBack(t *testing.T) {
 		t.Fatalf("x's rooms on node B = %s, want dev, lobby", got)
 	}
 }
+
+// A /join on one node takes that person's sessions open on the other node
+// into the room, and a /leave there takes them out on the first, as on one
+// node, where every screen of a person follows.
+func TestMembershipChangeReachesOpenSessionsOnTheOtherNode(t *testing.T) {
+	url := startJS(t)
+	a, b := startNode(t, url, t.TempDir()), startNode(t, url, t.TempDir())
+	xa, xb := a.connect(t, "id-x"), b.connect(t, "id-x")
+	start := time.Now()
+	send(t, xa, "/join #dev")
+	eventually(t, "x's session on node B in #dev", func() bool { return roomNames(xb) == "[dev lobby]" })
+	t.Logf("a /join on A reached the session on B %v later", time.Since(start).Round(time.Millisecond))
+	start = time.Now()
+	send(t, xb, "/leave #dev")
+	eventually(t, "x's session on node A out of #dev", func() bool { return roomNames(xa) == "[lobby]" })
+	t.Logf("a /leave on B reached the session on A %v later", time.Since(start).Round(time.Millisecond))
+	if got := a.sh.sharedRooms("id-x"); got != "[]" {
+		t.Fatalf("x's shared rooms = %s, want none", got)
+	}
+}
+
+// A room removed on one node (its memberships dropped) is left by the
+// people in it on the other node, and is in nobody's shared rooms.
+func TestRemovedRoomIsLeftOnEveryNode(t *testing.T) {
+	url := startJS(t)
+	a, b := startNode(t, url, t.TempDir()), startNode(t, url, t.TempDir())
+	xb := b.connect(t, "id-x")
+	send(t, xb, "/join #old")
+	send(t, xb, "/join #dev")
+	eventually(t, "x's rooms published", func() bool { return b.sh.sharedRooms("id-x") == "[dev old]" })
+	if err := a.sh.RoomStore(nil).DropMemberships(context.Background(), "old"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "x's session on node B out of #old", func() bool { return roomNames(xb) == "[dev lobby]" })
+	if got := b.sh.sharedRooms("id-x"); got != "[dev]" {
+		t.Fatalf("x's shared rooms after #old was removed = %s, want dev", got)
+	}
+}

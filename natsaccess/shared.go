@@ -187,6 +187,7 @@ func (s *Shared) Start(n Node) error {
 		{s.invites, func(jetstream.KeyValueEntry) { n.Access.Refresh(ctx) }},
 		{s.rooms, func(e jetstream.KeyValueEntry) { s.applyRoom(n, e) }},
 		{s.mutes, func(e jetstream.KeyValueEntry) { s.applyMute(n, e) }},
+		{s.members, func(e jetstream.KeyValueEntry) { s.ms.apply(ctx, n, e) }},
 	} {
 		if err := s.watch(ctx, w.kv, w.apply); err != nil {
 			s.Stop()

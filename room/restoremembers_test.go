@@ -44,3 +44,55 @@ func TestConnectOpensSavedRoomsMadeElsewhere(t *testing.T) {
 		}
 	}
 }
+
+// roomsOf lists the rooms a session is in.
+func roomsOf(s *Session) string {
+	var out []string
+	for _, r := range s.Rooms() {
+		out = append(out, r.Name)
+	}
+	return fmt.Sprint(out)
+}
+
+// A /join or /leave made on another node moves every screen of that
+// person here, as one made here would, without a join or leave line of
+// its own; a room its access does not admit is not entered, and someone
+// not connected here is left alone. Issue 15 (memberships across nodes).
+func TestMembershipsChangedMovesEveryScreen(t *testing.T) {
+	rs := NewMemoryRooms()
+	h := newHub(t, Config{Rooms: rs})
+	ctx := context.Background()
+	for name, a := range map[string]RoomAccess{
+		"dev":   {Creator: "id-other"},
+		"board": {Private: true, Creator: "id-other", Invited: []string{"id-other"}},
+	} {
+		if err := rs.SetRoomAccess(ctx, name, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	one := connect(t, h, "id-carol", "carol")
+	two := connect(t, h, "id-carol", "carol")
+	if n := h.MembershipsChanged(ctx, "id-carol", []string{"dev", "board"}, nil); n != 1 {
+		t.Fatalf("MembershipsChanged entered %d rooms, want 1 (#dev; #board is private)", n)
+	}
+	for _, s := range []*Session{one, two} {
+		if got := roomsOf(s); got != "[dev lobby]" {
+			t.Fatalf("carol's rooms after a /join #dev elsewhere = %s, want dev, lobby", got)
+		}
+	}
+	if n := h.MembershipsChanged(ctx, "id-carol", nil, []string{"dev"}); n != 1 {
+		t.Fatalf("MembershipsChanged left %d rooms, want 1", n)
+	}
+	for _, s := range []*Session{one, two} {
+		until(t, s, func(m Message) bool { return m.Kind == KindLeave && m.Room == "dev" })
+		if got := roomsOf(s); got != "[lobby]" {
+			t.Fatalf("carol's rooms after a /leave #dev elsewhere = %s, want lobby", got)
+		}
+	}
+	if n := h.MembershipsChanged(ctx, "id-carol", nil, []string{"lobby"}); n != 0 {
+		t.Fatalf("carol's last room was left (%d)", n)
+	}
+	if n := h.MembershipsChanged(ctx, "id-nobody", []string{"dev"}, nil); n != 0 {
+		t.Fatalf("someone not connected here was moved (%d)", n)
+	}
+}
