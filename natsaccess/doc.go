@@ -33,11 +33,28 @@
 //     node watches it and calls room.Hub.AccessChanged: a room made private
 //     elsewhere takes out whoever it no longer admits, and a room removed
 //     elsewhere is removed where nobody is in it. A revision older than
-//     one this node stored or applied is not applied. Memberships (who was
-//     in which room, restored at connect) stay in each node's local store.
-//     A room whose access only the local store knows (stored before the
-//     node joined the cluster) is published when first read, unless
-//     another node published one first.
+//     one this node stored or applied is not applied. A room whose access
+//     only the local store knows (stored before the node joined the
+//     cluster) is published when first read, unless another node published
+//     one first.
+//   - PARLEY_MEMBERS: identity -> the rooms it has joined (restored when it
+//     connects to any node; /leave forgets one). Written by the hub's
+//     membership writes (RoomStore.SetMembership, DropMemberships for a
+//     removed room), which are queued (members.go: memberSync) and
+//     published by one goroutine, each as a compare-and-set on the entry's
+//     revision that applies the change to the value read: two nodes
+//     changing one person's rooms at once lose nothing. Read at connect
+//     (RoomStore.Memberships), with the changes not yet published on top;
+//     the hub opens a room made on another node before restoring someone
+//     into it. The local store keeps a copy of every change. A node that
+//     joins for the first time (no authorized_keys.memberships-published
+//     file next to its authorized_keys) adds every membership of its
+//     local store to the cluster's, once (MembershipLister). Every node
+//     watches it and calls room.Hub.MembershipsChanged with the rooms added
+//     and taken out since the value it knew: that person's sessions there
+//     enter or drop them, as all of a person's screens do on one node. A
+//     revision not newer than one this node stored or applied, and a room
+//     with a change of this node's own waiting, are not applied.
 //   - PARLEY_MUTES: identity -> mute (until, by; or off, for an unmute).
 //     Written by moderation (the Cluster port) after the hub muted here;
 //     every node watches it and mutes (telling those connected) unless its
@@ -90,12 +107,19 @@
 // unreachable, changes made on a node are refused with the error (a ban,
 // an invite, a room's access: nothing is applied that is not shared), but
 // a key change to the file is kept and published when NATS is back, and a
-// kick or a mute says it reached this node only.
+// kick or a mute says it reached this node only. A /join or /leave works
+// while NATS is away (it changes only the person's own convenience; access
+// is checked again on every restore): it waits in memory and is published
+// within about a second of NATS being back, and the node's reads see it
+// meanwhile; a connect then restores the rooms this node's store has (with
+// the waiting changes). A node stopped before NATS is back loses the
+// waiting changes from the cluster (its local copy keeps them).
 //
 // # Concurrency
 //
 // A Shared is safe for concurrent use. mu guards roomRev and the list of
-// watchers to stop. Each bucket's watcher applies its changes on its own
+// watchers to stop. memberSync.mu guards the membership changes waiting
+// to be published; its run goroutine alone publishes them. Each bucket's watcher applies its changes on its own
 // goroutine, in order; the key set's mirror and its publisher (the poll
 // goroutine) are serialised by keySync.mu and by keys.Lock.
 package natsaccess

@@ -2,12 +2,14 @@ package natsaccess
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"unicode"
 
 	"parley/internal/testkit"
 	"parley/room"
+	"parley/safetext"
 )
 
 // inert reports whether s holds no control character (no escape sequence
@@ -28,6 +30,9 @@ func FuzzDecoders(f *testing.F) {
 	f.Add(keyOf("plan"), []byte(`{"name":"plan","access":{"Private":true,"Invited":["a"]}}`))
 	f.Add(keyOf("Plan"), []byte(`{"name":"Plan","access":{}}`))
 	f.Add("x", []byte(`{"name":"x"`))
+	f.Add(keyOf("SHA256:m"), []byte(`{"id":"SHA256:m","rooms":["dev","ops","dev"]}`))
+	f.Add(keyOf("SHA256:m"), []byte(`{"id":"SHA256:m","rooms":["Dev","#ops","a\u001b[2Jb"]}`))
+	f.Add(keyOf("SHA256:n"), []byte(`{"id":"SHA256:m","rooms":[]}`))
 	f.Fuzz(func(t *testing.T, key string, value []byte) {
 		if fp, ln, err := decodeKeyLine(key, value); err == nil {
 			if keyOf(fp) != key || strings.ContainsAny(ln, "\r\n") {
@@ -42,6 +47,16 @@ func FuzzDecoders(f *testing.F) {
 		if v, err := decodeRoom(key, value); err == nil {
 			if keyOf(v.Name) != key || v.Name != room.RoomKey(v.Name) {
 				t.Fatalf("room access accepted under the wrong key: %q", v.Name)
+			}
+		}
+		if v, err := decodeMembers(key, value); err == nil {
+			if keyOf(v.ID) != key || len(v.Rooms) > maxMemberRooms || !slices.IsSorted(v.Rooms) || len(slices.Compact(slices.Clone(v.Rooms))) != len(v.Rooms) {
+				t.Fatalf("memberships accepted under the wrong key, too many or unsorted: %q %q", v.ID, v.Rooms)
+			}
+			for _, r := range v.Rooms {
+				if r != room.RoomKey(r) || !inert(r) || safetext.ValidateName(r) != nil {
+					t.Fatalf("memberships accepted with a bad room name: %q", r)
+				}
 			}
 		}
 		var m mute

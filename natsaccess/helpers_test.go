@@ -83,6 +83,13 @@ type node struct {
 // ends it; Cleanup does too.
 func startNode(t testing.TB, url, dir string) *node {
 	t.Helper()
+	return startNodeWith(t, url, dir, nil)
+}
+
+// startNodeWith is startNode with local as the node's own RoomStore (nil:
+// in memory).
+func startNodeWith(t testing.TB, url, dir string, local room.RoomStore) *node {
+	t.Helper()
 	nc, err := nats.Connect(url, nats.ReconnectBufSize(-1), nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond))
 	if err != nil {
 		t.Fatalf("nats connect: %v", err)
@@ -97,7 +104,7 @@ func startNode(t testing.TB, url, dir string) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hub, err := room.New(room.Config{Rooms: sh.RoomStore(nil)})
+	hub, err := room.New(room.Config{Rooms: sh.RoomStore(local)})
 	if err != nil {
 		t.Fatal(err)
 	}

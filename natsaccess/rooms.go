@@ -15,8 +15,7 @@ import (
 )
 
 // Room access: room.RoomStore over the PARLEY_ROOMS bucket. Who is in
-// which room (memberships) is each node's convenience and stays in its
-// local store.
+// which room (memberships) is over PARLEY_MEMBERS (members.go).
 
 // roomValue is a room's access as the bucket keeps it.
 type roomValue struct {
@@ -24,12 +23,17 @@ type roomValue struct {
 	Access room.RoomAccess `json:"access"`
 }
 
-// RoomStore returns a room.RoomStore whose rooms' access is the cluster's
-// and whose memberships are local's (nil: in memory).
+// RoomStore returns a room.RoomStore whose rooms' access and memberships
+// are the cluster's, with local (nil: in memory) as this node's copy: what
+// it knew before it joined the cluster is published from it, and its
+// memberships are used while NATS cannot be reached. Call it before Start.
 func (s *Shared) RoomStore(local room.RoomStore) room.RoomStore {
 	if local == nil {
 		local = room.NewMemoryRooms()
 	}
+	s.ms.mu.Lock()
+	s.ms.local = local
+	s.ms.mu.Unlock()
 	return roomStore{s: s, local: local}
 }
 
@@ -137,21 +141,6 @@ func (r roomStore) StoredRooms(ctx context.Context) ([]string, error) {
 	}
 	sort.Strings(out)
 	return slices.Compact(out), nil
-}
-
-// Memberships implements room.RoomStore (local).
-func (r roomStore) Memberships(ctx context.Context, identity string) ([]string, error) {
-	return r.local.Memberships(ctx, identity)
-}
-
-// SetMembership implements room.RoomStore (local).
-func (r roomStore) SetMembership(ctx context.Context, identity, name string, in bool) error {
-	return r.local.SetMembership(ctx, identity, name, in)
-}
-
-// DropMemberships implements room.RoomStore (local).
-func (r roomStore) DropMemberships(ctx context.Context, name string) error {
-	return r.local.DropMemberships(ctx, name)
 }
 
 // decodeRoom reads a room's access from the bucket: its name must be the

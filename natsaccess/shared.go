@@ -26,6 +26,7 @@ const (
 	RoomsBucket   = "PARLEY_ROOMS"
 	MutesBucket   = "PARLEY_MUTES"
 	KeysBucket    = "PARLEY_KEYS"
+	MembersBucket = "PARLEY_MEMBERS"
 	KickSubject   = "parley.access.kick"
 )
 
@@ -56,6 +57,8 @@ type Shared struct {
 	id   string // this Shared's own name on the kick subject
 
 	bans, invites, rooms, mutes, keys jetstream.KeyValue
+	members                           jetstream.KeyValue
+	ms                                *memberSync // memberships waiting to be published (members.go)
 
 	mu      sync.Mutex
 	roomRev map[string]uint64 // room -> the newest revision of its access known here (stored or applied)
@@ -86,6 +89,7 @@ func New(ctx context.Context, nc *nats.Conn, opts Options) (*Shared, error) {
 		return nil, fmt.Errorf("natsaccess: jetstream: %w", err)
 	}
 	s := &Shared{nc: nc, js: js, opts: opts, log: log, id: nuid.Next(), roomRev: map[string]uint64{}, muteRev: map[string]uint64{}}
+	s.ms = newMemberSync(s)
 	for _, b := range []struct {
 		kv   *jetstream.KeyValue
 		name string
@@ -96,6 +100,7 @@ func New(ctx context.Context, nc *nats.Conn, opts Options) (*Shared, error) {
 		{&s.rooms, RoomsBucket, "parley room access"},
 		{&s.mutes, MutesBucket, "parley mutes"},
 		{&s.keys, KeysBucket, "parley authorized keys"},
+		{&s.members, MembersBucket, "parley room memberships"},
 	} {
 		if *b.kv, err = s.bucket(ctx, b.name, b.what); err != nil {
 			return nil, err
@@ -156,9 +161,10 @@ type Node struct {
 }
 
 // Start brings this node in line with the cluster and keeps it so: it
-// merges authorized_keys with the shared key set (keys.go), loads the
-// mutes, and starts the watchers that apply every later change, from any
-// node, to n. Call Stop before the hub closes.
+// merges authorized_keys with the shared key set (keys.go), publishes the
+// memberships of a node joining for the first time (members.go), loads the
+// mutes, starts the watchers that apply every later change, from any
+// node, to n, and the publisher of this node's membership changes. Call Stop before the hub closes.
 func (s *Shared) Start(n Node) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.mu.Lock()
@@ -166,6 +172,10 @@ func (s *Shared) Start(n Node) error {
 	s.mu.Unlock()
 	ks := &keySync{s: s, n: n, path: n.Keys.Path(), base: map[string]string{}}
 	if err := ks.start(ctx); err != nil {
+		cancel()
+		return err
+	}
+	if err := s.ms.publishLocal(ctx, ks.path); err != nil {
 		cancel()
 		return err
 	}
@@ -177,6 +187,7 @@ func (s *Shared) Start(n Node) error {
 		{s.invites, func(jetstream.KeyValueEntry) { n.Access.Refresh(ctx) }},
 		{s.rooms, func(e jetstream.KeyValueEntry) { s.applyRoom(n, e) }},
 		{s.mutes, func(e jetstream.KeyValueEntry) { s.applyMute(n, e) }},
+		{s.members, func(e jetstream.KeyValueEntry) { s.ms.apply(ctx, n, e) }},
 	} {
 		if err := s.watch(ctx, w.kv, w.apply); err != nil {
 			s.Stop()
@@ -196,10 +207,14 @@ func (s *Shared) Start(n Node) error {
 	s.mu.Lock()
 	s.subs = append(s.subs, func() { _ = sub.Unsubscribe() })
 	s.mu.Unlock()
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
 		ks.poll(ctx)
+	}()
+	go func() {
+		defer s.wg.Done()
+		s.ms.run(ctx)
 	}()
 	return nil
 }

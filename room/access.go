@@ -304,5 +304,6 @@ func (h *Hub) loadMemberships(ctx context.Context, id string) []string {
 		h.log.Warn("loading room memberships failed", "id", id, "err", err)
 		return nil
 	}
+	h.openSavedRooms(ctx, rooms) // restoremembers.go
 	return rooms
 }

@@ -517,11 +517,17 @@ func (m *Model) onEvents(ev eventsMsg) tea.Cmd {
 			}
 			continue
 		case room.KindLeave:
-			if msg.FromID == m.sess.ID() && m.views[msg.Room] != nil {
-				// This person left the room (maybe from another screen).
-				delete(m.views, msg.Room)
-				if m.cur.name == msg.Room {
-					m.show(m.sess.Room())
+			if msg.FromID == m.sess.ID() && msg.Seq == 0 {
+				// This person left the room (maybe from another screen,
+				// or on another node): the hub tells each screen directly,
+				// unnumbered. A numbered leave line of their own comes from
+				// another node (their sessions there ended) and is only a
+				// line; a second notice never makes the room's view again.
+				if m.views[msg.Room] != nil {
+					delete(m.views, msg.Room)
+					if m.cur.name == msg.Room {
+						m.show(m.sess.Room())
+					}
 				}
 				continue
 			}
