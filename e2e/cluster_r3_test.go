@@ -42,7 +42,6 @@ func TestThreeNATSServersTwoNodesOneChat(t *testing.T) {
 	if sa, sb := ncA.ConnectedServerName(), ncB.ConnectedServerName(); sa == sb {
 		t.Fatalf("both nodes are connected to NATS server %s: the test would not cross the cluster", sa)
 	}
-	checkR3(t, ncA)
 	eventually(t, waitTimeout, "node A's keys mirrored on node B", func() bool {
 		s := b.srv.Keys().Current()
 		for _, u := range []*user{alice, bob, carol, frank} {
@@ -57,8 +56,9 @@ func TestThreeNATSServersTwoNodesOneChat(t *testing.T) {
 	aliceA, carolA := a.connect(t, alice, big), a.connect(t, carol, big)
 	bobB, carolB, frankB := b.connect(t, bob, big), b.connect(t, carol, big), b.connect(t, frank, big)
 	everyone := []*client{aliceA, carolA, bobB, carolB, frankB}
+	where := map[*client]string{aliceA: "alice on A", carolA: "carol on A", bobB: "bob on B", carolB: "carol on B", frankB: "frank on B"}
 	for _, c := range everyone {
-		eventually(t, waitTimeout, c.name+"'s /who to list all four", func() bool {
+		eventually(t, waitTimeout, "/who of "+where[c]+" to list all four", func() bool {
 			c.Say(t, "/who")
 			held, _, _ := c.Await(time.Second, nil, func(s string, _ []byte) bool { return strings.Contains(s, "4 in #lobby") })
 			return held
@@ -68,7 +68,6 @@ func TestThreeNATSServersTwoNodesOneChat(t *testing.T) {
 	// A burst typed on both nodes at once, without waiting between lines:
 	// every screen shows the same order (the stream's).
 	const perSender = 8
-	start := time.Now()
 	var want []string
 	for i := range perSender {
 		aliceA.Say(t, fmt.Sprintf("burst-a-%02d", i))
@@ -76,25 +75,27 @@ func TestThreeNATSServersTwoNodesOneChat(t *testing.T) {
 		want = append(want, fmt.Sprintf("burst-a-%02d", i), fmt.Sprintf("burst-b-%02d", i))
 	}
 	burst := regexp.MustCompile(`burst-[ab]-\d\d`)
+	start := time.Now()
 	var first []string
 	for _, c := range everyone {
-		screen := c.WaitFor(t, func(s string) bool { return len(burst.FindAllString(s, -1)) >= len(want) }, waitTimeout)
+		_, screen, _ := c.Await(waitTimeout, nil, func(s string, _ []byte) bool { return len(burst.FindAllString(s, -1)) >= len(want) })
 		got := burst.FindAllString(screen, -1)
-		if len(got) != len(want) {
-			t.Fatalf("%s's screen shows %d burst lines, not %d:\n%s", c.name, len(got), len(want), frame(screen))
-		}
 		for _, w := range want {
 			if !slices.Contains(got, w) {
-				t.Fatalf("%s's screen lacks %s:\n%s", c.name, w, frame(screen))
+				t.Fatalf("%s's screen lacks %s (shows %d of the %d burst lines):\n%s", where[c], w, len(got), len(want), frame(screen))
 			}
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%s's screen shows %d burst lines, not %d:\n%s", where[c], len(got), len(want), frame(screen))
 		}
 		if first == nil {
 			first = got
-			t.Logf("the burst of %d lines from two nodes was on every screen %v after the last was typed; order: %v", len(want), time.Since(start).Round(time.Millisecond), got)
+			t.Logf("order of the burst of %d lines typed on both nodes: %v", len(want), got)
 		} else if !slices.Equal(got, first) {
-			t.Fatalf("%s's screen shows the burst in another order than %s's:\n%v\n%v\n%s", c.name, aliceA.name, got, first, frame(screen))
+			t.Fatalf("%s's screen shows the burst in another order than alice's on A:\n%v\n%v\n%s", where[c], got, first, frame(screen))
 		}
 	}
+	t.Logf("the whole burst was on all %d screens %v after it was typed", len(everyone), time.Since(start).Round(time.Millisecond))
 
 	// A private message from alice on A to bob on B reaches them only:
 	// carol, on both nodes, and frank never see it.
@@ -104,22 +105,27 @@ func TestThreeNATSServersTwoNodesOneChat(t *testing.T) {
 	aliceA.Say(t, "after the r3 secret")
 	for _, c := range []*client{carolA, carolB, frankB} {
 		if screen := c.Expect(t, "after the r3 secret"); strings.Contains(screen, "r3-secret-across-nodes") {
-			t.Fatalf("%s's screen shows alice's private message to bob:\n%s", c.name, frame(screen))
+			t.Fatalf("%s's screen shows alice's private message to bob:\n%s", where[c], frame(screen))
 		}
 		if strings.Contains(string(c.Raw()), "r3-secret-across-nodes") {
-			t.Fatalf("%s's terminal was sent alice's private message to bob", c.name)
+			t.Fatalf("%s's terminal was sent alice's private message to bob", where[c])
 		}
 	}
 
 	// A private room made on A: frank, uninvited, is refused on B; carol,
-	// invited, enters it on B and is heard on A.
+	// invited on A after that (when B already holds the room, so the
+	// invite must reach it as a change), enters it on B and is heard on A.
 	aliceA.Say(t, "/room private #board")
 	aliceA.Expect(t, "#board is private")
+	for _, c := range []*client{frankB, carolB} {
+		c.Say(t, "/join #board")
+		if screen := c.WaitFor(t, anyOf(contains("#board is private"), header(`^ #board `)), waitTimeout); header(`^ #board `)(screen) {
+			t.Fatalf("%s, not invited, entered the private room made on A:\n%s", where[c], frame(screen))
+		}
+	}
 	aliceA.Say(t, "/invite carol")
 	aliceA.Expect(t, "carol may now join #board")
 	start = time.Now()
-	frankB.Say(t, "/join #board")
-	frankB.Expect(t, "#board is private")
 	eventually(t, propagation, "carol, invited on A, to enter #board on B", func() bool {
 		carolB.Say(t, "/join #board")
 		held, _, _ := carolB.Await(time.Second, nil, func(s string, _ []byte) bool { return header(`^ #board `)(s) })
@@ -147,12 +153,15 @@ func TestThreeNATSServersTwoNodesOneChat(t *testing.T) {
 	if !refused(t, b, frank) {
 		t.Fatal("node B let banned frank in")
 	}
+
+	checkR3(t, ncA, "PARLEY_ROOM_lobby", "PARLEY_ROOM_board", "PARLEY_DM", "KV_PARLEY_BANS", "KV_PARLEY_ROOMS", "KV_PARLEY_PRESENCE")
 }
 
 // checkR3 fails the test unless every stream (room logs, private
 // messages, and the key-value buckets of presence and access) is
-// replicated on three servers, each replica current.
-func checkR3(t *testing.T, nc *nats.Conn) {
+// configured with three replicas and placed on three servers, and the
+// streams named in need exist.
+func checkR3(t *testing.T, nc *nats.Conn, need ...string) {
 	t.Helper()
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -171,8 +180,10 @@ func checkR3(t *testing.T, nc *nats.Conn) {
 	if err := streams.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if len(names) < 3 {
-		t.Fatalf("only these streams exist: %v", names)
+	for _, n := range need {
+		if !slices.Contains(names, n) {
+			t.Errorf("no stream %s among %v", n, names)
+		}
 	}
 	t.Logf("streams, each on three servers: %v", names)
 }
