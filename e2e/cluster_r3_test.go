@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -13,68 +14,85 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"parley/internal/natstest"
+	"parley/keys"
 )
 
-// Two parley nodes on a cluster of three NATS servers, every stream and
+// Three parley nodes on a cluster of three NATS servers, every stream and
 // bucket replicated on all three (R3), each node given all three URLs and
 // connected to a different server, behave as one chat on the screens of
-// real SSH clients: a burst typed on both nodes at once shows in one
+// real SSH clients: a burst typed on the three nodes at once shows in one
 // order on every screen; a private message between people on different
 // nodes reaches only them; a private room made on A refuses an uninvited
 // person on B and admits an invited one; a ban on A ends the banned
 // person's session on B within 2 s. Issue 15, Tests, first bullet.
-func TestThreeNATSServersTwoNodesOneChat(t *testing.T) {
+func TestThreeNATSServersThreeNodesOneChat(t *testing.T) {
 	cluster := natstest.StartCluster(t, 3)
 	urls := strings.Split(cluster.URLs(), ",")
-	alice, bob, carol, frank := newUser(t, "alice"), newUser(t, "bob"), newUser(t, "carol"), newUser(t, "frank")
+	alice, bob, carol, dave, frank := newUser(t, "alice"), newUser(t, "bob"), newUser(t, "carol"), newUser(t, "dave"), newUser(t, "frank")
 
-	// Each node has the three URLs; A tries n1 first, B n3 first, so that
-	// their traffic crosses the cluster's routes.
-	var ncA, ncB *nats.Conn
-	a := startServer(t, withoutFloodLimits(),
-		withKeys(alice.line("admin"), bob.line(""), carol.line(""), frank.line("")),
-		withNATSNode(t, natsNode{urls: strings.Join(urls, ","), name: "a", replicas: 3, presence: true, access: true, inOrder: true, conn: &ncA}))
-	slices.Reverse(urls)
-	dirB := t.TempDir()
-	writeFile(t, dirB+"/authorized_keys", "") // B takes the cluster's keys
-	b := startServer(t, withoutFloodLimits(),
-		withNATSNode(t, natsNode{urls: strings.Join(urls, ","), name: "b", replicas: 3, presence: true, access: true, inOrder: true, conn: &ncB, dataDir: dirB}))
-	if sa, sb := ncA.ConnectedServerName(), ncB.ConnectedServerName(); sa == sb {
-		t.Fatalf("both nodes are connected to NATS server %s: the test would not cross the cluster", sa)
-	}
-	eventually(t, waitTimeout, "node A's keys mirrored on node B", func() bool {
-		s := b.srv.Keys().Current()
-		for _, u := range []*user{alice, bob, carol, frank} {
-			if _, ok := s.Lookup(u.pub); !ok {
-				return false
-			}
+	// Each node has the three URLs, in an order that puts A on n1, B on
+	// n3 and C on n2, so that their traffic crosses the cluster's routes.
+	// A's authorized_keys holds everyone; B and C start empty and take
+	// the cluster's keys.
+	var ncA, ncB, ncC *nats.Conn
+	node := func(name string, order []int, nc **nats.Conn, keyLines ...string) *testServer {
+		var us []string
+		for _, i := range order {
+			us = append(us, urls[i])
 		}
-		return true
-	})
+		dir := t.TempDir()
+		writeFile(t, filepath.Join(dir, "authorized_keys"), strings.Join(append(keyLines, ""), "\n"))
+		return startServer(t, withoutFloodLimits(),
+			withNATSNode(t, natsNode{urls: strings.Join(us, ","), name: name, replicas: 3, presence: true, access: true, inOrder: true, conn: nc, dataDir: dir}))
+	}
+	a := node("a", []int{0, 1, 2}, &ncA, alice.line("admin"), bob.line(""), carol.line(""), dave.line(""), frank.line(""))
+	b := node("b", []int{2, 1, 0}, &ncB)
+	c := node("c", []int{1, 2, 0}, &ncC)
+	servers := map[string]string{"A": ncA.ConnectedServerName(), "B": ncB.ConnectedServerName(), "C": ncC.ConnectedServerName()}
+	if servers["A"] == servers["B"] || servers["B"] == servers["C"] || servers["A"] == servers["C"] {
+		t.Fatalf("two nodes share a NATS server (%v): the test would not cross the cluster", servers)
+	}
+	t.Logf("parley nodes on NATS servers: %v", servers)
+	for _, ts := range []*testServer{b, c} {
+		ts.waitKeys(t, "node A's keys mirrored", func(s *keys.Snapshot) bool {
+			for _, u := range []*user{alice, bob, carol, dave, frank} {
+				if _, ok := s.Lookup(u.pub); !ok {
+					return false
+				}
+			}
+			return true
+		})
+	}
 
-	big := size(100, 50) // the whole burst fits on one screen
+	big := size(100, 60) // the whole burst fits on one screen
 	aliceA, carolA := a.connect(t, alice, big), a.connect(t, carol, big)
 	bobB, carolB, frankB := b.connect(t, bob, big), b.connect(t, carol, big), b.connect(t, frank, big)
-	everyone := []*client{aliceA, carolA, bobB, carolB, frankB}
-	where := map[*client]string{aliceA: "alice on A", carolA: "carol on A", bobB: "bob on B", carolB: "carol on B", frankB: "frank on B"}
+	daveC := c.connect(t, dave, big)
+	everyone := []*client{aliceA, carolA, bobB, carolB, frankB, daveC}
+	where := map[*client]string{aliceA: "alice on A", carolA: "carol on A", bobB: "bob on B", carolB: "carol on B", frankB: "frank on B", daveC: "dave on C"}
 	for _, c := range everyone {
-		eventually(t, waitTimeout, "/who of "+where[c]+" to list all four", func() bool {
+		eventually(t, waitTimeout, "/who of "+where[c]+" to list all five", func() bool {
 			c.Say(t, "/who")
-			held, _, _ := c.Await(time.Second, nil, func(s string, _ []byte) bool { return strings.Contains(s, "4 in #lobby") })
+			held, _, _ := c.Await(time.Second, nil, func(s string, _ []byte) bool { return strings.Contains(s, "5 in #lobby") })
 			return held
 		})
 	}
 
-	// A burst typed on both nodes at once, without waiting between lines:
-	// every screen shows the same order (the stream's).
-	const perSender = 8
+	// A burst typed on the three nodes at once, without waiting between
+	// lines: every screen shows the same order (the stream's).
+	const perSender = 6
 	var want []string
 	for i := range perSender {
-		aliceA.Say(t, fmt.Sprintf("burst-a-%02d", i))
-		bobB.Say(t, fmt.Sprintf("burst-b-%02d", i))
-		want = append(want, fmt.Sprintf("burst-a-%02d", i), fmt.Sprintf("burst-b-%02d", i))
+		for _, s := range []struct {
+			c   *client
+			tag string
+		}{{aliceA, "a"}, {bobB, "b"}, {daveC, "c"}} {
+			line := fmt.Sprintf("burst-%s-%02d", s.tag, i)
+			s.c.Say(t, line)
+			want = append(want, line)
+		}
 	}
-	burst := regexp.MustCompile(`burst-[ab]-\d\d`)
+	burst := regexp.MustCompile(`burst-[abc]-\d\d`)
 	start := time.Now()
 	var first []string
 	for _, c := range everyone {
@@ -90,7 +108,7 @@ func TestThreeNATSServersTwoNodesOneChat(t *testing.T) {
 		}
 		if first == nil {
 			first = got
-			t.Logf("order of the burst of %d lines typed on both nodes: %v", len(want), got)
+			t.Logf("order of the burst of %d lines typed on three nodes: %v", len(want), got)
 		} else if !slices.Equal(got, first) {
 			t.Fatalf("%s's screen shows the burst in another order than alice's on A:\n%v\n%v\n%s", where[c], got, first, frame(screen))
 		}
@@ -98,12 +116,12 @@ func TestThreeNATSServersTwoNodesOneChat(t *testing.T) {
 	t.Logf("the whole burst was on all %d screens %v after it was typed", len(everyone), time.Since(start).Round(time.Millisecond))
 
 	// A private message from alice on A to bob on B reaches them only:
-	// carol, on both nodes, and frank never see it.
+	// carol (on A and B), frank (B) and dave (C) never see it.
 	aliceA.Say(t, "/msg bob r3-secret-across-nodes")
 	bobB.Expect(t, "r3-secret-across-nodes")
 	aliceA.Expect(t, "r3-secret-across-nodes")
 	aliceA.Say(t, "after the r3 secret")
-	for _, c := range []*client{carolA, carolB, frankB} {
+	for _, c := range []*client{carolA, carolB, frankB, daveC} {
 		if screen := c.Expect(t, "after the r3 secret"); strings.Contains(screen, "r3-secret-across-nodes") {
 			t.Fatalf("%s's screen shows alice's private message to bob:\n%s", where[c], frame(screen))
 		}
