@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -9,14 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"golang.org/x/crypto/ssh"
 
-	"parley/app"
 	"parley/internal/testkit"
 	"parley/keys"
-	"parley/natsaccess"
-	"parley/natslog"
 )
 
 // propagation is how soon an admin action on one node must hold on every
@@ -27,22 +22,7 @@ const propagation = 2 * time.Second
 // dir is dir (kept across restarts), sharing rooms (natslog) and access
 // (natsaccess), as main's --nats does (natswire.go).
 func withSharedAccess(t *testing.T, js *jetStream, dir string) serverOpt {
-	return withConfig(func(cfg *app.Config) {
-		cfg.DataDir = dir
-		nc, err := nats.Connect(natsURL(js), nats.ReconnectBufSize(-1), nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close) // registered before startServer's Close: runs after it
-		l, err := natslog.New(nc, natslog.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.Room.Log, cfg.Room.History = l, l.History()
-		if cfg.Shared, err = natsaccess.New(context.Background(), nc, natsaccess.Options{}); err != nil {
-			t.Fatal(err)
-		}
-	})
+	return withNATSNode(t, natsNode{urls: natsURL(js), dataDir: dir, access: true})
 }
 
 // adminExec runs cmd as u over a new connection to ts and returns its

@@ -1,15 +1,11 @@
 package e2e
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
-
-	"parley/app"
-	"parley/natslog"
 )
 
 // Heartbeats of the nodes in these tests: a node unheard for clusterTTL
@@ -27,34 +23,11 @@ type clusterNode struct{ nc *nats.Conn }
 // (natswire.go): rooms, presence, names and private messages shared
 // through js. Its goodbye and connection close after the server.
 func withClusterNode(t *testing.T, js *jetStream, name string, node *clusterNode) serverOpt {
-	return withConfig(func(cfg *app.Config) {
-		nc, err := nats.Connect(natsURL(js), nats.ReconnectBufSize(-1), nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close) // registered before startServer's Close: runs after it
-		l, err := natslog.New(nc, natslog.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ro, err := natslog.NewRoster(nc, natslog.RosterOptions{Node: name, Heartbeat: clusterHeartbeat, TTL: clusterTTL})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { // before nc.Close
-			ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-			defer cancel()
-			_ = ro.Close(ctx) // fails once the test has cut the connection: a crash says no goodbye
-		})
-		dms, err := natslog.NewDMs(nc, natslog.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.Room.Log, cfg.Room.History, cfg.Room.Roster, cfg.Room.Private = l, l.History(), ro, dms
-		if node != nil {
-			node.nc = nc
-		}
-	})
+	n := natsNode{urls: natsURL(js), name: name, presence: true, heartbeat: clusterHeartbeat, ttl: clusterTTL}
+	if node != nil {
+		n.conn = &node.nc
+	}
+	return withNATSNode(t, n)
 }
 
 // People on two nodes see one chat's presence on their screens: /who on

@@ -9,9 +9,6 @@ import (
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
-
-	"parley/app"
-	"parley/natslog"
 )
 
 // jetStream is an embedded NATS server with JetStream that can be stopped
@@ -55,21 +52,7 @@ func (js *jetStream) stop() {
 // withNATS makes the server a node sharing its rooms through js, as
 // main's --nats does (natswire.go); the connection closes after the server.
 func withNATS(t *testing.T, js *jetStream, conn **nats.Conn) serverOpt {
-	return withConfig(func(cfg *app.Config) {
-		nc, err := nats.Connect(natsURL(js), nats.ReconnectBufSize(-1), nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close) // registered before startServer's Close: runs after it
-		l, err := natslog.New(nc, natslog.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.Room.Log, cfg.Room.History = l, l.History()
-		if conn != nil {
-			*conn = nc
-		}
-	})
+	return withNATSNode(t, natsNode{urls: natsURL(js), conn: conn})
 }
 
 func natsURL(js *jetStream) string { return fmt.Sprintf("nats://127.0.0.1:%d", js.port) }
