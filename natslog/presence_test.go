@@ -455,3 +455,31 @@ func TestRosterRenameFollowsAcrossNodes(t *testing.T) {
 	}
 	lobbyShows(t, a.hub, map[string]int{"al": 2, "alice": 1})
 }
+
+// A change of someone's entry on another node reaches the screens here as a
+// KindPresence naming that identity (FromID), so that a front door which
+// sends list changes one entry at a time (the web page) sends that entry,
+// not the whole list of a room of thousands.
+func TestRosterChangesNameWhoseEntryChanged(t *testing.T) {
+	js := startJS(t)
+	a, b := newClusterNode(t, js, "a"), newClusterNode(t, js, "b")
+	bob := connect(t, b.hub, "id-bob", "bob")
+	alice := connect(t, a.hub, "id-alice", "alice")
+	lobbyShows(t, b.hub, map[string]int{"alice": 1, "bob": 1})
+	send(t, alice, "/away lunch")
+	presences := 0
+	for {
+		m := next(t, bob)
+		if m.Kind != room.KindPresence || m.Text == room.PresenceIdle {
+			continue
+		}
+		if m.FromID != "id-alice" {
+			t.Fatalf("bob on node b was told the list changed without naming whose entry: %+v", m)
+		}
+		presences++
+		if info, ok := b.hub.RoomMember("lobby", "id-alice"); ok && info.Away == "lunch" {
+			break
+		}
+	}
+	t.Logf("%d named changes of alice's entry reached bob", presences)
+}

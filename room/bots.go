@@ -202,12 +202,14 @@ func (h *Hub) Recent(ctx context.Context, name, id string, admin bool, n int) ([
 // without a line in the conversation: a bot (an identity whose only
 // sessions are programs, Identity.Bot) posting with `ssh host say` is not a
 // visit, so it is not announced as one, yet the lists beside the
-// conversation show it (with ⚙) while it runs. Hub.mu must be held.
-func (h *Hub) listChangedLocked(r *room) {
+// conversation show it (with ⚙) while it runs. id is the identity whose
+// entry changed (a front door that sends list changes one entry at a time
+// sends that one), or "" when it is not known. Hub.mu must be held.
+func (h *Hub) listChangedLocked(r *room, id string) {
 	r.membersList = nil
 	now := h.cfg.Now()
 	for s := range r.sessions {
-		h.deliverLocked(s, Message{Time: now, Room: r.name, Kind: KindPresence})
+		h.deliverLocked(s, Message{Time: now, Room: r.name, Kind: KindPresence, FromID: id})
 	}
 }
 
@@ -222,6 +224,6 @@ func (s *Session) enterQuietlyLocked(r *room) {
 	for t := range m.sessions {
 		r.enqueueLocked(&op{register: t, enter: true})
 	}
-	s.hub.listChangedLocked(r)
+	s.hub.listChangedLocked(r, m.id)
 	s.room = r
 }

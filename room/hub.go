@@ -836,7 +836,7 @@ func (h *Hub) closeSessionLocked(s *Session, reason string) {
 		for r := range m.rooms {
 			delete(r.members, m.id)
 			if m.quiet {
-				h.listChangedLocked(r) // no line for a bot: the member lists only
+				h.listChangedLocked(r, m.id) // no line for a bot: the member lists only
 			}
 			if !quiet {
 				if msg := r.presenceLocked(Message{Room: r.name, Kind: KindLeave, From: m.name, FromID: m.id, Text: leaveText(reason)}); msg.Kind != 0 {

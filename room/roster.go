@@ -188,6 +188,14 @@ func (h *Hub) rosterLoop() {
 	}
 }
 
+// remoteChangesNamed is how many changed entries of one room's member
+// list setRemote names one by one (a KindPresence each, with FromID); more,
+// and one KindPresence without FromID says the whole list changed. A web
+// page is sent what a KindPresence names: the whole list of a room of
+// thousands after every speaker's minute turned on another node cost each
+// page its whole list several times a minute.
+const remoteChangesNamed = 8
+
 // setRemote takes the Roster's news of who is on the other nodes: the
 // member lists of the rooms whose people changed are built again, and
 // their screens told (a KindPresence each).
@@ -227,18 +235,24 @@ func (h *Hub) setRemote(remote []Presence) {
 	if h.closed {
 		return
 	}
-	changed := map[string]bool{}
+	changed := map[string]map[string]bool{} // room -> the identities whose entries changed there
+	note := func(room, id string) {
+		if changed[room] == nil {
+			changed[room] = map[string]bool{}
+		}
+		changed[room][id] = true
+	}
 	for id, old := range h.remote {
 		if nw := merged[id]; nw == nil || nw.info != old.info || !maps(nw.rooms, old.rooms) {
 			for r := range old.rooms {
-				changed[r] = true
+				note(r, id)
 			}
 		}
 	}
 	for id, nw := range merged {
 		if old := h.remote[id]; old == nil || nw.info != old.info || !maps(nw.rooms, old.rooms) {
 			for r := range nw.rooms {
-				changed[r] = true
+				note(r, id)
 			}
 		}
 	}
@@ -247,9 +261,17 @@ func (h *Hub) setRemote(remote []Presence) {
 	for id, rm := range merged {
 		h.remoteNames[safetext.Fold(rm.info.Name)] = id
 	}
-	for name := range changed {
-		if r := h.rooms[name]; r != nil {
-			h.listChangedLocked(r)
+	for name, ids := range changed {
+		r := h.rooms[name]
+		if r == nil {
+			continue
+		}
+		if len(ids) > remoteChangesNamed {
+			h.listChangedLocked(r, "") // many: read the whole list again
+			continue
+		}
+		for id := range ids { // few: each named, so a page sends that entry, not the list
+			h.listChangedLocked(r, id)
 		}
 	}
 	for id, rm := range merged {
