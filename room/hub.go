@@ -712,10 +712,8 @@ func (h *Hub) presenceChangedLocked(m *member) {
 	m.listsChangedLocked()
 	now := h.cfg.Now()
 	for r := range m.rooms {
-		for s := range r.sessions {
-			if s.m != m { // their own screens get a notice instead
-				h.deliverLocked(s, Message{Time: now, Room: r.name, Kind: KindPresence, FromID: m.id})
-			}
+		for s := range r.sessions { // their own screens too: the list beside their notice shows the mark
+			h.deliverLocked(s, Message{Time: now, Room: r.name, Kind: KindPresence, FromID: m.id})
 		}
 	}
 }

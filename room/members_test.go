@@ -117,6 +117,21 @@ func TestAwayTellsOthersTheListChanged(t *testing.T) {
 	until(t, bob, isKind(KindPresence))
 }
 
+// TestAwayRedrawsTheirOwnList: the person going away sees the mark in
+// their own member list too (their screens get the notice and a
+// KindPresence naming them); it used to wait for the next change of the
+// list.
+func TestAwayRedrawsTheirOwnList(t *testing.T) {
+	h := newHub(t, Config{})
+	alice := connect(t, h, "a", "alice")
+	syncAll(t, alice)
+	send(t, alice, "/away lunch")
+	m, _ := until(t, alice, isKind(KindPresence))
+	if m.Room != "lobby" || m.FromID != "a" {
+		t.Errorf("alice's own presence event %+v", m)
+	}
+}
+
 // TestAQuietRoomKeepsItsListWhileOthersChange: people arriving in and
 // leaving the lobby do not rebuild the member list of a room none of them
 // is in (a crowd moving would otherwise leave each of that room's screens
