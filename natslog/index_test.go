@@ -120,8 +120,8 @@ func TestIndexCatchesUpAfterDowntime(t *testing.T) {
 	// With a rescan of the stream list as in production (there every 30 s),
 	// shorter here: under CI's load this test once waited 30 s for a room
 	// made live whose stream-created advisory never led to it being
-	// followed, and the advisory path alone (rescan an hour) is what
-	// TestIndexFollowsAStreamMadeAgain and aa02828's test pin.
+	// followed; the advisory path alone (rescan an hour) is what
+	// TestIndexFollowsAStreamMadeAgain pins.
 	xB2 := startIndexEvery(t, lB2, stB, 3*time.Second)
 	eventually(t, "node B's index catches up on #lobby and #ops", func() bool {
 		return len(search(t, stB, "lobby", "banana")) == 1 && len(search(t, stB, "ops", "cherry")) == 1
