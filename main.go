@@ -338,6 +338,7 @@ func run(args []string, lookup lookupFunc, stdout, stderr io.Writer) error {
 		return err
 	}
 	wire.creds = srv.Credentials()
+	wire.links = srv.WebLinks() // the cluster's with --nats (app/clusterweb.go)
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		_ = srv.Close(context.Background())
@@ -366,6 +367,13 @@ func run(args []string, lookup lookupFunc, stdout, stderr io.Writer) error {
 	if err != nil {
 		_ = srv.Close(context.Background())
 		return err
+	}
+	if webSrv != nil { // a session ended on another node closes its pages here (clusterweb.go)
+		if err := srv.WatchWebSignOuts(webSrv.EndSessionPages); err != nil {
+			_ = closeWeb(context.Background(), webSrv)
+			_ = srv.Close(context.Background())
+			return err
+		}
 	}
 
 	served := make(chan error, 1)

@@ -17,6 +17,7 @@ import (
 	"parley/app"
 	"parley/natsaccess"
 	"parley/natslog"
+	"parley/web"
 )
 
 // natsOptions is the cluster part of the command line: with URLs set, the
@@ -130,7 +131,7 @@ func (o natsOptions) wire(cfg *app.Config, log *slog.Logger) (closeNATS func(), 
 	cfg.Room.Log, cfg.Room.History = l, l.History()
 	// Keys, bans, mutes, kicks, invites and room access: one truth for
 	// every node (natsaccess).
-	if cfg.Shared, err = natsaccess.New(ctx, nc, natsaccess.Options{Replicas: o.replicas, Logger: log}); err != nil {
+	if cfg.Shared, err = natsaccess.New(ctx, nc, natsaccess.Options{Replicas: o.replicas, Logger: log, WebSessionTTL: web.SessionTTL}); err != nil {
 		nc.Close()
 		return nil, nil, err
 	}

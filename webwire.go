@@ -86,6 +86,9 @@ type webWire struct {
 
 	// creds keeps the passkeys (app.Credentials); set before start.
 	creds app.Credentials
+	// links keeps the sign-in links (app.WebLinks: the cluster's, or nil);
+	// set before start.
+	links web.Links
 }
 
 // inviteLink is server.Config.WebInviteLink: the page's link for an
@@ -164,7 +167,7 @@ func (w *webWire) start(o webOptions, srv *server.Server, sessions web.Sessions,
 		ln = tls.NewListener(ln, o.tls)
 	}
 	ws, err := web.New(web.Config{Hub: srv.Hub(), Identities: identities{srv}, PublicURL: public, Sessions: sessions, TrustedProxies: o.proxies,
-		Credentials: w.creds, Invites: invites{srv},
+		Credentials: w.creds, Invites: invites{srv}, Links: w.links,
 		SignInHint: signInHint(public, sshAddr), Logger: log})
 	if err != nil {
 		_ = ln.Close()

@@ -178,6 +178,14 @@ func New(cfg Config) (*App, error) {
 	}
 	if cfg.Shared != nil { // the cluster's lists instead of this node's
 		accessStore, rc.Rooms = cfg.Shared.AccessStore(), cfg.Shared.RoomStore(rc.Rooms)
+		// The web page's browser-only people and passkeys too (clusterweb.go).
+		accounts, a.passkeys = cfg.Shared.Accounts(), cfg.Shared.Passkeys()
+		if a.store != nil {
+			if err := publishLocalWeb(context.Background(), a.store, cfg.Shared, cfg.DataDir, a.log); err != nil {
+				a.closeStore()
+				return nil, err
+			}
+		}
 	}
 	ac, err := access.Open(context.Background(), accessStore, nil)
 	if err != nil {
@@ -266,9 +274,13 @@ func (a *App) retain(ctx context.Context) {
 }
 
 // WebSessions is where the web page keeps its signed-in browsers: the
-// SQLite store (they outlive a restart), or nil with StoreMemory (the page
-// then keeps them in memory).
+// cluster's with Shared (clusterweb.go), else the SQLite store (they
+// outlive a restart), or nil with StoreMemory (the page then keeps them in
+// memory).
 func (a *App) WebSessions() web.Sessions {
+	if a.cfg.Shared != nil {
+		return sharedSessions{a.cfg.Shared.WebSessions()}
+	}
 	if a.store == nil {
 		return nil
 	}

@@ -65,6 +65,23 @@
 //     that kicked has already.
 //   - PARLEY_KEYS: fingerprint -> one authorized_keys line (options, key,
 //     comment). See below.
+//   - The web page's state (web.go), so that a browser sent to any node
+//     behind one address finds it: PARLEY_WEB_SESSIONS: hex of the SHA-256
+//     of a session cookie (never the cookie) -> the session (handle,
+//     identity, times, browser summary), forgotten Options.WebSessionTTL
+//     after its last write; PARLEY_WEB_LINKS: the same for the token of a
+//     sign-in link not used yet -> its identity and expiry, taken with a
+//     compare-and-delete (once, on one node); PARLEY_PASSKEYS: keyOf(credential id) -> its
+//     owner and WebAuthn record (public key and sign count; a sign-in's
+//     update is a compare-and-set); PARLEY_ACCOUNTS: keyOf(id) ->
+//     a browser-only account (id, name, made when). Written by the web
+//     front door and the keys commands of the node where they happen. The
+//     accounts are watched into a copy in memory (read at every sign-in
+//     and name check; server's account poll ends the sessions of one
+//     removed elsewhere); sessions and passkeys are read from the bucket
+//     when needed. A session deleted (signed out, revoked, its identity
+//     removed) is announced on the subject parley.web.signout with its
+//     handle, and every node closes that session's open pages.
 //
 // # authorized_keys and parley keys
 //

@@ -33,6 +33,11 @@ func FuzzDecoders(f *testing.F) {
 	f.Add(keyOf("SHA256:m"), []byte(`{"id":"SHA256:m","rooms":["dev","ops","dev"]}`))
 	f.Add(keyOf("SHA256:m"), []byte(`{"id":"SHA256:m","rooms":["Dev","#ops","a\u001b[2Jb"]}`))
 	f.Add(keyOf("SHA256:n"), []byte(`{"id":"SHA256:m","rooms":[]}`))
+	f.Add(sessionKey([32]byte{1}), []byte(`{"hash":"`+sessionKey([32]byte{1})+`","handle":"h","identity":"SHA256:a","agent":"x\u001b[2Jy"}`))
+	f.Add(sessionKey([32]byte{1}), []byte(`{"hash":"`+sessionKey([32]byte{2})+`","handle":"h","identity":"SHA256:a"}`))
+	f.Add(keyOf("\x01\x02"), []byte(`{"id":"AQI=","identity":"web:A","record":"e30="}`))
+	f.Add(keyOf("web:A"), []byte(`{"id":"web:A","name":"carol"}`))
+	f.Add(keyOf("web:A"), []byte(`{"id":"web:A","name":"a\u202eb"}`))
 	f.Fuzz(func(t *testing.T, key string, value []byte) {
 		if fp, ln, err := decodeKeyLine(key, value); err == nil {
 			if keyOf(fp) != key || strings.ContainsAny(ln, "\r\n") {
@@ -57,6 +62,26 @@ func FuzzDecoders(f *testing.F) {
 				if r != room.RoomKey(r) || !inert(r) || safetext.ValidateName(r) != nil {
 					t.Fatalf("memberships accepted with a bad room name: %q", r)
 				}
+			}
+		}
+		if r, err := decodeWebSession(key, value); err == nil {
+			if sessionKey(r.Hash) != key || !plain(r.Identity, 128) || !plain(r.Handle, maxHandle) || !inert(r.Agent) || !inert(r.Addr) {
+				t.Fatalf("web session accepted under the wrong key or with text not inert: %+v", r)
+			}
+		}
+		if l, err := decodeWebLink(key, value); err == nil {
+			if l.Hash != key || !plain(l.Identity, 128) {
+				t.Fatalf("sign-in link accepted under the wrong key or with a bad identity: %+v", l)
+			}
+		}
+		if k, err := decodePasskey(key, value); err == nil {
+			if keyOf(string(k.ID)) != key || !inert(k.Identity) || k.Identity == "" {
+				t.Fatalf("passkey accepted under the wrong key or with a bad identity: %q %q", k.ID, k.Identity)
+			}
+		}
+		if a, err := decodeAccount(key, value); err == nil {
+			if keyOf(a.ID) != key || !strings.HasPrefix(a.ID, accountPrefix) || !inert(a.ID) || safetext.ValidateName(a.Name) != nil {
+				t.Fatalf("account accepted under the wrong key or with a bad id or name: %q %q", a.ID, a.Name)
 			}
 		}
 		var m mute

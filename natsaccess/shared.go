@@ -43,6 +43,9 @@ type Options struct {
 	KeysPoll time.Duration
 	// Logger receives operational events; nil discards them.
 	Logger *slog.Logger
+	// WebSessionTTL is how long a browser session is kept after its last
+	// write (web.SessionTTL); zero keeps it until it is deleted.
+	WebSessionTTL time.Duration
 }
 
 // Shared is the access state of a cluster in JetStream KV (doc.go): the
@@ -59,6 +62,9 @@ type Shared struct {
 	bans, invites, rooms, mutes, keys jetstream.KeyValue
 	members                           jetstream.KeyValue
 	ms                                *memberSync // memberships waiting to be published (members.go)
+	// The web page's state (web.go).
+	webSessions, webLinks, passkeys, accounts jetstream.KeyValue
+	acc                                       accountCache // the accounts, as this node knows them
 
 	mu      sync.Mutex
 	roomRev map[string]uint64 // room -> the newest revision of its access known here (stored or applied)
@@ -106,17 +112,26 @@ func New(ctx context.Context, nc *nats.Conn, opts Options) (*Shared, error) {
 			return nil, err
 		}
 	}
+	if err := s.openWeb(ctx); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
 // bucket opens the bucket name, creating it when it does not exist.
 func (s *Shared) bucket(ctx context.Context, name, what string) (jetstream.KeyValue, error) {
+	return s.bucketTTL(ctx, name, what, 0)
+}
+
+// bucketTTL is bucket whose entries are forgotten ttl after their last
+// write (zero: never).
+func (s *Shared) bucketTTL(ctx context.Context, name, what string, ttl time.Duration) (jetstream.KeyValue, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
 	kv, err := s.js.KeyValue(ctx, name)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
 		kv, err = s.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: name, Description: what,
-			Storage: jetstream.FileStorage, Replicas: s.opts.Replicas, MaxValueSize: maxValue})
+			Storage: jetstream.FileStorage, Replicas: s.opts.Replicas, MaxValueSize: maxValue, TTL: ttl})
 		if errors.Is(err, jetstream.ErrBucketExists) { // another node made it meanwhile
 			kv, err = s.js.KeyValue(ctx, name)
 		}
@@ -179,6 +194,10 @@ func (s *Shared) Start(n Node) error {
 		cancel()
 		return err
 	}
+	if err := s.loadAccounts(ctx); err != nil { // web.go
+		cancel()
+		return err
+	}
 	for _, w := range []struct {
 		kv    jetstream.KeyValue
 		apply func(jetstream.KeyValueEntry)
@@ -188,6 +207,7 @@ func (s *Shared) Start(n Node) error {
 		{s.rooms, func(e jetstream.KeyValueEntry) { s.applyRoom(n, e) }},
 		{s.mutes, func(e jetstream.KeyValueEntry) { s.applyMute(n, e) }},
 		{s.members, func(e jetstream.KeyValueEntry) { s.ms.apply(ctx, n, e) }},
+		{s.accounts, s.applyAccount}, // web.go
 	} {
 		if err := s.watch(ctx, w.kv, w.apply); err != nil {
 			s.Stop()

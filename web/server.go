@@ -81,6 +81,9 @@ type Config struct {
 	// Sessions keeps the signed-in browsers; nil keeps them in memory
 	// (NewMemorySessions), lost on restart.
 	Sessions Sessions
+	// Links keeps the sign-in links not used yet (links.go): a cluster's,
+	// so that a link works on every node; nil keeps them in memory.
+	Links Links
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
 	// believed (see ParseTrustedProxies); none by default.
 	TrustedProxies []netip.Prefix
@@ -238,6 +241,9 @@ func (s *Server) SignInLink(id string) (string, error) {
 	}
 	token := randomToken()
 	now := s.cfg.Now()
+	if s.cfg.Links != nil { // the cluster's (links.go)
+		return s.putSharedLink(token, id, now)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for h, l := range s.links {
@@ -321,10 +327,12 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.cfg.Now()
 	h := hashToken(body.Token)
-	s.mu.Lock()
-	l, ok := s.links[h]
-	delete(s.links, h) // used or not, never again
-	s.mu.Unlock()
+	l, ok, err := s.takeLink(r.Context(), h) // used or not, never again (links.go)
+	if err != nil {
+		s.log.Error("web: sign-in link", "err", err)
+		httpError(w, http.StatusServiceUnavailable, "could not check the sign-in link just now; try again")
+		return
+	}
 	if !ok || !now.Before(l.expires) {
 		httpError(w, http.StatusUnauthorized, "this sign-in link is not valid: it was used already or is older than 10 minutes; run the web command again for a new one")
 		return
