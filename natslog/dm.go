@@ -62,16 +62,9 @@ func NewDMs(nc *nats.Conn, opts Options) (*DMs, error) {
 	if opts.Replicas <= 0 {
 		opts.Replicas = 1
 	}
-	if opts.Timeout <= 0 {
-		opts.Timeout = 5 * time.Second
-	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	js, err := jetstream.New(nc)
+	js, log, err := jetStreamOf(nc, &opts.Timeout, opts.Logger)
 	if err != nil {
-		return nil, fmt.Errorf("natslog: jetstream: %w", err)
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), opts.Timeout)
 	defer cancel()

@@ -94,21 +94,31 @@ func New(nc *nats.Conn, opts Options) (*Log, error) {
 	if opts.MaxAge > 0 { // JetStream wants the window within the age
 		opts.Duplicates = min(opts.Duplicates, opts.MaxAge)
 	}
-	if opts.Timeout <= 0 {
-		opts.Timeout = 5 * time.Second
-	}
 	if opts.Heartbeat <= 0 {
 		opts.Heartbeat = 2 * time.Second
 	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	js, log, err := jetStreamOf(nc, &opts.Timeout, opts.Logger)
+	if err != nil {
+		return nil, err
+	}
+	return &Log{nc: nc, js: js, opts: opts, log: log, streams: make(map[string]jetstream.Stream)}, nil
+}
+
+// jetStreamOf is what New, NewRoster and NewDMs each start with: the
+// JetStream context of nc, the default timeout (5 s) set where none was
+// given, and the logger (nil discards).
+func jetStreamOf(nc *nats.Conn, timeout *time.Duration, logger *slog.Logger) (jetstream.JetStream, *slog.Logger, error) {
+	if *timeout <= 0 {
+		*timeout = 5 * time.Second
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
-		return nil, fmt.Errorf("natslog: jetstream: %w", err)
+		return nil, nil, fmt.Errorf("natslog: jetstream: %w", err)
 	}
-	return &Log{nc: nc, js: js, opts: opts, log: log, streams: make(map[string]jetstream.Stream)}, nil
+	return js, logger, nil
 }
 
 // StreamName returns the JetStream stream of a room (its folded name).

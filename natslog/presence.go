@@ -138,16 +138,9 @@ func NewRoster(nc *nats.Conn, opts RosterOptions) (*Roster, error) {
 	if opts.TTL <= 0 {
 		opts.TTL = 3 * opts.Heartbeat
 	}
-	if opts.Timeout <= 0 {
-		opts.Timeout = 5 * time.Second
-	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	js, err := jetstream.New(nc)
+	js, log, err := jetStreamOf(nc, &opts.Timeout, opts.Logger)
 	if err != nil {
-		return nil, fmt.Errorf("natslog: jetstream: %w", err)
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), opts.Timeout)
 	defer cancel()
