@@ -313,29 +313,36 @@ func (b *bench) run(ctx context.Context) *result {
 	return res
 }
 
-// connectGroup connects every session of group, at most concurrency at a
-// time, and waits for each connected one's first screen.
-func (b *bench) connectGroup(ctx context.Context, group []*session) connectStats {
-	start := b.since()
-	jobs := make(chan *session)
+// inParallel runs do(0) ... do(n-1) on at most workers goroutines and
+// returns when they are done; once ctx ends, the indexes not started yet
+// are not run.
+func inParallel(ctx context.Context, n, workers int, do func(k int)) {
+	jobs := make(chan int)
 	var wg sync.WaitGroup
-	for range min(b.cfg.concurrency, len(group)) {
+	for range min(workers, n) {
 		wg.Go(func() {
-			for s := range jobs {
-				s.err = b.connect(ctx, s)
+			for k := range jobs {
+				do(k)
 			}
 		})
 	}
 feed:
-	for _, s := range group {
+	for k := range n {
 		select {
-		case jobs <- s:
+		case jobs <- k:
 		case <-ctx.Done():
 			break feed
 		}
 	}
 	close(jobs)
 	wg.Wait()
+}
+
+// connectGroup connects every session of group, at most concurrency at a
+// time, and waits for each connected one's first screen.
+func (b *bench) connectGroup(ctx context.Context, group []*session) connectStats {
+	start := b.since()
+	inParallel(ctx, len(group), b.cfg.concurrency, func(k int) { group[k].err = b.connect(ctx, group[k]) })
 
 	st := connectStats{Attempted: len(group)}
 	errs := map[string]int{}

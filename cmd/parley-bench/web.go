@@ -439,25 +439,7 @@ func (t *tokenSet) parse(text string) (s, n int, ok bool) {
 // concurrency at a time, and waits for each one's first backlog frame.
 func (b *bench) connectWebGroup(ctx context.Context, group []*webSession) connectStats {
 	start := b.since()
-	jobs := make(chan int)
-	var wg sync.WaitGroup
-	for range min(b.cfg.concurrency, len(group)) {
-		wg.Go(func() {
-			for k := range jobs {
-				group[k].err = b.connectWeb(ctx, k, group[k])
-			}
-		})
-	}
-feed:
-	for k := range group {
-		select {
-		case jobs <- k:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(jobs)
-	wg.Wait()
+	inParallel(ctx, len(group), b.cfg.concurrency, func(k int) { group[k].err = b.connectWeb(ctx, k, group[k]) })
 
 	st := connectStats{Attempted: len(group)}
 	errs := map[string]int{}
